@@ -1,0 +1,36 @@
+# Thin targets over the rl-course command. Each creates .venv and installs the project on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DIR    ?= submitted
+
+.PHONY: install demo test release release-check grade bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/rl-course demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+release: $(STAMP)
+	$(BIN)/rl-course release
+
+release-check: $(STAMP)
+	$(BIN)/rl-course release --check
+
+grade: $(STAMP)
+	$(BIN)/rl-course grade $(DIR)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/td_sweep.py
+
+clean:
+	rm -rf $(VENV) outputs grades.csv .pytest_cache

@@ -1,0 +1,117 @@
+"""The ``rl-course`` command: lecture demos and the instructor's workflow.
+
+    rl-course demo [--out DIR]                 the random-walk TD(λ) figure, as a PNG, with its numbers
+    rl-course release [--check]                regenerate notebooks/ from solutions/ (or check it is in sync)
+    rl-course grade DIR [--json] [--csv FILE]  autograde DIR/<student>/<assignment>/<notebook>.ipynb
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rl_course import instructor
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except instructor.CourseError as error:
+        print(f"rl-course: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rl-course", description="Credit assignment in RL: demos and course tools.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="run the lecture demo: TD(λ) on the random walk, RMS error against α")
+    demo.add_argument("--out", type=Path, default=Path("outputs"), help="folder for the figure (default: outputs/)")
+    demo.add_argument("--runs", type=int, default=100, help="independent runs averaged (default: 100)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the first run (default: 0)")
+    demo.set_defaults(run=_demo)
+
+    release = commands.add_parser("release", help="regenerate the student notebooks/ from solutions/ with nbgrader")
+    release.add_argument("--check", action="store_true", help="change nothing; exit 1 naming each notebook that is out of date")
+    release.add_argument("--course", type=Path, default=None, help="course root (default: found from the current folder)")
+    release.set_defaults(run=_release)
+
+    grade = commands.add_parser("grade", help="autograde submissions with nbgrader")
+    grade.add_argument("submitted", type=Path, metavar="DIR", help="submissions laid out as DIR/<student>/<assignment>/<notebook>.ipynb")
+    grade.add_argument("--json", action="store_true", help="print the scores as JSON instead of a table")
+    grade.add_argument("--csv", type=Path, default=Path("grades.csv"), help="where to write the grades (default: grades.csv)")
+    grade.add_argument("--course", type=Path, default=None, help="course root (default: found from the current folder)")
+    grade.set_defaults(run=_grade)
+    return parser
+
+
+def _demo(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from rl_course import envs, plotting, tabular
+
+    if args.runs < 1:
+        raise instructor.CourseError(f"--runs must be at least 1, got {args.runs}")
+    alphas, lams = np.array(tabular.FIGURE_ALPHAS), tabular.FIGURE_LAMS
+    print(f"TD(λ), accumulating traces, on the 19-state random walk: {args.runs} runs × 10 episodes")
+    runs = tabular.random_walk_runs(n_runs=args.runs, n_episodes=10, seed=args.seed)
+    errors = tabular.td_lambda_sweep(runs, envs.random_walk_true_values(), alphas, lams)
+    print(f"\n{'λ':>6}  {'best α':>7}  {'RMS error':>9}")
+    for lam, row in zip(lams, errors):
+        best = int(np.argmin(row))
+        print(f"{lam:>6g}  {alphas[best]:>7.3f}  {row[best]:>9.4f}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "random_walk_td_lambda.png"
+    ax = plotting.plot_alpha_sweep(alphas, errors, lams)
+    ax.figure.tight_layout()
+    ax.figure.savefig(path, dpi=120)
+    plt.close(ax.figure)
+    print(f"\nfigure: {path}")
+    return 0
+
+
+def _release(args) -> int:
+    root = args.course.resolve() if args.course else instructor.find_course_root()
+    if args.check:
+        problems = instructor.check_release(root)
+        for line in problems:
+            print(line, file=sys.stderr)
+        if problems:
+            print(f"{instructor.RELEASE_DIR}/ is out of date: run `rl-course release`", file=sys.stderr)
+            return 1
+        print(f"{instructor.RELEASE_DIR}/ is in sync with {instructor.SOURCE_DIR}/")
+        return 0
+    for path in instructor.release(root):
+        print(f"wrote {path.relative_to(root)}")
+    return 0
+
+
+def _grade(args) -> int:
+    root = args.course.resolve() if args.course else instructor.find_course_root()
+
+    def on_problem(line: str) -> None:
+        print(f"problem: {line}", file=sys.stderr)
+
+    def on_graded(grade: instructor.Grade, seconds: float) -> None:
+        print(f"graded {grade.student}/{grade.assignment}: {grade.score:g} / {grade.max_score:g} ({seconds:.0f} s)", file=sys.stderr)
+
+    grades = instructor.grade(args.submitted, root, on_problem=on_problem, on_graded=on_graded)
+    instructor.write_grades_csv(grades, args.csv)
+    if args.json:
+        print(json.dumps(instructor.grades_json(grades), indent=2))
+    else:
+        print(instructor.grades_table(grades) if grades else "no submissions found")
+        print(f"\ngrades written to {args.csv}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

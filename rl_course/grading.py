@@ -1,0 +1,147 @@
+"""What the notebooks' test cells call.
+
+Every check raises ``AssertionError`` with a message a student can act on: what was
+compared, where the first difference is, and the expected value against the one got,
+e.g. ``V after the episode at state=7: expected 0.125, got 0.25``.
+
+The library's reference implementations of graded functions are marked with
+``@reference``; ``assert_own_work`` gives no credit to an answer that merely calls one.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from typing import Callable, Sequence
+
+import numpy as np
+
+_REFERENCE_MARK = "__rl_course_reference__"
+
+
+def reference(fn: Callable) -> Callable:
+    """Mark ``fn`` as the library's reference for a function students write themselves."""
+    setattr(fn, _REFERENCE_MARK, True)
+    return fn
+
+
+def is_reference(obj) -> bool:
+    return callable(obj) and getattr(obj, _REFERENCE_MARK, False) is True
+
+
+def expect_close(
+    got,
+    expected,
+    what: str,
+    index_names: Sequence[str] = ("index",),
+    atol: float = 1e-8,
+    rtol: float = 1e-6,
+    hint: str = "",
+) -> None:
+    """Assert ``got`` equals ``expected`` elementwise within tolerance; name the first wrong element.
+
+    ``what`` names the quantity ("V after the episode"), ``index_names`` its axes
+    (("state",) or ("t", "env")), ``hint`` a likely cause added to the message.
+    """
+    suffix = f" ({hint})" if hint else ""
+    if got is None:
+        raise AssertionError(f"{what}: got None; did you forget to return the result?")
+    expected = np.asarray(expected, dtype=float)
+    try:
+        got = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{what}: expected numbers, got {type(got).__name__}") from None
+    if got.shape != expected.shape:
+        raise AssertionError(f"{what}: expected shape {expected.shape}, got shape {got.shape}")
+    close = np.isclose(got, expected, atol=atol, rtol=rtol, equal_nan=False)
+    if close.all():
+        return
+    first = tuple(int(i) for i in np.argwhere(~close)[0])
+    where = _describe_index(first, index_names)
+    n_wrong = int((~close).sum())
+    others = f"; {n_wrong - 1} more element(s) differ" if n_wrong > 1 else ""
+    raise AssertionError(
+        f"{what}{where}: expected {_fmt(expected[first])}, got {_fmt(got[first])}{suffix}{others}"
+    )
+
+
+def expect_unchanged(before: np.ndarray, after: np.ndarray, what: str) -> None:
+    """Assert an input array was not modified in place."""
+    if not np.array_equal(np.asarray(before), np.asarray(after), equal_nan=True):
+        raise AssertionError(f"{what} was modified in place; work on a copy and return the new table")
+
+
+def assert_own_work(fn: Callable, name: str | None = None) -> None:
+    """Fail if ``fn`` is, or calls, one of the library's ``@reference`` implementations.
+
+    Follows the names the function's code uses (and those of the helper functions it
+    calls from the same notebook) and rejects any that resolves to a reference, whether
+    imported by name or reached as a module attribute (``tabular.td_error``).
+    """
+    name = name or getattr(fn, "__name__", repr(fn))
+    found = _find_reference_use(fn, seen=set())
+    if found:
+        raise AssertionError(
+            f"{name} uses the library's reference implementation {found}; "
+            "write the computation yourself, without calling rl_course's solution"
+        )
+
+
+def _find_reference_use(fn, seen: set) -> str | None:
+    if is_reference(fn):
+        return _qualname(fn)
+    fn = inspect.unwrap(fn) if callable(fn) else fn
+    if isinstance(fn, (types.MethodType, classmethod, staticmethod)):
+        fn = fn.__func__
+    if not isinstance(fn, types.FunctionType) or id(fn) in seen:
+        return None
+    seen.add(id(fn))
+    globals_ = fn.__globals__
+    names = set(_code_names(fn.__code__))
+    candidates = [globals_.get(n) for n in names if n in globals_]
+    candidates += [c.cell_contents for c in (fn.__closure__ or ()) if _cell_has_value(c)]
+    candidates += list(fn.__defaults__ or ())
+    modules = [c for c in candidates if isinstance(c, types.ModuleType)]
+    for module in modules:  # reached as module.attribute
+        for attr in names:
+            if is_reference(getattr(module, attr, None)):
+                return _qualname(getattr(module, attr))
+    for obj in candidates:
+        if is_reference(obj):
+            return _qualname(obj)
+        if isinstance(obj, types.FunctionType) and obj.__module__ == fn.__module__:
+            found = _find_reference_use(obj, seen)
+            if found:
+                return found
+    return None
+
+
+def _code_names(code: types.CodeType):
+    yield from code.co_names
+    yield from code.co_freevars
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_names(const)
+
+
+def _cell_has_value(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
+def _qualname(fn) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def _describe_index(index: tuple, names: Sequence[str]) -> str:
+    if index == ():
+        return ""
+    names = list(names) + [f"axis{k}" for k in range(len(names), len(index))]
+    return " at " + ", ".join(f"{n}={i}" for n, i in zip(names, index))
+
+
+def _fmt(x) -> str:
+    return f"{float(x):.6g}"

@@ -1,0 +1,306 @@
+"""Tabular TD(λ) with eligibility traces (the backward view), on recorded episodes.
+
+An episode is the sequence s_0, r_0, s_1, r_1, …, s_T of a rollout that ends in the
+terminal state s_T. Values live in a table V indexed by state; the value of a terminal
+state is 0 and is never updated.
+
+TD(0), the online «Monte-Carlo» TD(1) and everything between are one algorithm with a
+trace-decay parameter λ:
+
+    e(s) := 0 for all s at the start of each episode
+    for k = 0 … T−1:
+        Ψ₍₁₎ := r_k + γ V(s_{k+1}) − V(s_k)
+        e(s_k) ← e(s_k) + 1                 (accumulating trace; replacing: e(s_k) ← 1)
+        ∀s: V(s) ← V(s) + α e(s) Ψ₍₁₎
+        ∀s: e(s) ← λγ e(s)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import gymnasium as gym
+import numpy as np
+from tqdm.auto import tqdm
+
+from rl_course.grading import reference
+
+TRACES = ("accumulating", "replacing")
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One finished episode: ``states`` s_0 … s_T (s_T terminal) and ``rewards`` r_0 … r_{T−1}."""
+
+    states: np.ndarray
+    rewards: np.ndarray
+
+    def __post_init__(self):
+        states = np.asarray(self.states)
+        rewards = np.asarray(self.rewards, dtype=float)
+        if states.ndim != 1 or rewards.ndim != 1 or len(states) != len(rewards) + 1:
+            raise ValueError(
+                "an episode needs states s_0 … s_T and rewards r_0 … r_{T-1} (one fewer); "
+                f"got {states.shape} states and {rewards.shape} rewards"
+            )
+        object.__setattr__(self, "states", states.astype(int))
+        object.__setattr__(self, "rewards", rewards)
+
+    def __len__(self) -> int:
+        return len(self.rewards)
+
+
+def sample_episodes(env: gym.Env, n_episodes: int, seed: int, policy=None) -> list[Episode]:
+    """Roll out ``n_episodes`` episodes of ``policy`` (uniformly random if None) in ``env``.
+
+    The environment is seeded once with ``seed`` and the actions come from a generator
+    seeded with it, so the same seed gives the same episodes on every machine.
+    """
+    rng = np.random.default_rng(seed)
+    n_actions = env.action_space.n
+    episodes = []
+    obs, _ = env.reset(seed=seed)
+    for _ in range(n_episodes):
+        states, rewards = [obs], []
+        done = False
+        while not done:
+            action = int(rng.integers(n_actions)) if policy is None else policy(obs)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            states.append(obs)
+            rewards.append(reward)
+            if truncated and not terminated:
+                raise ValueError("tabular TD(λ) here needs episodes that end in a terminal state, not a time limit")
+            done = terminated
+        episodes.append(Episode(np.array(states), np.array(rewards)))
+        obs, _ = env.reset()
+    return episodes
+
+
+@reference
+def td_error(V: np.ndarray, s: int, r: float, s_next: int, terminated: bool, gamma: float = 1.0) -> float:
+    """The one-step TD error Ψ₍₁₎ = r + γ (1 − terminated) V(s′) − V(s).
+
+    No value is bootstrapped past a terminal state: if the step ``terminated``, the
+    target is r alone, whatever V holds at s′.
+    """
+    return float(r + gamma * (0.0 if terminated else V[s_next]) - V[s])
+
+
+@reference
+def td_lambda_episode(
+    V: np.ndarray,
+    episode: Episode,
+    alpha: float,
+    lam: float,
+    gamma: float = 1.0,
+    trace: str = "accumulating",
+    online: bool = True,
+) -> np.ndarray:
+    """One episode of TD(λ) with eligibility traces; returns the new table (V is not modified).
+
+        e(s) := 0 for all s
+        for k = 0 … T−1:
+            Ψ₍₁₎ := r_k + γ V(s_{k+1}) − V(s_k)          (0 in place of V at the terminal s_T)
+            e(s_k) ← e(s_k) + 1   or, replacing, e(s_k) ← 1
+            ∀s: V(s) ← V(s) + α e(s) Ψ₍₁₎
+            ∀s: e(s) ← λγ e(s)
+
+    λ = 0 is TD(0); λ = 1 is the online «Monte-Carlo» TD(1). With ``online=False`` Ψ₍₁₎
+    is computed from the table as it was at the start of the episode and the summed
+    increments are applied at the end (offline TD(λ)); offline TD(1) then equals the
+    every-visit Monte-Carlo update α Σ_k [s_k = s] (G_k − V(s_k)).
+    """
+    V = _check_table(V)
+    _check_episode(episode, len(V))
+    _check_step_sizes(alpha, lam, gamma)
+    if trace not in TRACES:
+        raise ValueError(f"trace must be one of {TRACES}, got {trace!r}")
+    V_new = V.copy()
+    V_read = V_new if online else V  # offline: every Ψ₍₁₎ uses the values of the episode start
+    e = np.zeros_like(V)
+    T = len(episode)
+    for k in range(T):
+        s, s_next = episode.states[k], episode.states[k + 1]
+        psi = td_error(V_read, s, episode.rewards[k], s_next, terminated=(k == T - 1), gamma=gamma)
+        e[s] = e[s] + 1.0 if trace == "accumulating" else 1.0
+        V_new += alpha * e * psi
+        e *= lam * gamma
+    return V_new
+
+
+@reference
+def rms_error(V: np.ndarray, v_true: np.ndarray) -> float:
+    """Root-mean-square error over the non-terminal states 1 … n (the ends 0 and n+1 are left out):
+
+        RMS = √( (1/n) Σ_{s=1}^{n} (V(s) − v(s))² )
+    """
+    V, v_true = np.asarray(V, dtype=float), np.asarray(v_true, dtype=float)
+    if V.shape != v_true.shape:
+        raise ValueError(f"V and v_true must have the same shape, got {V.shape} and {v_true.shape}")
+    return float(np.sqrt(np.mean((V[1:-1] - v_true[1:-1]) ** 2)))
+
+
+def discounted_returns(rewards: np.ndarray, gamma: float = 1.0) -> np.ndarray:
+    """The Monte-Carlo returns of an episode, G_k = r_k + γ r_{k+1} + γ² r_{k+2} + … (G_T = 0)."""
+    rewards = np.asarray(rewards, dtype=float)
+    G = np.zeros(len(rewards) + 1)
+    for k in range(len(rewards) - 1, -1, -1):
+        G[k] = rewards[k] + gamma * G[k + 1]
+    return G[:-1]
+
+
+def td_lambda_sweep(
+    runs: Sequence[Sequence[Episode]],
+    v_true: np.ndarray,
+    alphas: Sequence[float],
+    lams: Sequence[float],
+    gamma: float = 1.0,
+    trace: str = "accumulating",
+    progress: bool = True,
+) -> np.ndarray:
+    """Mean RMS error of online TD(λ) for every (λ, α), vectorized over runs and step sizes.
+
+    Each run starts from V = 0 and learns from its episodes in order; after every episode
+    the RMS error over the non-terminal states is recorded. The result, shaped
+    (len(lams), len(alphas)), averages those errors over all episodes of all runs; a run
+    that diverges gives ``inf``. Every (α, λ) sees the same episodes, so the curves differ
+    only through the algorithm. Gives the same numbers as ``td_lambda_sweep_loop``.
+    """
+    alphas = np.asarray(alphas, dtype=float)
+    v_true = np.asarray(v_true, dtype=float)
+    if trace not in TRACES:
+        raise ValueError(f"trace must be one of {TRACES}, got {trace!r}")
+    for lam in lams:
+        _check_step_sizes(alphas.min(initial=0.0), lam, gamma)
+    stream = _EpisodeStream(runs)
+    n_runs, n_states = stream.n_runs, len(v_true)
+    rows = np.arange(n_runs)
+    errors = np.empty((len(lams), len(alphas)))
+    for i, lam in enumerate(tqdm(lams, desc=f"TD(λ) sweep, {trace} traces", disable=not progress)):
+        V = np.zeros((len(alphas), n_runs, n_states))
+        e = np.zeros_like(V)
+        total = np.zeros((len(alphas), n_runs))
+        with np.errstate(over="ignore", invalid="ignore"):
+            for t in range(stream.length):
+                active, s, s_next = stream.active[:, t], stream.states[:, t], stream.next_states[:, t]
+                if stream.first[:, t].any():
+                    e[:, stream.first[:, t]] = 0.0
+                psi = stream.rewards[:, t] + gamma * V[:, rows, s_next] - V[:, rows, s]
+                if trace == "accumulating":
+                    e[:, rows, s] += 1.0
+                else:
+                    e[:, rows, s] = 1.0
+                V += (alphas[:, None] * psi * active)[:, :, None] * e
+                e *= lam * gamma
+                ended = stream.last[:, t]
+                if ended.any():
+                    total[:, ended] += np.sqrt(np.mean((V[:, ended, 1:-1] - v_true[1:-1]) ** 2, axis=-1))
+        errors[i] = _inf_if_diverged(total.mean(axis=1) / stream.n_episodes)
+    return errors
+
+
+def td_lambda_sweep_loop(
+    runs: Sequence[Sequence[Episode]],
+    v_true: np.ndarray,
+    alphas: Sequence[float],
+    lams: Sequence[float],
+    gamma: float = 1.0,
+    trace: str = "accumulating",
+    episode_fn=None,
+    progress: bool = True,
+) -> np.ndarray:
+    """``td_lambda_sweep`` as a plain loop: one run, one (α, λ), one episode at a time.
+
+    ``episode_fn`` (default: ``td_lambda_episode``) is called as
+    ``episode_fn(V, episode, alpha, lam, gamma=…, trace=…)``; pass your own to compare.
+    """
+    episode_fn = episode_fn or td_lambda_episode
+    errors = np.empty((len(lams), len(alphas)))
+    configs = [(i, j) for i in range(len(lams)) for j in range(len(alphas))]
+    for i, j in tqdm(configs, desc=f"TD(λ) sweep (loop), {trace} traces", disable=not progress):
+        per_episode = []
+        with np.errstate(over="ignore", invalid="ignore"):
+            for episodes in runs:
+                V = np.zeros(len(v_true))
+                for episode in episodes:
+                    V = episode_fn(V, episode, alphas[j], lams[i], gamma=gamma, trace=trace)
+                    per_episode.append(rms_error(V, v_true))
+        errors[i, j] = _inf_if_diverged(np.mean(per_episode))
+    return errors
+
+
+class _EpisodeStream:
+    """Each run's episodes laid end to end, padded to the longest run: arrays shaped (runs, steps)."""
+
+    def __init__(self, runs: Sequence[Sequence[Episode]]):
+        if len(runs) == 0 or any(len(r) != len(runs[0]) or len(r) == 0 for r in runs):
+            raise ValueError("runs must be a non-empty list of runs, each with the same (non-zero) number of episodes")
+        self.n_runs, self.n_episodes = len(runs), len(runs[0])
+        lengths = [sum(len(ep) for ep in run) for run in runs]
+        self.length = max(lengths)
+        shape = (self.n_runs, self.length)
+        self.states = np.zeros(shape, dtype=int)
+        self.next_states = np.zeros(shape, dtype=int)
+        self.rewards = np.zeros(shape)
+        self.first = np.zeros(shape, dtype=bool)
+        self.last = np.zeros(shape, dtype=bool)
+        self.active = np.zeros(shape)
+        for r, run in enumerate(runs):
+            t = 0
+            for ep in run:
+                T = len(ep)
+                self.states[r, t : t + T] = ep.states[:-1]
+                self.next_states[r, t : t + T] = ep.states[1:]
+                self.rewards[r, t : t + T] = ep.rewards
+                self.first[r, t] = True
+                self.last[r, t + T - 1] = True
+                self.active[r, t : t + T] = 1.0
+                t += T
+
+
+def _inf_if_diverged(x):
+    """Errors of runs whose values overflowed (inf or nan) are reported as inf."""
+    return np.where(np.isfinite(x), x, np.inf)
+
+
+def _check_table(V) -> np.ndarray:
+    V = np.asarray(V, dtype=float)
+    if V.ndim != 1:
+        raise ValueError(f"V must be a 1-D table of state values, got shape {V.shape}")
+    return V
+
+
+def _check_episode(episode, n_states: int) -> None:
+    if not isinstance(episode, Episode):
+        raise TypeError(f"episode must be an rl_course.tabular.Episode, got {type(episode).__name__}")
+    if len(episode) == 0:
+        raise ValueError("episode has no steps")
+    if episode.states.min() < 0 or episode.states.max() >= n_states:
+        raise ValueError(f"episode visits states outside the table V (size {n_states}): {episode.states.min()} … {episode.states.max()}")
+
+
+def _check_step_sizes(alpha, lam, gamma) -> None:
+    if not alpha >= 0:
+        raise ValueError(f"alpha must be ≥ 0, got {alpha}")
+    if not 0 <= lam <= 1:
+        raise ValueError(f"lam (λ) must be in [0, 1], got {lam}")
+    if not 0 <= gamma <= 1:
+        raise ValueError(f"gamma (γ) must be in [0, 1], got {gamma}")
+
+
+# The textbook's random-walk experiment: 100 runs of 10 episodes, RMS error against α per λ.
+FIGURE_LAMS = (0.0, 0.4, 0.8, 0.9, 0.95, 0.975, 0.99, 1.0)
+FIGURE_ALPHAS = tuple(np.round(np.linspace(0.0, 1.0, 41), 3))
+
+
+def random_walk_runs(n_runs: int = 100, n_episodes: int = 10, n_states: int = 19, seed: int = 0) -> list[list[Episode]]:
+    """Episodes of the random policy on ``rl_course/RandomWalk-v0``: ``n_runs`` lists of ``n_episodes``.
+
+    Run i uses seed ``seed + i``, so runs are independent and reproducible.
+    """
+    env = gym.make("rl_course/RandomWalk-v0", n_states=n_states)
+    try:
+        return [sample_episodes(env, n_episodes, seed=seed + i) for i in range(n_runs)]
+    finally:
+        env.close()
