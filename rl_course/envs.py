@@ -72,7 +72,7 @@ class RandomWalk(gym.Env):
     Reward: −1 on reaching state 0, +1 on reaching state n+1, else 0.
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(self, n_states: int = 19, render_mode: str | None = None):
         _check_n_states(n_states)

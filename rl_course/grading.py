@@ -10,6 +10,7 @@ The library's reference implementations of graded functions are marked with
 
 from __future__ import annotations
 
+import dis
 import inspect
 import types
 from typing import Callable, Sequence
@@ -96,17 +97,9 @@ def _find_reference_use(fn, seen: set) -> str | None:
     if not isinstance(fn, types.FunctionType) or id(fn) in seen:
         return None
     seen.add(id(fn))
-    globals_ = fn.__globals__
-    names = set(_code_names(fn.__code__))
-    candidates = [globals_.get(n) for n in names if n in globals_]
-    candidates += [c.cell_contents for c in (fn.__closure__ or ()) if _cell_has_value(c)]
-    candidates += list(fn.__defaults__ or ())
-    modules = [c for c in candidates if isinstance(c, types.ModuleType)]
-    for module in modules:  # reached as module.attribute
-        for attr in names:
-            if is_reference(getattr(module, attr, None)):
-                return _qualname(getattr(module, attr))
-    for obj in candidates:
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    objects = list(_loaded_objects(fn.__code__, fn.__globals__, cells)) + list(fn.__defaults__ or ())
+    for obj in objects:
         if is_reference(obj):
             return _qualname(obj)
         if isinstance(obj, types.FunctionType) and obj.__module__ == fn.__module__:
@@ -116,12 +109,30 @@ def _find_reference_use(fn, seen: set) -> str | None:
     return None
 
 
-def _code_names(code: types.CodeType):
-    yield from code.co_names
-    yield from code.co_freevars
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            yield from _code_names(const)
+_MISSING = object()
+
+
+def _loaded_objects(code: types.CodeType, globals_: dict, cells: dict):
+    """The objects a function's code loads: globals, closure variables, and attribute chains on them.
+
+    ``tabular.td_error`` yields the module and then ``tabular.td_error`` itself; a local
+    function's own ``td_error`` is a different object and is not confused with it.
+    """
+    current = _MISSING
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            current = globals_.get(ins.argval, _MISSING)
+        elif ins.opname in ("LOAD_DEREF", "LOAD_CLOSURE") and ins.argval in cells:
+            current = cells[ins.argval].cell_contents if _cell_has_value(cells[ins.argval]) else _MISSING
+        elif ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and current is not _MISSING:
+            current = getattr(current, ins.argval, _MISSING)
+        else:
+            current = _MISSING
+            if ins.opname.startswith("LOAD_CONST") and isinstance(ins.argval, types.CodeType):
+                yield from _loaded_objects(ins.argval, globals_, cells)
+            continue
+        if current is not _MISSING:
+            yield current
 
 
 def _cell_has_value(cell) -> bool:

@@ -1,0 +1,177 @@
+"""The nbgrader round trip through the `rl-course` command: release, check, grade."""
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from rl_course import cli, instructor
+
+ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
+
+# Realistic mistakes injected into the solution, and the test cells each one must fail (no more, no fewer).
+MISTAKES = {
+    "bootstraps_past_the_end": (
+        "td_error",
+        "def td_error(V, s, r, s_next, terminated, gamma=1.0):\n    return float(r + gamma * V[s_next] - V[s])\n",
+        {"test_td_error_terminal"},
+    ),
+    "replacing_ignored": (
+        "td_lambda_episode",
+        None,  # built from the solution below: the trace kind is ignored
+        {"test_td_lambda_replacing"},
+    ),
+    "terminals_in_the_mean": (
+        "rms_error",
+        "def rms_error(V, v_true):\n    return float(np.sqrt(np.mean((np.asarray(V) - np.asarray(v_true)) ** 2)))\n",
+        {"test_rms_error_initial", "test_rms_error_general"},
+    ),
+    "calls_the_library": (
+        "rms_error",
+        "def rms_error(V, v_true):\n    return tabular.rms_error(V, v_true)\n",
+        {"test_rms_error_initial", "test_rms_error_general"},
+    ),
+}
+
+
+def _cell(nb, grade_id):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _points(nb) -> dict:
+    return {c.metadata.nbgrader.grade_id: c.metadata.nbgrader.points for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade")}
+
+
+@pytest.fixture(scope="module")
+def graded(course_root, tmp_path_factory):
+    """Grade one class through `rl-course grade --json`: the solution, the untouched release, a broken file, mistakes."""
+    tmp = tmp_path_factory.mktemp("grading")
+    submitted = tmp / "submitted"
+    solution = nbformat.read(course_root / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+
+    def submit(student, nb=None, text=None, assignment=ASSIGNMENT):
+        folder = submitted / student / assignment
+        folder.mkdir(parents=True)
+        if text is not None:
+            (folder / NOTEBOOK).write_text(text)
+        elif nb is not None:
+            nbformat.write(nb, folder / NOTEBOOK)
+
+    submit("solution", solution)
+    submit("untouched", nbformat.read(course_root / "notebooks" / ASSIGNMENT / NOTEBOOK, as_version=4))
+    submit("not_json", text="{ this is not a notebook")
+    submit("empty_folder")
+    submit("stray", solution, assignment="99_no_such_assignment")
+    for name, (grade_id, source, _) in MISTAKES.items():
+        nb = nbformat.read(course_root / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+        if source is None:
+            source = _cell(nb, grade_id).source.replace('if trace == "accumulating" else 1.0', "")
+        _cell(nb, grade_id).source = source
+        submit(name, nb)
+
+    csv_path = tmp / "grades.csv"
+    out = tmp / "stdout.json"
+    import contextlib
+    import io
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = cli.main(["grade", str(submitted), "--json", "--csv", str(csv_path), "--course", str(course_root)])
+    out.write_text(stdout.getvalue())
+    return dict(code=code, scores=json.loads(stdout.getvalue()), stderr=stderr.getvalue(), csv=csv_path,
+                points=_points(solution), submitted=submitted)
+
+
+@pytest.mark.notebook
+def test_solution_earns_full_marks(graded):
+    assert graded["code"] == 0
+    full = sum(graded["points"].values())
+    assert full == 12
+    assert graded["scores"]["solution"][ASSIGNMENT] == {"score": full, "max_score": full}
+
+
+@pytest.mark.notebook
+def test_untouched_release_earns_zero_without_crashing(graded):
+    assert graded["scores"]["untouched"][ASSIGNMENT] == {"score": 0.0, "max_score": 12.0}
+    assert not [line for line in graded["stderr"].splitlines() if line.startswith("problem:") and "/untouched/" in line]
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_typical_mistakes_lose_exactly_their_points(graded, mistake):
+    _, _, failing = MISTAKES[mistake]
+    lost = sum(graded["points"][cell] for cell in failing)
+    assert graded["scores"][mistake][ASSIGNMENT]["score"] == 12 - lost
+
+
+@pytest.mark.notebook
+def test_broken_submissions_are_named_in_one_line_and_the_rest_is_graded(graded):
+    lines = graded["stderr"].splitlines()
+    problems = [line for line in lines if line.startswith("problem:")]
+    sub = graded["submitted"]
+    assert any(f"{sub / 'not_json' / ASSIGNMENT / NOTEBOOK}: not a readable notebook" in p for p in problems)
+    assert any(f"{sub / 'empty_folder' / ASSIGNMENT / NOTEBOOK}: missing" in p for p in problems)
+    assert any(f"{sub / 'stray' / '99_no_such_assignment'}: unknown assignment" in p for p in problems)
+    assert graded["scores"]["not_json"][ASSIGNMENT] == {"score": 0.0, "max_score": 12.0}
+    assert "99_no_such_assignment" not in graded["scores"].get("stray", {})
+
+
+@pytest.mark.notebook
+def test_grades_csv_has_one_row_per_student_and_assignment(graded):
+    rows = list(csv.DictReader(graded["csv"].open()))
+    assert {(r["student"], r["assignment"]) for r in rows} == {(s, a) for s, d in graded["scores"].items() for a in d}
+    assert all(r["max_score"] == "12" for r in rows)
+    assert next(r for r in rows if r["student"] == "not_json")["problem"].endswith("not a readable notebook (Notebook does not appear to be JSON: '{ this is not a notebook')")
+
+
+def test_grade_table_lists_score_over_max():
+    table = instructor.grades_table([instructor.Grade("ann", "01_x", 3.0, 12.0), instructor.Grade("bo", "02_y", 1.5, 4.0)])
+    assert table.splitlines() == ["student  01_x    02_y", "ann      3 / 12  —", "bo       —       1.5 / 4"]
+
+
+def test_grading_a_missing_folder_is_one_line_error(course_root, tmp_path, capsys):
+    assert cli.main(["grade", str(tmp_path / "nowhere"), "--course", str(course_root)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rl-course: error: ") and str(tmp_path / "nowhere") in err and "\n" not in err
+
+
+def test_committed_release_is_in_sync(course_root, capsys):
+    assert cli.main(["release", "--check", "--course", str(course_root)]) == 0, capsys.readouterr().err
+
+
+def test_release_check_names_the_stale_notebook_and_release_fixes_it(course_copy, capsys):
+    source = course_copy / "solutions" / ASSIGNMENT / NOTEBOOK
+    nb = nbformat.read(source, as_version=4)
+    nb.cells[0].source += "\n\nA new sentence."
+    nbformat.write(nb, source)
+    (course_copy / "notebooks" / "00_gone").mkdir()
+    assert cli.main(["release", "--check", "--course", str(course_copy)]) == 1
+    err = capsys.readouterr().err
+    assert f"notebooks/{ASSIGNMENT}/{NOTEBOOK}: out of date with solutions/{ASSIGNMENT}/{NOTEBOOK}" in err
+    assert "notebooks/00_gone: no such assignment in solutions/" in err
+    assert cli.main(["release", "--course", str(course_copy)]) == 0
+    assert cli.main(["release", "--check", "--course", str(course_copy)]) == 0
+    released = nbformat.read(course_copy / "notebooks" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    assert "A new sentence." in released.cells[0].source
+    assert "BEGIN HIDDEN TESTS" not in json.dumps(released) and "BEGIN SOLUTION" not in json.dumps(released)
+    assert not (course_copy / "notebooks" / "00_gone").exists()
+
+
+def test_release_hides_solutions_and_hidden_tests(course_root):
+    released = nbformat.read(course_root / "notebooks" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    solution = nbformat.read(course_root / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    for grade_id in ("td_error", "td_lambda_episode", "rms_error"):
+        assert "raise NotImplementedError()" in _cell(released, grade_id).source
+        assert "raise NotImplementedError()" not in _cell(solution, grade_id).source
+    assert "HIDDEN" not in _cell(released, "test_td_lambda_trace_reset").source
+    assert "tabular.td_lambda_episode(expected" in _cell(solution, "test_td_lambda_trace_reset").source
+
+
+def test_no_course_found_is_explained(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["release", "--check"]) == 2
+    assert "no course found" in capsys.readouterr().err

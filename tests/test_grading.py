@@ -1,0 +1,91 @@
+import types
+
+import numpy as np
+import pytest
+
+from rl_course import grading, tabular
+from rl_course import tabular as tab_alias
+
+
+def test_expect_close_names_the_first_wrong_element():
+    with pytest.raises(AssertionError) as info:
+        grading.expect_close([0, 0.25, 0.5], [0, 0.25, 0.75], "V after the episode", index_names=("state",), hint="check the trace")
+    assert str(info.value) == "V after the episode at state=2: expected 0.75, got 0.5 (check the trace)"
+
+
+def test_expect_close_reports_counts_and_multi_axis_positions():
+    got, expected = np.zeros((3, 2)), np.zeros((3, 2))
+    got[1, 0], got[2, 1] = 1.0, 2.0
+    with pytest.raises(AssertionError, match=r"A at t=1, env=0: expected 0, got 1; 1 more element\(s\) differ"):
+        grading.expect_close(got, expected, "A", index_names=("t", "env"))
+
+
+@pytest.mark.parametrize(
+    "got, message",
+    [
+        (None, "got None; did you forget to return"),
+        (np.zeros(4), r"expected shape \(3,\), got shape \(4,\)"),
+        ("abc", "expected numbers, got str"),
+        (np.array([0.0, np.nan, 0.0]), "at index=1: expected 0, got nan"),
+    ],
+)
+def test_expect_close_explains_wrong_kinds_of_answers(got, message):
+    with pytest.raises(AssertionError, match=message):
+        grading.expect_close(got, np.zeros(3), "x")
+
+
+def test_expect_close_passes_within_tolerance():
+    grading.expect_close(0.1 + 0.2, 0.3, "sum")
+
+
+def test_expect_unchanged():
+    grading.expect_unchanged(np.ones(3), np.ones(3), "V")
+    with pytest.raises(AssertionError, match="V was modified in place"):
+        grading.expect_unchanged(np.ones(3), np.zeros(3), "V")
+
+
+def _student(source: str, name: str, extra_globals=None):
+    """Define a function the way a notebook cell does: in a fresh __main__-like namespace."""
+    namespace = {"__name__": "__main__", "np": np, **(extra_globals or {})}
+    exec(source, namespace)
+    return namespace[name]
+
+
+def test_own_work_passes_an_honest_answer_that_uses_its_own_helpers():
+    namespace = {"__name__": "__main__", "np": np, "tabular": tabular}
+    exec("def td_error(V, s, r, s2, t, gamma=1.0):\n    return r + (0 if t else gamma * V[s2]) - V[s]\n", namespace)
+    exec("def f(V, ep):\n    return [td_error(V, 1, 0, 2, False)] + [tabular.Episode]\n", namespace)
+    grading.assert_own_work(namespace["f"])
+
+
+@pytest.mark.parametrize(
+    "source, extra",
+    [
+        ("def f(V):\n    return tabular.td_lambda_episode(V)\n", {"tabular": tabular}),
+        ("def f(V):\n    return rl_course.tabular.td_error(V)\n", {"rl_course": __import__("rl_course")}),
+        ("def f(V):\n    return ref(V)\n", {"ref": tabular.td_lambda_episode}),
+        ("def helper(V):\n    return t.rms_error(V, V)\ndef f(V):\n    return helper(V)\n", {"t": tab_alias}),
+        ("def f(V):\n    g = lambda x: tabular.td_error(x)\n    return g(V)\n", {"tabular": tabular}),
+    ],
+)
+def test_own_work_catches_calls_to_the_reference(source, extra):
+    f = _student(source, "f", extra)
+    with pytest.raises(AssertionError, match="uses the library's reference implementation rl_course.tabular"):
+        grading.assert_own_work(f)
+
+
+def test_own_work_catches_the_reference_itself_and_closures():
+    with pytest.raises(AssertionError, match="td_lambda_episode"):
+        grading.assert_own_work(tabular.td_lambda_episode)
+
+    def outer():
+        ref = tabular.rms_error
+        return lambda V: ref(V, V)
+
+    with pytest.raises(AssertionError, match="rms_error"):
+        grading.assert_own_work(outer())
+
+
+def test_reference_marks_only_what_students_write():
+    assert grading.is_reference(tabular.td_error) and grading.is_reference(tabular.td_lambda_episode)
+    assert not grading.is_reference(tabular.sample_episodes) and not grading.is_reference(types.SimpleNamespace)

@@ -1,0 +1,27 @@
+"""environment.yml (conda) lists the same packages, with the same bounds, as pyproject.toml."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _normalize(requirement: str) -> tuple[str, str]:
+    name, spec = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", requirement).groups()
+    return name.lower().replace("_", "-"), spec.replace(" ", "")
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = dict(map(_normalize, project["dependencies"] + project["optional-dependencies"]["dev"]))
+    conda = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
+    listed = dict(_normalize(d) for d in conda if isinstance(d, str) and not d.startswith(("python", "pip")))
+    assert listed == wanted
+
+
+def test_environment_yml_pins_the_python_the_course_targets():
+    conda = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
+    assert "python=3.11" in conda
