@@ -2,7 +2,7 @@
 
     python benchmarks/td_sweep.py [--runs 100] [--trace accumulating]
 
-Both compute the textbook figure (8 values of λ × 41 of α, 100 runs × 10 episodes) on the
+Both compute the textbook figure (8 values of λ × 57 of α, 100 runs × 10 episodes) on the
 same episodes; the script checks they agree, then prints both wall times and the speed-up.
 """
 

@@ -26,15 +26,15 @@ def plot_alpha_sweep(
     if errors.shape != (len(lams), len(alphas)):
         raise ValueError(f"errors must be shaped (len(lams), len(alphas)) = {(len(lams), len(alphas))}, got {errors.shape}")
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4.5))
+        _, ax = plt.subplots(figsize=(8, 4.5))
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(lams)))
     for lam, row, color in zip(lams, errors, colors):
         shown = np.where(row <= ylim[1], row, np.nan)
-        ax.plot(alphas, shown, marker=".", color=color, label=f"λ = {lam:g}")
+        ax.plot(alphas, shown, color=color, lw=1.8, label=f"λ = {lam:g}")
     ax.set_xlabel("step size α")
     ax.set_ylabel("RMS error, first 10 episodes")
     ax.set_ylim(*ylim)
     ax.set_title(title)
-    ax.legend(fontsize="small", ncol=2)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(alpha=0.3)
     return ax

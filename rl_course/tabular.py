@@ -291,7 +291,8 @@ def _check_step_sizes(alpha, lam, gamma) -> None:
 
 # The textbook's random-walk experiment: 100 runs of 10 episodes, RMS error against α per λ.
 FIGURE_LAMS = (0.0, 0.4, 0.8, 0.9, 0.95, 0.975, 0.99, 1.0)
-FIGURE_ALPHAS = tuple(np.round(np.linspace(0.0, 1.0, 41), 3))
+# α every 0.005 up to 0.1, where the curves of λ near 1 live, then every 0.025 up to 1.
+FIGURE_ALPHAS = tuple(np.unique(np.round(np.r_[np.linspace(0.0, 0.1, 21), np.linspace(0.1, 1.0, 37)], 3)))
 
 
 def random_walk_runs(n_runs: int = 100, n_episodes: int = 10, n_states: int = 19, seed: int = 0) -> list[list[Episode]]:
