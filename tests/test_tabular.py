@@ -146,3 +146,51 @@ def test_bad_episodes_are_explained():
         tabular.td_lambda_episode(np.zeros(3), Episode([2, 3, 4], [0.0, 1.0]), 0.1, 0.5)
     with pytest.raises(ValueError, match="1-D table"):
         tabular.td_lambda_episode(np.zeros((5, 2)), Episode([2, 3, 4], [0.0, 1.0]), 0.1, 0.5)
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.5, 0.9, 1.0])
+def test_true_online_td_lambda_equals_the_online_lambda_return(episodes, V0, lam):
+    for ep in episodes[:3]:
+        np.testing.assert_allclose(tabular.true_online_td_lambda_episode(V0, ep, 0.1, lam, 0.9),
+                                   tabular.online_lambda_return_episode(V0, ep, 0.1, lam, 0.9), atol=1e-12)
+
+
+def test_online_td_lambda_differs_from_the_online_lambda_return(episodes, V0):
+    gap = np.abs(tabular.td_lambda_episode(V0, episodes[0], 0.1, 0.9, 0.9)
+                 - tabular.online_lambda_return_episode(V0, episodes[0], 0.1, 0.9, 0.9)).max()
+    assert gap > 1e-3
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.7, 1.0])
+def test_offline_lambda_return_algorithm_equals_offline_td_lambda(episodes, V0, lam):
+    for ep in episodes:
+        np.testing.assert_allclose(tabular.offline_lambda_return_episode(V0, ep, 0.1, lam, 0.9),
+                                   tabular.td_lambda_episode(V0, ep, 0.1, lam, 0.9, online=False), atol=1e-12)
+        np.testing.assert_allclose(tabular.offline_lambda_return_episode(V0, ep, 0.1, lam, 0.9),
+                                   lambda_return_offline(V0, ep, 0.1, lam, 0.9), atol=1e-12)
+
+
+def test_true_online_lambda_zero_is_td0(episodes, V0):
+    for ep in episodes:
+        np.testing.assert_allclose(tabular.true_online_td_lambda_episode(V0, ep, 0.3, 0.0, 0.9), td0(V0, ep, 0.3, 0.9), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "sweep_kwargs, episode_fn, loop_kwargs",
+    [
+        (dict(trace="dutch"), tabular.true_online_td_lambda_episode, {}),
+        (dict(online=False), tabular.td_lambda_episode, dict(online=False)),
+        (dict(online=False, trace="replacing"), tabular.td_lambda_episode, dict(online=False, trace="replacing")),
+    ],
+)
+def test_vectorized_sweep_equals_the_loop_for_every_algorithm(sweep_kwargs, episode_fn, loop_kwargs):
+    runs = tabular.random_walk_runs(n_runs=6, n_episodes=4, seed=9)
+    alphas, lams = [0.0, 0.1, 0.6], [0.0, 0.8, 1.0]
+    fast = tabular.td_lambda_sweep(runs, V_TRUE, alphas, lams, progress=False, **sweep_kwargs)
+    slow = tabular.td_lambda_sweep_loop(runs, V_TRUE, alphas, lams, episode_fn=episode_fn, progress=False, **loop_kwargs)
+    np.testing.assert_allclose(fast, slow, rtol=1e-12)
+
+
+def test_dutch_traces_are_online_only():
+    with pytest.raises(ValueError, match="dutch traces belong to true online"):
+        tabular.td_lambda_sweep([[Episode([2, 3, 4], [0.0, 1.0])]], np.zeros(5), [0.1], [0.5], trace="dutch", online=False)

@@ -1,0 +1,130 @@
+"""Credit-assignment estimators Ψ on a recorded episode: one-step, N-step, Monte-Carlo and λ.
+
+Every function takes the rewards r_0 … r_{T−1} of an episode that ends in a terminal
+state s_T, and the values V(s_0) … V(s_T) of a value estimate along it (length T+1).
+Whatever the estimate says at s_T is ignored: nothing is bootstrapped past the end of an
+episode. Each returns one estimate per time step, Ψ(s_t) for t = 0 … T−1, and the critic's
+regression target is y_t = Ψ(s_t) + V(s_t).
+
+    Ψ₍₁₎(s_t) = r_t + γ V(s_{t+1}) − V(s_t)
+    Ψ₍N₎(s_t) = r_t + γ r_{t+1} + … + γ^{N−1} r_{t+N−1} + γ^N V(s_{t+N}) − V(s_t)
+    Ψ₍∞₎(s_t) = r_t + γ r_{t+1} + … + γ^{T−1−t} r_{T−1} − V(s_t)
+    Ψ^λ(s_t)  = (1 − λ) Σ_{N≥1} λ^{N−1} Ψ₍N₎(s_t)          (forward view)
+              = Σ_{k≥0} (γλ)^k Ψ₍₁₎(s_{t+k})                  (backward view)
+
+N-step estimates that reach past the end of the episode are Monte-Carlo ones: Ψ₍N₎ = Ψ₍∞₎
+for t + N ≥ T, so in the forward view the weight (1 − λ) Σ_{N ≥ T−t} λ^{N−1} = λ^{T−t−1}
+of all those terms lands on Ψ₍∞₎ and the weights still sum to one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rl_course.grading import reference
+
+
+@reference
+def td_errors(rewards, values, gamma: float = 1.0) -> np.ndarray:
+    """Ψ₍₁₎(s_t) = r_t + γ V(s_{t+1}) − V(s_t) for t = 0 … T−1, with V(s_T) taken as 0."""
+    r, v = _check_episode(rewards, values, gamma)
+    next_values = np.r_[v[1:-1], 0.0]
+    return r + gamma * next_values - v[:-1]
+
+
+@reference
+def n_step_estimates(rewards, values, n, gamma: float = 1.0) -> np.ndarray:
+    """Ψ₍N₎(s_t) = Σ_{k<N} γ^k r_{t+k} + γ^N V(s_{t+N}) − V(s_t); Monte-Carlo (no bootstrap) where t+N ≥ T.
+
+    ``n`` is N ≥ 1, or ``np.inf`` for the Monte-Carlo estimate Ψ₍∞₎.
+    """
+    r, v = _check_episode(rewards, values, gamma)
+    if not (n == np.inf or (float(n).is_integer() and n >= 1)):
+        raise ValueError(f"n (N) must be an integer ≥ 1 or np.inf, got {n!r}")
+    T = len(r)
+    estimates = np.empty(T)
+    for t in range(T):
+        end = T if n == np.inf else min(t + int(n), T)
+        discounts = gamma ** np.arange(end - t)
+        bootstrap = gamma ** (end - t) * v[end] if end < T else 0.0
+        estimates[t] = discounts @ r[t:end] + bootstrap - v[t]
+    return estimates
+
+
+@reference
+def lambda_estimates(rewards, values, lam: float, gamma: float = 1.0) -> np.ndarray:
+    """The forward view, as the explicit weighted sum of N-step estimates:
+
+        Ψ^λ(s_t) = (1 − λ) Σ_{N=1}^{T−t−1} λ^{N−1} Ψ₍N₎(s_t) + λ^{T−t−1} Ψ₍∞₎(s_t)
+
+    (the weight of every N-step estimate that reaches past the end goes to Ψ₍∞₎).
+    """
+    r, v = _check_episode(rewards, values, gamma)
+    _check_lambda(lam)
+    T = len(r)
+    by_n = np.array([n_step_estimates(r, v, n, gamma) for n in range(1, T)] + [n_step_estimates(r, v, np.inf, gamma)])
+    estimates = np.empty(T)
+    for t in range(T):
+        weights = np.r_[(1 - lam) * lam ** np.arange(T - t - 1), lam ** (T - t - 1)]
+        estimates[t] = weights @ np.r_[by_n[: T - t - 1, t], by_n[-1, t]]
+    return estimates
+
+
+@reference
+def backward_view_estimates(rewards, values, lam: float, gamma: float = 1.0) -> np.ndarray:
+    """The backward view, by the recursion from the end of the episode:
+
+        Ψ^λ(s_{T−1}) = Ψ₍₁₎(s_{T−1}),   Ψ^λ(s_t) = Ψ₍₁₎(s_t) + γλ Ψ^λ(s_{t+1})
+
+    which unrolls to Σ_{k=0}^{T−1−t} (γλ)^k Ψ₍₁₎(s_{t+k}).
+    """
+    _check_lambda(lam)
+    deltas = td_errors(rewards, values, gamma)
+    estimates = np.empty_like(deltas)
+    following = 0.0
+    for t in range(len(deltas) - 1, -1, -1):
+        following = deltas[t] + gamma * lam * following
+        estimates[t] = following
+    return estimates
+
+
+def _check_episode(rewards, values, gamma) -> tuple[np.ndarray, np.ndarray]:
+    r = np.asarray(rewards, dtype=float)
+    v = np.asarray(values, dtype=float)
+    if r.ndim != 1 or v.ndim != 1 or len(v) != len(r) + 1:
+        raise ValueError(
+            "expected rewards r_0 … r_{T-1} and values V(s_0) … V(s_T) (one more), both 1-D; "
+            f"got rewards {r.shape} and values {v.shape}"
+        )
+    if len(r) == 0:
+        raise ValueError("the episode has no steps")
+    if not 0 <= gamma <= 1:
+        raise ValueError(f"gamma (γ) must be in [0, 1], got {gamma}")
+    return r, v
+
+
+def _check_lambda(lam) -> None:
+    if not 0 <= lam <= 1:
+        raise ValueError(f"lam (λ) must be in [0, 1], got {lam}")
+
+
+def target_bias_variance(episodes, V, v_true, estimator) -> tuple[float, float]:
+    """Bias and variance of the critic targets y_t = Ψ(s_t) + V(s_t) of an estimator, measured.
+
+    ``estimator(rewards, values)`` returns Ψ(s_t) for one episode (values = V along it).
+    Targets are grouped by the state they start from; for each state s visited n(s) times,
+    var(s) is the sample variance of y | s and bias(s)² is estimated without the sampling
+    noise of the mean, (mean(y | s) − V^π(s))² − var(s)/n(s). Returns the visit-weighted
+    root-mean-square bias √E[bias(s)²] and the mean variance E[var(s)].
+    """
+    V, v_true = np.asarray(V, dtype=float), np.asarray(v_true, dtype=float)
+    states = np.concatenate([ep.states[:-1] for ep in episodes])
+    targets = np.concatenate([np.asarray(estimator(ep.rewards, V[ep.states]), dtype=float) + V[ep.states[:-1]] for ep in episodes])
+    visits = np.bincount(states, minlength=len(V))
+    seen = visits > 1
+    mean = np.bincount(states, weights=targets, minlength=len(V))[seen] / visits[seen]
+    square = np.bincount(states, weights=targets**2, minlength=len(V))[seen] / visits[seen]
+    variance = (square - mean**2) * visits[seen] / (visits[seen] - 1)
+    weights = visits[seen] / visits[seen].sum()
+    bias_squared = (mean - v_true[seen]) ** 2 - variance / visits[seen]
+    return float(np.sqrt(max(weights @ bias_squared, 0.0))), float(weights @ variance)
