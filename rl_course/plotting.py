@@ -14,6 +14,7 @@ def plot_alpha_sweep(
     ax=None,
     title: str = "TD(λ) on the 19-state random walk",
     ylim: tuple[float, float] = (0.2, 0.6),
+    legend: bool = True,
 ):
     """RMS error against step size α, one curve per λ (the textbook's random-walk figure).
 
@@ -35,6 +36,7 @@ def plot_alpha_sweep(
     ax.set_ylabel("RMS error, first 10 episodes")
     ax.set_ylim(*ylim)
     ax.set_title(title)
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    if legend:
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(alpha=0.3)
     return ax

@@ -11,29 +11,46 @@ import pytest
 from rl_course import cli, instructor
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
+NOTEBOOKS = {"01_td_lambda": "td_lambda.ipynb", "02_forward_backward": "forward_backward.ipynb"}
+FULL_MARKS = {"01_td_lambda": 12, "02_forward_backward": 15}
 
-# Realistic mistakes injected into the solution, and the test cells each one must fail (no more, no fewer).
+# Realistic mistakes injected into a solution notebook: (assignment, graded cell, wrong code, test cells it must fail).
+# A wrong code of None is derived from the solution by the replacement in DERIVED.
 MISTAKES = {
     "bootstraps_past_the_end": (
-        "td_error",
+        "01_td_lambda", "td_error",
         "def td_error(V, s, r, s_next, terminated, gamma=1.0):\n    return float(r + gamma * V[s_next] - V[s])\n",
         {"test_td_error_terminal"},
     ),
-    "replacing_ignored": (
-        "td_lambda_episode",
-        None,  # built from the solution below: the trace kind is ignored
-        {"test_td_lambda_replacing"},
-    ),
+    "replacing_ignored": ("01_td_lambda", "td_lambda_episode", None, {"test_td_lambda_replacing"}),
     "terminals_in_the_mean": (
-        "rms_error",
+        "01_td_lambda", "rms_error",
         "def rms_error(V, v_true):\n    return float(np.sqrt(np.mean((np.asarray(V) - np.asarray(v_true)) ** 2)))\n",
         {"test_rms_error_initial", "test_rms_error_general"},
     ),
     "calls_the_library": (
-        "rms_error",
+        "01_td_lambda", "rms_error",
         "def rms_error(V, v_true):\n    return tabular.rms_error(V, v_true)\n",
         {"test_rms_error_initial", "test_rms_error_general"},
     ),
+    # The backward view is built on td_errors, so it inherits the bootstrap past the end.
+    "psi_1_bootstraps_past_the_end": (
+        "02_forward_backward", "td_errors",
+        "def td_errors(rewards, values, gamma=1.0):\n    v = np.asarray(values, dtype=float)\n"
+        "    return np.asarray(rewards, dtype=float) + gamma * v[1:] - v[:-1]\n",
+        {"test_td_errors_terminal", "test_backward_general"},
+    ),
+    "dutch_trace_after_the_decay": ("02_forward_backward", "true_online_td_lambda_episode", None,
+                                    {"test_true_online_equals_online_lambda_return", "test_true_online_episodes"}),
+    "revisits_dropped_by_fancy_indexing": ("02_forward_backward", "offline_lambda_return_episode", None,
+                                           {"test_offline_equals_offline_td_lambda"}),
+}
+DERIVED = {
+    "replacing_ignored": ('if trace == "accumulating" else 1.0', ""),
+    "dutch_trace_after_the_decay": ("e = gamma * lam * e\n        e[s] += 1.0 - alpha * gamma * lam * e_before",
+                                    "e = gamma * lam * e\n        e[s] += 1.0 - alpha * gamma * lam * e[s]"),
+    "revisits_dropped_by_fancy_indexing": ("np.add.at(V_new, episode.states[:-1], alpha * psi)",
+                                           "V_new[episode.states[:-1]] += alpha * psi"),
 }
 
 
@@ -51,27 +68,34 @@ def graded(course_root, tmp_path_factory):
     """Grade one class through `rl-course grade --json`: the solution, the untouched release, a broken file, mistakes."""
     tmp = tmp_path_factory.mktemp("grading")
     submitted = tmp / "submitted"
-    solution = nbformat.read(course_root / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+
+    def read(folder, assignment):
+        return nbformat.read(course_root / folder / assignment / NOTEBOOKS[assignment], as_version=4)
 
     def submit(student, nb=None, text=None, assignment=ASSIGNMENT):
         folder = submitted / student / assignment
         folder.mkdir(parents=True)
         if text is not None:
-            (folder / NOTEBOOK).write_text(text)
+            (folder / NOTEBOOKS[assignment]).write_text(text)
         elif nb is not None:
-            nbformat.write(nb, folder / NOTEBOOK)
+            nbformat.write(nb, folder / NOTEBOOKS[assignment])
 
-    submit("solution", solution)
-    submit("untouched", nbformat.read(course_root / "notebooks" / ASSIGNMENT / NOTEBOOK, as_version=4))
+    for assignment in NOTEBOOKS:
+        submit("solution", read("solutions", assignment), assignment=assignment)
+        submit("untouched", read("notebooks", assignment), assignment=assignment)
     submit("not_json", text="{ this is not a notebook")
     submit("empty_folder")
-    submit("stray", solution, assignment="99_no_such_assignment")
-    for name, (grade_id, source, _) in MISTAKES.items():
-        nb = nbformat.read(course_root / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    folder = submitted / "stray" / "99_no_such_assignment"
+    folder.mkdir(parents=True)
+    (folder / NOTEBOOK).write_text("{}")
+    for name, (assignment, grade_id, source, _) in MISTAKES.items():
+        nb = read("solutions", assignment)
         if source is None:
-            source = _cell(nb, grade_id).source.replace('if trace == "accumulating" else 1.0', "")
+            old, new = DERIVED[name]
+            assert old in _cell(nb, grade_id).source, f"{name}: the solution no longer contains {old!r}"
+            source = _cell(nb, grade_id).source.replace(old, new)
         _cell(nb, grade_id).source = source
-        submit(name, nb)
+        submit(name, nb, assignment=assignment)
 
     csv_path = tmp / "grades.csv"
     out = tmp / "stdout.json"
@@ -83,29 +107,31 @@ def graded(course_root, tmp_path_factory):
         code = cli.main(["grade", str(submitted), "--json", "--csv", str(csv_path), "--course", str(course_root)])
     out.write_text(stdout.getvalue())
     return dict(code=code, scores=json.loads(stdout.getvalue()), stderr=stderr.getvalue(), csv=csv_path,
-                points=_points(solution), submitted=submitted)
+                points={a: _points(read("solutions", a)) for a in NOTEBOOKS}, submitted=submitted)
 
 
 @pytest.mark.notebook
-def test_solution_earns_full_marks(graded):
+@pytest.mark.parametrize("assignment", sorted(NOTEBOOKS))
+def test_solution_earns_full_marks(graded, assignment):
     assert graded["code"] == 0
-    full = sum(graded["points"].values())
-    assert full == 12
-    assert graded["scores"]["solution"][ASSIGNMENT] == {"score": full, "max_score": full}
+    full = sum(graded["points"][assignment].values())
+    assert full == FULL_MARKS[assignment]
+    assert graded["scores"]["solution"][assignment] == {"score": full, "max_score": full}
 
 
 @pytest.mark.notebook
-def test_untouched_release_earns_zero_without_crashing(graded):
-    assert graded["scores"]["untouched"][ASSIGNMENT] == {"score": 0.0, "max_score": 12.0}
+@pytest.mark.parametrize("assignment", sorted(NOTEBOOKS))
+def test_untouched_release_earns_zero_without_crashing(graded, assignment):
+    assert graded["scores"]["untouched"][assignment] == {"score": 0.0, "max_score": FULL_MARKS[assignment]}
     assert not [line for line in graded["stderr"].splitlines() if line.startswith("problem:") and "/untouched/" in line]
 
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("mistake", sorted(MISTAKES))
 def test_typical_mistakes_lose_exactly_their_points(graded, mistake):
-    _, _, failing = MISTAKES[mistake]
-    lost = sum(graded["points"][cell] for cell in failing)
-    assert graded["scores"][mistake][ASSIGNMENT]["score"] == 12 - lost
+    assignment, _, _, failing = MISTAKES[mistake]
+    lost = sum(graded["points"][assignment][cell] for cell in failing)
+    assert graded["scores"][mistake][assignment]["score"] == FULL_MARKS[assignment] - lost
 
 
 @pytest.mark.notebook
@@ -124,7 +150,7 @@ def test_broken_submissions_are_named_in_one_line_and_the_rest_is_graded(graded)
 def test_grades_csv_has_one_row_per_student_and_assignment(graded):
     rows = list(csv.DictReader(graded["csv"].open()))
     assert {(r["student"], r["assignment"]) for r in rows} == {(s, a) for s, d in graded["scores"].items() for a in d}
-    assert all(r["max_score"] == "12" for r in rows)
+    assert all(int(r["max_score"]) == FULL_MARKS[r["assignment"]] for r in rows)
     assert next(r for r in rows if r["student"] == "not_json")["problem"].endswith("not a readable notebook (Notebook does not appear to be JSON: '{ this is not a notebook')")
 
 
