@@ -1,5 +1,7 @@
 # Thin targets over the rl-course command. Each creates .venv and installs the project on first use.
 PYTHON ?= python3
+# The CPU build of torch this course is tested with; override for another build, e.g. TORCH='torch --index-url ...'.
+TORCH  ?= torch==2.13.0
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
@@ -11,7 +13,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH) -e '.[dev]'
 	touch $@
 
 demo: $(STAMP)

@@ -128,3 +128,76 @@ def target_bias_variance(episodes, V, v_true, estimator) -> tuple[float, float]:
     weights = visits[seen] / visits[seen].sum()
     bias_squared = (mean - v_true[seen]) ** 2 - variance / visits[seen]
     return float(np.sqrt(max(weights @ bias_squared, 0.0))), float(weights @ variance)
+
+
+# ---------------------------------------------------------------- batched rollouts: GAE
+
+
+@reference
+def batch_td_errors(rewards, values, next_values, terminated, gamma: float) -> np.ndarray:
+    """Ψ₍₁₎(s_t) = r_t + γ (1 − terminated_t) V(s_{t+1}) − V(s_t) on (T, n_envs) arrays.
+
+    ``next_values`` holds V(s_{t+1}) of the same episode (for a step cut by a time limit, the
+    value of its real final observation); a terminated step has no future to bootstrap from.
+    """
+    r, v, v_next, term = _check_batch(rewards, values, next_values, terminated)
+    return r + gamma * (1.0 - term) * v_next - v
+
+
+@reference
+def gae(rewards, values, next_values, terminated, truncated, gamma: float, lam: float) -> np.ndarray:
+    """Generalized Advantage Estimation on (T, n_envs) arrays, by the backward recursion
+
+        Ψ^GAE(s_t) = Ψ₍₁₎(s_t) + γλ (1 − done_{t+1}) Ψ^GAE(s_{t+1}),   Ψ^GAE(s_T) := 0,
+
+    where done_{t+1} = terminated_t or truncated_t: the recursion never crosses the end of an
+    episode, while Ψ₍₁₎ of a truncated step still bootstraps from its final observation.
+    Each environment (column) is independent. λ = 0 gives Ψ₍₁₎, λ = 1 the discounted return
+    minus V (bootstrapped where the rollout or a time limit cut the episode).
+    """
+    _check_lambda(lam)
+    deltas = batch_td_errors(rewards, values, next_values, terminated, gamma)
+    cut = _as_batch(truncated, deltas.shape, "truncated")
+    carry = gamma * lam * (1.0 - np.maximum(_as_batch(terminated, deltas.shape, "terminated"), cut))
+    advantages = np.empty_like(deltas)
+    following = np.zeros(deltas.shape[1:])
+    for t in range(len(deltas) - 1, -1, -1):
+        following = deltas[t] + carry[t] * following
+        advantages[t] = following
+    return advantages
+
+
+def gae_torch(rewards, values, next_values, terminated, truncated, gamma: float, lam: float):
+    """``gae`` on torch tensors (same formula, same shapes, same device); no gradient flows through it."""
+    import torch
+
+    with torch.no_grad():
+        not_terminated = 1.0 - terminated.to(rewards.dtype)
+        deltas = rewards + gamma * not_terminated * next_values - values
+        carry = gamma * lam * not_terminated * (1.0 - truncated.to(rewards.dtype))
+        advantages = torch.empty_like(deltas)
+        following = torch.zeros_like(deltas[0])
+        for t in range(deltas.shape[0] - 1, -1, -1):
+            following = deltas[t] + carry[t] * following
+            advantages[t] = following
+    return advantages
+
+
+def _as_batch(flags, shape, name) -> np.ndarray:
+    flags = np.asarray(flags)
+    if flags.shape != shape:
+        raise ValueError(f"{name} must have the shape of rewards {shape}, got {flags.shape}")
+    return flags.astype(float)
+
+
+def _check_batch(rewards, values, next_values, terminated):
+    r = np.asarray(rewards, dtype=float)
+    if r.ndim != 2:
+        raise ValueError(f"rewards must be shaped (T, n_envs), got {r.shape}")
+    arrays = [r]
+    for name, array in (("values", values), ("next_values", next_values)):
+        array = np.asarray(array, dtype=float)
+        if array.shape != r.shape:
+            raise ValueError(f"{name} must have the shape of rewards {r.shape}, got {array.shape}")
+        arrays.append(array)
+    return (*arrays, _as_batch(terminated, r.shape, "terminated"))

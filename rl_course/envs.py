@@ -4,15 +4,21 @@
 ``n_states`` non-terminal states between two terminal ones, started in the middle,
 moving left or right at random, with reward −1 for falling off the left end and +1
 for the right end.
+
+``rl_course/SmallMDP-v0`` is a small random MDP with actions, whose exact values
+V^π and advantages A^π of any policy come from one linear solve.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 RANDOM_WALK_ID = "rl_course/RandomWalk-v0"
+SMALL_MDP_ID = "rl_course/SmallMDP-v0"
 
 LEFT, RIGHT = 0, 1
 
@@ -109,6 +115,75 @@ class RandomWalk(gym.Env):
         return None
 
 
+@dataclass(frozen=True)
+class TabularMDP:
+    """P[s, a, s′]: probability of moving to non-terminal s′ (the missing mass of each row ends the episode);
+    R[s, a]: the reward of taking a in s; start[s]: the start distribution."""
+
+    P: np.ndarray
+    R: np.ndarray
+    start: np.ndarray
+
+
+def random_mdp(n_states: int = 6, n_actions: int = 2, end_probability: float = 0.1, seed: int = 0) -> TabularMDP:
+    """A random MDP: each (s, a) ends the episode with ``end_probability``, else moves to a random next state."""
+    if n_states < 1 or n_actions < 1 or not 0 < end_probability <= 1:
+        raise ValueError(f"need n_states ≥ 1, n_actions ≥ 1 and 0 < end_probability ≤ 1; got {n_states}, {n_actions}, {end_probability}")
+    rng = np.random.default_rng(seed)
+    P = rng.dirichlet(np.full(n_states, 0.5), size=(n_states, n_actions)) * (1 - end_probability)
+    R = rng.uniform(-1, 1, size=(n_states, n_actions))
+    return TabularMDP(P=P, R=R, start=np.full(n_states, 1.0 / n_states))
+
+
+def policy_values(mdp: TabularMDP, pi: np.ndarray, gamma: float) -> np.ndarray:
+    """Exact V^π by a linear solve: (I − γ P_π) V = r_π with P_π[s, s′] = Σ_a π(a|s) P[s, a, s′], r_π(s) = Σ_a π(a|s) R[s, a]."""
+    pi = _check_policy(mdp, pi)
+    P_pi = np.einsum("sa,sat->st", pi, mdp.P)
+    r_pi = (pi * mdp.R).sum(axis=1)
+    return markov_reward_process_values(P_pi, r_pi, gamma)
+
+
+def policy_advantages(mdp: TabularMDP, pi: np.ndarray, gamma: float) -> np.ndarray:
+    """Exact A^π(s, a) = Q^π(s, a) − V^π(s), with Q^π(s, a) = R[s, a] + γ Σ_s′ P[s, a, s′] V^π(s′)."""
+    V = policy_values(mdp, pi, gamma)
+    return mdp.R + gamma * mdp.P @ V - V[:, None]
+
+
+class SmallMDP(gym.Env):
+    """A small random MDP (see ``random_mdp``): observation = state index, reward R[s, a]."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, n_states: int = 6, n_actions: int = 2, end_probability: float = 0.1, seed: int = 0):
+        self.mdp = random_mdp(n_states, n_actions, end_probability, seed)
+        self.observation_space = spaces.Discrete(n_states)
+        self.action_space = spaces.Discrete(n_actions)
+        self._state = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._state = int(self.np_random.choice(len(self.mdp.start), p=self.mdp.start))
+        return self._state, {}
+
+    def step(self, action):
+        if not self.action_space.contains(action):
+            raise ValueError(f"action must be in 0 … {self.action_space.n - 1}, got {action!r}")
+        reward = float(self.mdp.R[self._state, action])
+        moves = self.mdp.P[self._state, action]
+        u = self.np_random.random()
+        terminated = u >= moves.sum()
+        if not terminated:
+            self._state = int(min(np.searchsorted(np.cumsum(moves), u, side="right"), len(moves) - 1))
+        return self._state, reward, bool(terminated), False, {}
+
+
+def _check_policy(mdp: TabularMDP, pi) -> np.ndarray:
+    pi = np.asarray(pi, dtype=float)
+    if pi.shape != mdp.R.shape or np.any(pi < 0) or not np.allclose(pi.sum(axis=1), 1.0):
+        raise ValueError(f"pi must be a {mdp.R.shape} table of action probabilities, each row summing to 1")
+    return pi
+
+
 def _check_n_states(n_states) -> None:
     if not isinstance(n_states, (int, np.integer)) or n_states < 1 or n_states % 2 == 0:
         raise ValueError(f"n_states must be a positive odd integer (the walk starts in the middle), got {n_states!r}")
@@ -116,3 +191,5 @@ def _check_n_states(n_states) -> None:
 
 if RANDOM_WALK_ID not in gym.registry:
     gym.register(id=RANDOM_WALK_ID, entry_point="rl_course.envs:RandomWalk")
+if SMALL_MDP_ID not in gym.registry:
+    gym.register(id=SMALL_MDP_ID, entry_point="rl_course.envs:SmallMDP")

@@ -9,9 +9,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
+CONDA_NAMES = {"pytorch": "torch"}  # conda-forge's name for a PyPI package
+
+
 def _normalize(requirement: str) -> tuple[str, str]:
     name, spec = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", requirement).groups()
-    return name.lower().replace("_", "-"), spec.replace(" ", "")
+    name = name.lower().replace("_", "-")
+    return CONDA_NAMES.get(name, name), spec.replace(" ", "")
 
 
 def test_environment_yml_matches_pyproject():
