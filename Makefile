@@ -33,6 +33,7 @@ grade: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/td_sweep.py
+	$(BIN)/python benchmarks/gae.py
 
 clean:
 	rm -rf $(VENV) outputs grades.csv .pytest_cache

@@ -112,21 +112,31 @@ def target_bias_variance(episodes, V, v_true, estimator) -> tuple[float, float]:
     """Bias and variance of the critic targets y_t = Ψ(s_t) + V(s_t) of an estimator, measured.
 
     ``estimator(rewards, values)`` returns Ψ(s_t) for one episode (values = V along it).
-    Targets are grouped by the state they start from; for each state s visited n(s) times,
-    var(s) is the sample variance of y | s and bias(s)² is estimated without the sampling
-    noise of the mean, (mean(y | s) − V^π(s))² − var(s)/n(s). Returns the visit-weighted
-    root-mean-square bias √E[bias(s)²] and the mean variance E[var(s)].
+    Targets are grouped by the state they start from and compared with V^π there
+    (``grouped_bias_variance``).
     """
     V, v_true = np.asarray(V, dtype=float), np.asarray(v_true, dtype=float)
     states = np.concatenate([ep.states[:-1] for ep in episodes])
     targets = np.concatenate([np.asarray(estimator(ep.rewards, V[ep.states]), dtype=float) + V[ep.states[:-1]] for ep in episodes])
-    visits = np.bincount(states, minlength=len(V))
+    return grouped_bias_variance(targets, states, v_true)
+
+
+def grouped_bias_variance(estimates, groups, truth) -> tuple[float, float]:
+    """Bias and variance of noisy estimates of ``truth[g]``, each estimate tagged with its group g.
+
+    For each group g seen n(g) ≥ 2 times: var(g) is the sample variance of its estimates and
+    bias(g)² is estimated without the sampling noise of the mean, (mean − truth[g])² − var(g)/n(g).
+    Returns the visit-weighted root-mean-square bias √E[bias(g)²] and the mean variance E[var(g)].
+    """
+    estimates, groups, truth = np.asarray(estimates, dtype=float).ravel(), np.asarray(groups).ravel(), np.asarray(truth, dtype=float)
+    visits = np.bincount(groups, minlength=len(truth))
     seen = visits > 1
-    mean = np.bincount(states, weights=targets, minlength=len(V))[seen] / visits[seen]
-    square = np.bincount(states, weights=targets**2, minlength=len(V))[seen] / visits[seen]
-    variance = (square - mean**2) * visits[seen] / (visits[seen] - 1)
-    weights = visits[seen] / visits[seen].sum()
-    bias_squared = (mean - v_true[seen]) ** 2 - variance / visits[seen]
+    n = visits[seen]
+    mean = np.bincount(groups, weights=estimates, minlength=len(truth))[seen] / n
+    square = np.bincount(groups, weights=estimates**2, minlength=len(truth))[seen] / n
+    variance = (square - mean**2) * n / (n - 1)
+    weights = n / n.sum()
+    bias_squared = (mean - truth[seen]) ** 2 - variance / n
     return float(np.sqrt(max(weights @ bias_squared, 0.0))), float(weights @ variance)
 
 

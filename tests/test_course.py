@@ -11,8 +11,8 @@ import pytest
 from rl_course import cli, instructor
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
-NOTEBOOKS = {"01_td_lambda": "td_lambda.ipynb", "02_forward_backward": "forward_backward.ipynb"}
-FULL_MARKS = {"01_td_lambda": 12, "02_forward_backward": 15}
+NOTEBOOKS = {"01_td_lambda": "td_lambda.ipynb", "02_forward_backward": "forward_backward.ipynb", "03_gae": "gae.ipynb"}
+FULL_MARKS = {"01_td_lambda": 12, "02_forward_backward": 15, "03_gae": 10}
 
 # Realistic mistakes injected into a solution notebook: (assignment, graded cell, wrong code, test cells it must fail).
 # A wrong code of None is derived from the solution by the replacement in DERIVED.
@@ -44,6 +44,10 @@ MISTAKES = {
                                     {"test_true_online_equals_online_lambda_return", "test_true_online_episodes"}),
     "revisits_dropped_by_fancy_indexing": ("02_forward_backward", "offline_lambda_return_episode", None,
                                            {"test_offline_equals_offline_td_lambda"}),
+    # Every hidden GAE test has episode ends, so a misaligned done flag fails all of them.
+    "done_t_instead_of_done_t_plus_1": ("03_gae", "gae", None,
+                                        {"test_gae_done_alignment", "test_gae_truncation", "test_gae_batch", "test_gae_general"}),
+    "time_limit_treated_as_termination": ("03_gae", "collect_rollout", None, {"test_collect_truncation"}),
 }
 DERIVED = {
     "replacing_ignored": ('if trace == "accumulating" else 1.0', ""),
@@ -51,6 +55,8 @@ DERIVED = {
                                     "e = gamma * lam * e\n        e[s] += 1.0 - alpha * gamma * lam * e[s]"),
     "revisits_dropped_by_fancy_indexing": ("np.add.at(V_new, episode.states[:-1], alpha * psi)",
                                            "V_new[episode.states[:-1]] += alpha * psi"),
+    "done_t_instead_of_done_t_plus_1": ("np.where(ended[t], 0.0, following)", "np.where(ended[t - 1], 0.0, following)"),
+    "time_limit_treated_as_termination": ("next_values[t, i] = value(info[\"final_obs\"][i][None])[0]", "next_values[t, i] = 0.0"),
 }
 
 
