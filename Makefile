@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: $(STAMP)
+	$(BIN)/rl-course train --env CartPole-v1
 	$(BIN)/rl-course demo
 
 test: $(STAMP)

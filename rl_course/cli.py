@@ -1,6 +1,7 @@
 """The ``rl-course`` command: lecture demos and the instructor's workflow.
 
     rl-course demo [--out DIR]                 the random-walk TD(λ) figure, as a PNG, with its numbers
+    rl-course train --env ID [--steps N]       PPO: learning curves (PNG), metrics (CSV), checkpoint, animation (GIF)
     rl-course release [--check]                regenerate notebooks/ from solutions/ (or check it is in sync)
     rl-course grade DIR [--json] [--csv FILE]  autograde DIR/<student>/<assignment>/<notebook>.ipynb
 """
@@ -34,6 +35,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--runs", type=int, default=100, help="independent runs averaged (default: 100)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the first run (default: 0)")
     demo.set_defaults(run=_demo)
+
+    train = commands.add_parser("train", help="train PPO and write its learning curves, metrics, checkpoint and a GIF")
+    train.add_argument("--env", default="CartPole-v1", help="gymnasium environment id (default: CartPole-v1)")
+    train.add_argument("--steps", type=int, default=None, help="environment steps (default: the config's, 100000)")
+    train.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    train.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (default: outputs/)")
+    train.add_argument("--no-gif", action="store_true", help="skip rendering the animation")
+    train.set_defaults(run=_train)
 
     release = commands.add_parser("release", help="regenerate the student notebooks/ from solutions/ with nbgrader")
     release.add_argument("--check", action="store_true", help="change nothing; exit 1 naming each notebook that is out of date")
@@ -75,6 +84,53 @@ def _demo(args) -> int:
     ax.figure.savefig(path, dpi=120)
     plt.close(ax.figure)
     print(f"\nfigure: {path}")
+    return 0
+
+
+def _train(args) -> int:
+    import csv
+    import time
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import gymnasium as gym
+    import matplotlib.pyplot as plt
+
+    from rl_course import plotting, ppo
+
+    config = ppo.PPOConfig(env_id=args.env, seed=args.seed)
+    if args.steps is not None:
+        config.total_steps = args.steps
+    try:
+        config.check()
+        started = time.perf_counter()
+        training = ppo.train(config)
+        seconds = time.perf_counter() - started
+    except (ValueError, FloatingPointError) as error:
+        raise instructor.CourseError(f"train --env {args.env}: {error}") from None
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"ppo_{args.env}"
+    threshold = gym.spec(args.env).reward_threshold
+    fig = plotting.plot_training(training.history, training.episodes, title=f"PPO on {args.env}", threshold=threshold)
+    fig.savefig(f"{stem}_curves.png", dpi=110)
+    plt.close(fig)
+    with open(f"{stem}_metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(training.history[0]))
+        writer.writeheader()
+        writer.writerows(training.history)
+    ppo.save_checkpoint(f"{stem}.pt", training.agent, config)
+    written = [f"{stem}_curves.png", f"{stem}_metrics.csv", f"{stem}.pt"]
+    if not args.no_gif:
+        ppo.save_gif(ppo.render_episode(training.agent, args.env, seed=args.seed), f"{stem}.gif")
+        written.append(f"{stem}.gif")
+    for path in written:
+        print(f"wrote {path}")
+    last = training.history[-1]
+    solved = f"reached {threshold:g} at step {training.solved_at}" if training.solved_at else (
+        f"did not reach {threshold:g}" if threshold is not None else "no solved threshold")
+    print(f"{args.env}: {last['step']} steps, {seconds:.1f} s, mean return of the last 20 episodes "
+          f"{last['mean_return']:.1f}, {solved}")
     return 0
 
 

@@ -40,3 +40,38 @@ def plot_alpha_sweep(
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(alpha=0.3)
     return ax
+
+
+def plot_training(history: list[dict], episodes: list[tuple[int, float]], title: str = "PPO", threshold: float | None = None):
+    """Four panels against environment steps: episode returns (and their running mean), the losses,
+    approximate KL with the clip fraction, explained variance with the entropy."""
+    import matplotlib.pyplot as plt
+
+    steps = [row["step"] for row in history]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7), sharex=True)
+    ax = axes[0, 0]
+    if episodes:
+        ax.scatter(*zip(*episodes), s=4, alpha=0.3, color="tab:blue", label="episode return")
+    ax.plot(steps, [row["mean_return"] for row in history], color="tab:blue", label="mean of the last 20")
+    if threshold is not None:
+        ax.axhline(threshold, color="grey", ls="--", lw=1, label=f"solved ({threshold:g})")
+    ax.set_title(f"{title}: returns")
+    ax.legend(fontsize="small")
+    panels = [
+        (axes[0, 1], "losses", [("policy_loss", "policy loss −L^CLIP"), ("value_loss", "critic loss")]),
+        (axes[1, 0], "update size", [("approx_kl", "approx. KL(π_old‖π)"), ("clip_fraction", "clip fraction")]),
+        (axes[1, 1], "critic and policy", [("explained_variance", "explained variance"), ("entropy", "entropy")]),
+    ]
+    for ax, name, series in panels:
+        for key, label in series:
+            ax.plot(steps, [row[key] for row in history], label=label)
+        ax.set_title(name)
+        ax.legend(fontsize="small")
+    axes[0, 1].set_yscale("symlog", linthresh=1e-2)
+    axes[1, 1].set_ylim(-1, None)
+    for ax in axes.ravel():
+        ax.grid(alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("environment steps")
+    fig.tight_layout()
+    return fig

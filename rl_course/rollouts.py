@@ -12,7 +12,7 @@ would have to be masked out everywhere.)
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import gymnasium as gym
@@ -35,6 +35,7 @@ class Rollout:
                                 final observation, on a terminated step 0, after the last step the value
                                 of the observation the next rollout starts from
     last_observations (n, *obs) the observations the next rollout starts from
+    episode_returns, episode_lengths   the episodes that finished during the rollout
     """
 
     observations: np.ndarray
@@ -46,6 +47,8 @@ class Rollout:
     values: np.ndarray
     next_values: np.ndarray
     last_observations: np.ndarray
+    episode_returns: list = field(default_factory=list)
+    episode_lengths: list = field(default_factory=list)
 
     @property
     def dones(self) -> np.ndarray:
@@ -54,7 +57,8 @@ class Rollout:
 
 
 def make_vector_env(env_id: str, n_envs: int, seed: int | None = None, **env_kwargs) -> gym.vector.VectorEnv:
-    """``n_envs`` copies of ``env_id`` stepped in turn (``SyncVectorEnv``), with SAME_STEP autoreset."""
+    """``n_envs`` copies of ``env_id`` stepped in turn (``SyncVectorEnv``), with SAME_STEP autoreset,
+    recording the return and length of every finished episode (gymnasium's ``RecordEpisodeStatistics``)."""
     if n_envs < 1:
         raise ValueError(f"n_envs must be at least 1, got {n_envs}")
     if env_id not in gym.registry:
@@ -64,7 +68,7 @@ def make_vector_env(env_id: str, n_envs: int, seed: int | None = None, **env_kwa
                         vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **env_kwargs)
     if seed is not None:
         envs.action_space.seed(seed)
-    return envs
+    return gym.wrappers.vector.RecordEpisodeStatistics(envs)
 
 
 def collect_rollout(
@@ -73,11 +77,15 @@ def collect_rollout(
     policy: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     value: Callable[[np.ndarray], np.ndarray],
     n_steps: int,
+    to_env: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Rollout:
     """Run ``policy`` for ``n_steps`` steps from ``observations`` and record a ``Rollout``.
 
     ``policy(obs)`` returns (actions, log_probs) for a batch of observations, ``value(obs)``
-    the values V(obs). ``envs`` must use SAME_STEP autoreset (``make_vector_env``).
+    the values V(obs). ``to_env(actions)``, if given, turns the stored actions into the ones
+    sent to the environments (e.g. clipped to the action bounds). ``envs`` must use SAME_STEP
+    autoreset (``make_vector_env``). Episodes that finish are listed in ``episode_returns``
+    and ``episode_lengths`` when ``envs`` records them (``make_vector_env`` does).
     """
     if envs.metadata.get("autoreset_mode") != AutoresetMode.SAME_STEP:
         raise ValueError("collect_rollout needs SAME_STEP autoreset: build the environments with rl_course.rollouts.make_vector_env")
@@ -87,10 +95,15 @@ def collect_rollout(
     obs = np.asarray(observations)
     steps = {key: [] for key in ("observations", "actions", "log_probs", "rewards", "terminated", "truncated", "values")}
     next_values = np.zeros((n_steps, n))
+    episode_returns, episode_lengths = [], []
     for t in range(n_steps):
         actions, log_probs = policy(obs)
         values = np.asarray(value(obs), dtype=float)
-        next_obs, rewards, terminated, truncated, info = envs.step(actions)
+        next_obs, rewards, terminated, truncated, info = envs.step(actions if to_env is None else to_env(actions))
+        if "episode" in info:
+            finished = np.flatnonzero(info["_episode"])
+            episode_returns += info["episode"]["r"][finished].tolist()
+            episode_lengths += info["episode"]["l"][finished].tolist()
         if t > 0:  # a step that did not end its episode continues from the observation the next one starts at
             continuing = ~(steps["terminated"][-1] | steps["truncated"][-1])
             next_values[t - 1, continuing] = values[continuing]
@@ -114,4 +127,6 @@ def collect_rollout(
         values=arrays["values"],
         next_values=next_values,
         last_observations=obs,
+        episode_returns=episode_returns,
+        episode_lengths=episode_lengths,
     )
