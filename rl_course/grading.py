@@ -72,15 +72,16 @@ def expect_unchanged(before: np.ndarray, after: np.ndarray, what: str) -> None:
         raise AssertionError(f"{what} was modified in place; work on a copy and return the new table")
 
 
-def assert_own_work(fn: Callable, name: str | None = None) -> None:
+def assert_own_work(fn: Callable, name: str | None = None, allow: Sequence[Callable] = ()) -> None:
     """Fail if ``fn`` is, or calls, one of the library's ``@reference`` implementations.
 
     Follows the names the function's code uses (and those of the helper functions it
     calls from the same notebook) and rejects any that resolves to a reference, whether
-    imported by name or reached as a module attribute (``tabular.td_error``).
+    imported by name or reached as a module attribute (``tabular.td_error``). References
+    in ``allow`` (what an earlier assignment taught, say) may be used.
     """
     name = name or getattr(fn, "__name__", repr(fn))
-    found = _find_reference_use(fn, seen=set())
+    found = _find_reference_use(fn, seen=set(), allowed={id(a) for a in allow})
     if found:
         raise AssertionError(
             f"{name} uses the library's reference implementation {found}; "
@@ -88,7 +89,9 @@ def assert_own_work(fn: Callable, name: str | None = None) -> None:
         )
 
 
-def _find_reference_use(fn, seen: set) -> str | None:
+def _find_reference_use(fn, seen: set, allowed: set) -> str | None:
+    if id(fn) in allowed:
+        return None
     if is_reference(fn):
         return _qualname(fn)
     fn = inspect.unwrap(fn) if callable(fn) else fn
@@ -100,10 +103,12 @@ def _find_reference_use(fn, seen: set) -> str | None:
     cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
     objects = list(_loaded_objects(fn.__code__, fn.__globals__, cells)) + list(fn.__defaults__ or ())
     for obj in objects:
+        if id(obj) in allowed:
+            continue
         if is_reference(obj):
             return _qualname(obj)
         if isinstance(obj, types.FunctionType) and obj.__module__ == fn.__module__:
-            found = _find_reference_use(obj, seen)
+            found = _find_reference_use(obj, seen, allowed)
             if found:
                 return found
     return None

@@ -75,3 +75,48 @@ def plot_training(history: list[dict], episodes: list[tuple[int, float]], title:
         ax.set_xlabel("environment steps")
     fig.tight_layout()
     return fig
+
+
+class LiveCurve:
+    """A learning curve that redraws in place in a notebook while training runs.
+
+        live = LiveCurve("PPO on CartPole-v1", threshold=475)
+        train(..., on_iteration=live.update)   # called with each iteration's row of diagnostics
+        live.close()
+    """
+
+    def __init__(self, title: str = "", threshold: float | None = None, every: int = 10, key: str = "mean_return"):
+        import matplotlib.pyplot as plt
+
+        self.every, self.key, self.threshold = every, key, threshold
+        self.steps, self.values = [], []
+        self.fig, self.ax = plt.subplots(figsize=(7, 3.5))
+        self.ax.set_title(title)
+        self.ax.set_xlabel("environment steps")
+        self.ax.set_ylabel("mean return (last 20 episodes)")
+        self.ax.grid(alpha=0.3)
+        (self.line,) = self.ax.plot([], [])
+        if threshold is not None:
+            self.ax.axhline(threshold, color="grey", ls="--", lw=1)
+        plt.close(self.fig)  # shown through the display handle only
+        self.handle = None
+
+    def update(self, row: dict, *_) -> None:
+        self.steps.append(row["step"])
+        self.values.append(row[self.key])
+        if len(self.steps) % self.every == 1 or self.every == 1:
+            self._draw()
+
+    def close(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        from IPython.display import display
+
+        self.line.set_data(self.steps, self.values)
+        self.ax.relim()
+        self.ax.autoscale_view()
+        if self.handle is None:
+            self.handle = display(self.fig, display_id=True)
+        else:
+            self.handle.update(self.fig)

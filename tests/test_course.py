@@ -11,8 +11,13 @@ import pytest
 from rl_course import cli, instructor
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
-NOTEBOOKS = {"01_td_lambda": "td_lambda.ipynb", "02_forward_backward": "forward_backward.ipynb", "03_gae": "gae.ipynb"}
-FULL_MARKS = {"01_td_lambda": 12, "02_forward_backward": 15, "03_gae": 10}
+NOTEBOOKS = {"01_td_lambda": "td_lambda.ipynb", "02_forward_backward": "forward_backward.ipynb", "03_gae": "gae.ipynb",
+             "04_ppo": "ppo.ipynb"}
+FULL_MARKS = {"01_td_lambda": 12, "02_forward_backward": 15, "03_gae": 10, "04_ppo": 15}
+# Cells that only demonstrate (figures, sweeps, the visible training run): left out of the mistake fixtures,
+# which need only what the graded cells use.
+DEMO_CELLS = {"sweep", "check_against_sweep", "bias_variance", "online_gap", "coefficients", "identity_check",
+              "cartpole", "checks", "gradient_table", "train_run", "diagnostics", "animation"}
 
 # Realistic mistakes injected into a solution notebook: (assignment, graded cell, wrong code, test cells it must fail).
 # A wrong code of None is derived from the solution by the replacement in DERIVED.
@@ -48,6 +53,10 @@ MISTAKES = {
     "done_t_instead_of_done_t_plus_1": ("03_gae", "gae", None,
                                         {"test_gae_done_alignment", "test_gae_truncation", "test_gae_batch", "test_gae_general"}),
     "time_limit_treated_as_termination": ("03_gae", "collect_rollout", None, {"test_collect_truncation"}),
+    "ratio_not_detached": ("04_ppo", "probability_ratio", None, {"test_ratio_old_is_constant"}),
+    "critic_clipped_around_the_target": ("04_ppo", "clipped_value_loss", None,
+                                         {"test_value_loss_values", "test_value_loss_clip_centre"}),
+    "advantages_normalized_over_the_whole_batch": ("04_ppo", "ppo_update", None, {"test_update_minibatches"}),
 }
 DERIVED = {
     "replacing_ignored": ('if trace == "accumulating" else 1.0', ""),
@@ -57,6 +66,12 @@ DERIVED = {
                                            "V_new[episode.states[:-1]] += alpha * psi"),
     "done_t_instead_of_done_t_plus_1": ("np.where(ended[t], 0.0, following)", "np.where(ended[t - 1], 0.0, following)"),
     "time_limit_treated_as_termination": ("next_values[t, i] = value(info[\"final_obs\"][i][None])[0]", "next_values[t, i] = 0.0"),
+    "ratio_not_detached": ("old_log_probs.detach()", "old_log_probs"),
+    "critic_clipped_around_the_target": ("(targets - old_values - torch.clamp(values - old_values, -eps, eps)) ** 2",
+                                         "(targets - torch.clamp(values, targets - eps, targets + eps)) ** 2"),
+    "advantages_normalized_over_the_whole_batch": (
+        'adv = batch["advantages"][idx]\n            if config.normalize_advantages:\n                adv = normalize_advantages(adv)',
+        'adv = normalize_advantages(batch["advantages"])[idx]'),
 }
 
 
@@ -101,6 +116,7 @@ def graded(course_root, tmp_path_factory):
             assert old in _cell(nb, grade_id).source, f"{name}: the solution no longer contains {old!r}"
             source = _cell(nb, grade_id).source.replace(old, new)
         _cell(nb, grade_id).source = source
+        nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
         submit(name, nb, assignment=assignment)
 
     csv_path = tmp / "grades.csv"

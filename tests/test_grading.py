@@ -89,3 +89,10 @@ def test_own_work_catches_the_reference_itself_and_closures():
 def test_reference_marks_only_what_students_write():
     assert grading.is_reference(tabular.td_error) and grading.is_reference(tabular.td_lambda_episode)
     assert not grading.is_reference(tabular.sample_episodes) and not grading.is_reference(types.SimpleNamespace)
+
+
+def test_own_work_may_use_what_earlier_assignments_taught():
+    f = _student("def f(V):\n    return tabular.td_error(V) + tabular.rms_error(V, V)\n", "f", {"tabular": tabular})
+    with pytest.raises(AssertionError, match="rms_error"):
+        grading.assert_own_work(f, allow=[tabular.td_error])
+    grading.assert_own_work(f, allow=[tabular.td_error, tabular.rms_error])

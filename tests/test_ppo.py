@@ -1,0 +1,179 @@
+"""PPO: the losses and their gradient table, the networks, the trainer, checkpoints, the train command."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from rl_course import advantages, cli, ppo
+from rl_course.ppo import losses
+
+
+def grad_of_surrogate(rho: float, advantage: float, eps: float = 0.2) -> float:
+    ratio = torch.tensor([rho], requires_grad=True)
+    losses.clipped_surrogate(ratio, torch.tensor([advantage]), eps).backward()
+    return float(ratio.grad)
+
+
+@pytest.mark.parametrize(
+    "rho, advantage, gradient",
+    [
+        (1.5, 2.0, 0.0),  # A ≥ 0, ρ > 1 + ε: clipped, no push further up
+        (0.5, 2.0, 2.0),  # A ≥ 0, ρ < 1 − ε: unclipped, the gradient brings ρ back up
+        (1.0, 2.0, 2.0),  # inside the trust region
+        (0.5, -2.0, 0.0),  # A < 0, ρ < 1 − ε: clipped
+        (1.5, -2.0, -2.0),  # A < 0, ρ > 1 + ε: unclipped, the gradient brings ρ back down
+    ],
+)
+def test_the_gradient_table_of_the_clipped_surrogate(rho, advantage, gradient):
+    assert grad_of_surrogate(rho, advantage) == pytest.approx(gradient)
+
+
+def test_surrogate_values():
+    ratio, adv = torch.tensor([0.5, 1.0, 1.5, 0.5, 1.5]), torch.tensor([1.0, 1.0, 1.0, -1.0, -1.0])
+    # min(ρA, clip(ρ)A): 0.5, 1.0, 1.2, −0.8, −1.5
+    assert float(losses.clipped_surrogate(ratio, adv, 0.2)) == pytest.approx(np.mean([0.5, 1.0, 1.2, -0.8, -1.5]))
+
+
+def test_ratio_treats_the_old_policy_as_a_constant():
+    new, old = torch.tensor([0.0, -1.0], requires_grad=True), torch.tensor([-0.5, -1.0], requires_grad=True)
+    ratio = losses.probability_ratio(new, old)
+    np.testing.assert_allclose(ratio.detach(), [np.exp(0.5), 1.0], rtol=1e-6)
+    ratio.sum().backward()
+    assert old.grad is None and new.grad is not None
+
+
+def test_clipped_value_loss_clips_around_the_old_value():
+    V, V_old, y = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 0.0]), torch.tensor([3.0, 1.0])
+    # sample 0: V moved by 2 > ε̂ = 0.5: clipped prediction 0.5, max((3−2)², (3−0.5)²) = 6.25; sample 1: 1
+    assert float(losses.clipped_value_loss(V, V_old, y, 0.5)) == pytest.approx((6.25 + 1.0) / 2)
+    assert float(losses.clipped_value_loss(V, V_old, y, None)) == pytest.approx((1.0 + 1.0) / 2)
+
+
+def test_normalize_and_diagnostics():
+    a = losses.normalize_advantages(torch.tensor([1.0, 2.0, 3.0, 10.0]))
+    assert float(a.mean()) == pytest.approx(0, abs=1e-6) and float(a.std()) == pytest.approx(1, abs=1e-4)
+    assert float(losses.normalize_advantages(torch.tensor([3.0]))) == 3.0
+    ratio = torch.tensor([1.0, 1.1, 0.7, 1.3])
+    assert float(losses.clip_fraction(ratio, 0.2)) == 0.5
+    assert float(losses.approx_kl(torch.ones(3))) == 0.0 and float(losses.approx_kl(ratio)) > 0
+    y = np.array([1.0, 2.0, 3.0])
+    assert losses.explained_variance(y, y) == 1.0 and losses.explained_variance(np.full(3, 2.0), y) == pytest.approx(0.0)
+
+
+def test_approx_kl_estimates_the_kl_divergence():
+    old, new = torch.distributions.Categorical(probs=torch.tensor([0.5, 0.5])), torch.distributions.Categorical(probs=torch.tensor([0.6, 0.4]))
+    actions = torch.multinomial(old.probs, 200_000, replacement=True, generator=torch.Generator().manual_seed(0))
+    ratio = torch.exp(new.log_prob(actions) - old.log_prob(actions))
+    assert float(losses.approx_kl(ratio)) == pytest.approx(float(torch.distributions.kl_divergence(old, new)), rel=0.05)
+
+
+def test_networks_discrete_and_gaussian():
+    box = gym.spaces.Box(-1, 1, (3,))
+    discrete = ppo.ActorCritic(box, gym.spaces.Discrete(4), (16,))
+    dist = discrete.distribution(torch.zeros(5, 3))
+    assert dist.probs.shape == (5, 4)
+    torch.testing.assert_close(dist.probs, torch.full((5, 4), 0.25), atol=0.02, rtol=0)  # output layer gain 0.01
+    gaussian = ppo.ActorCritic(box, gym.spaces.Box(-2, 2, (2,)), (16,))
+    d = gaussian.distribution(torch.zeros(5, 3))
+    a = torch.tensor([[0.5, -0.5]] * 5)
+    torch.testing.assert_close(gaussian.log_prob(d, a), d.log_prob(a).sum(-1))  # summed over action dimensions
+    np.testing.assert_array_equal(gaussian.env_actions(np.array([[3.0, -0.5]])), [[2.0, -0.5]])
+    with pytest.raises(ValueError, match="unsupported action space"):
+        ppo.ActorCritic(box, gym.spaces.MultiBinary(3))
+
+
+def test_config_errors_name_the_setting():
+    with pytest.raises(ValueError, match="PPOConfig.minibatch_size \\(512\\) exceeds the batch"):
+        ppo.PPOConfig(minibatch_size=512).check()
+    with pytest.raises(ValueError, match="PPOConfig.gae_lambda must be in \\[0, 1\\]"):
+        ppo.PPOConfig(gae_lambda=1.5).check()
+
+
+@pytest.fixture(scope="module")
+def cartpole():
+    """The default configuration (rl-zoo's for CartPole-v1) on seed 0, 60k steps."""
+    return ppo.train(ppo.PPOConfig(total_steps=60_000, seed=0), progress=False)
+
+
+def test_ppo_solves_cartpole(cartpole):
+    assert cartpole.solved_at is not None and cartpole.solved_at <= 60_000
+    assert cartpole.history[-1]["mean_return"] >= 475
+    assert ppo.evaluate(cartpole.agent, "CartPole-v1", n_episodes=5).mean() >= 475
+
+
+def test_history_has_every_diagnostic(cartpole):
+    row = cartpole.history[-1]
+    for key in ("step", "seconds", "learning_rate", "clip_eps", "mean_return", "policy_loss", "value_loss", "entropy",
+                "approx_kl", "clip_fraction", "explained_variance"):
+        assert np.isfinite(row[key]), key
+    assert cartpole.history[0]["learning_rate"] == 1e-3 and row["learning_rate"] < 1e-5  # annealed linearly
+
+
+def test_checkpoint_round_trip(cartpole, tmp_path):
+    ppo.save_checkpoint(tmp_path / "agent.pt", cartpole.agent, cartpole.config)
+    agent, config = ppo.load_checkpoint(tmp_path / "agent.pt")
+    obs = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
+    np.testing.assert_array_equal(agent.act(obs, deterministic=True)[0], cartpole.agent.act(obs, deterministic=True)[0])
+    assert config == cartpole.config
+
+
+class EndlessReward(gym.Env):
+    """Reward 1 every step, forever, with nothing to observe: V = 1 / (1 − γ). Only a time limit ends it."""
+
+    observation_space = gym.spaces.Box(-1, 1, (1,))
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, dtype=np.float32), {}
+
+    def step(self, action):
+        return np.zeros(1, dtype=np.float32), 1.0, False, False, {}
+
+
+gym.register("rl_course_tests/EndlessReward-v0", entry_point=EndlessReward, max_episode_steps=20)
+
+
+def test_truncation_bootstraps_from_the_final_observation():
+    """The critic learns V = 1/(1 − γ) = 10 only if the time limit is not mistaken for the end of the task."""
+    config = ppo.PPOConfig(env_id="rl_course_tests/EndlessReward-v0", gamma=0.9, total_steps=20_000, learning_rate=3e-3,
+                           anneal_lr=False, seed=0)
+    right = ppo.train(config, progress=False)
+
+    def as_termination(r, v, nv, terminated, truncated, gamma, lam):
+        return advantages.gae(r, v, nv, terminated | truncated, np.zeros_like(truncated), gamma, lam)
+
+    wrong = ppo.train(config, gae=as_termination, progress=False)
+    obs = np.zeros((1, 1), dtype=np.float32)
+    assert right.agent.values(obs)[0] == pytest.approx(10.0, abs=0.5)
+    assert wrong.agent.values(obs)[0] < 8.0  # the average of returns cut off after 20 − t steps
+
+
+def test_nan_loss_stops_with_a_message():
+    def broken(ratio, adv, eps):
+        return (ratio * adv).mean() * float("nan")
+
+    with pytest.raises(FloatingPointError, match="PPO loss is nan .* at minibatch 0"):
+        ppo.train(ppo.PPOConfig(total_steps=256), policy_objective=broken, progress=False)
+
+
+def test_unknown_environment_is_named():
+    with pytest.raises(ValueError, match="unknown environment 'CartPole-v9'"):
+        ppo.train(ppo.PPOConfig(env_id="CartPole-v9", total_steps=256), progress=False)
+
+
+def test_train_command_writes_everything(tmp_path, capsys):
+    assert cli.main(["train", "--env", "CartPole-v1", "--steps", "2048", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for suffix in ("_curves.png", "_metrics.csv", ".pt", ".gif"):
+        assert (tmp_path / f"ppo_CartPole-v1{suffix}").stat().st_size > 0
+    summary = out.strip().splitlines()[-1]
+    assert summary.startswith("CartPole-v1: 2048 steps, ") and "mean return of the last 20 episodes" in summary
+    assert "did not reach 475" in summary
+
+
+def test_train_command_reports_bad_environments(tmp_path, capsys):
+    assert cli.main(["train", "--env", "NoSuchEnv-v0", "--steps", "256", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rl-course: error: train --env NoSuchEnv-v0: unknown environment") and err.count("\n") == 1
