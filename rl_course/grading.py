@@ -6,18 +6,36 @@ e.g. ``V after the episode at state=7: expected 0.125, got 0.25``.
 
 The library's reference implementations of graded functions are marked with
 ``@reference``; ``assert_own_work`` gives no credit to an answer that merely calls one.
+
+nbgrader gives a test cell no credit when the cell writes anything to stderr, and Python shows
+warnings on stderr: a deprecation notice raised inside correct code would cost the student the
+cell's points. So importing this module shows warnings on stdout instead (``warnings_to_stdout``).
 """
 
 from __future__ import annotations
 
 import dis
 import inspect
+import sys
 import types
+import warnings
 from typing import Callable, Sequence
 
 import numpy as np
 
 _REFERENCE_MARK = "__rl_course_reference__"
+
+
+def warnings_to_stdout() -> None:
+    """Show warnings on stdout, formatted as Python formats them, so that they inform without failing a test cell."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        sys.stdout.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    warnings.showwarning = show
+
+
+warnings_to_stdout()
 
 
 def reference(fn: Callable) -> Callable:

@@ -1,4 +1,5 @@
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -96,3 +97,13 @@ def test_own_work_may_use_what_earlier_assignments_taught():
     with pytest.raises(AssertionError, match="rms_error"):
         grading.assert_own_work(f, allow=[tabular.td_error])
     grading.assert_own_work(f, allow=[tabular.td_error, tabular.rms_error])
+
+
+def test_warnings_are_shown_on_stdout_where_nbgrader_does_not_take_points(capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        grading.warnings_to_stdout()
+        warnings.warn("this tensor requires grad", UserWarning)
+    out, err = capsys.readouterr()
+    assert "UserWarning: this tensor requires grad" in out
+    assert err == ""
