@@ -19,6 +19,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
+from rl_course.grading import reference
+
 
 @dataclass
 class Rollout:
@@ -71,10 +73,11 @@ def make_vector_env(env_id: str, n_envs: int, seed: int | None = None, **env_kwa
     return gym.wrappers.vector.RecordEpisodeStatistics(envs)
 
 
+@reference
 def collect_rollout(
     envs: gym.vector.VectorEnv,
     observations: np.ndarray,
-    policy: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    policy: Callable[[np.ndarray], tuple[np.ndarray, ...]],
     value: Callable[[np.ndarray], np.ndarray],
     n_steps: int,
     to_env: Callable[[np.ndarray], np.ndarray] | None = None,
@@ -82,7 +85,10 @@ def collect_rollout(
     """Run ``policy`` for ``n_steps`` steps from ``observations`` and record a ``Rollout``.
 
     ``policy(obs)`` returns (actions, log_probs) for a batch of observations, ``value(obs)``
-    the values V(obs). ``to_env(actions)``, if given, turns the stored actions into the ones
+    the values V(obs). A policy may also return (actions, log_probs, values), the values V(obs)
+    from the same pass (an actor-critic evaluates both networks at once): then ``value`` is only
+    called for the observations the policy never sees (final observations of cut episodes, the
+    last observations). ``to_env(actions)``, if given, turns the stored actions into the ones
     sent to the environments (e.g. clipped to the action bounds). ``envs`` must use SAME_STEP
     autoreset (``make_vector_env``). Episodes that finish are listed in ``episode_returns``
     and ``episode_lengths`` when ``envs`` records them (``make_vector_env`` does).
@@ -97,8 +103,12 @@ def collect_rollout(
     next_values = np.zeros((n_steps, n))
     episode_returns, episode_lengths = [], []
     for t in range(n_steps):
-        actions, log_probs = policy(obs)
-        values = np.asarray(value(obs), dtype=float)
+        decision = policy(obs)
+        if len(decision) == 3:  # the policy computed V(obs) on the way
+            actions, log_probs, values = decision
+        else:
+            (actions, log_probs), values = decision, value(obs)
+        values = np.asarray(values, dtype=float)
         next_obs, rewards, terminated, truncated, info = envs.step(actions if to_env is None else to_env(actions))
         if "episode" in info:
             finished = np.flatnonzero(info["_episode"])

@@ -107,3 +107,19 @@ def test_warnings_are_shown_on_stdout_where_nbgrader_does_not_take_points(capsys
     out, err = capsys.readouterr()
     assert "UserWarning: this tensor requires grad" in out
     assert err == ""
+
+
+@pytest.mark.parametrize(
+    "source, reference",
+    [
+        ("def f(envs, obs, pi, v):\n    return rollouts.collect_rollout(envs, obs, pi, v, 8)\n", "rl_course.rollouts.collect_rollout"),
+        ("def f(*args):\n    return ppo.trainer.update(*args)\n", "rl_course.ppo.trainer.update"),
+        ("def f(config):\n    return ppo.train(config)\n", "rl_course.ppo.trainer.train"),
+    ],
+)
+def test_later_assignments_cannot_hand_in_the_library_trainer(source, reference):
+    from rl_course import ppo, rollouts
+
+    f = _student(source, "f", {"rollouts": rollouts, "ppo": ppo})
+    with pytest.raises(AssertionError, match=f"reference implementation {reference}"):
+        grading.assert_own_work(f)

@@ -1,4 +1,10 @@
-"""The actor-critic: a policy π_θ(a|s) and a critic V_φ(s), separate tanh MLPs, orthogonally initialized."""
+"""The actor-critic: a policy π_θ(a|s) and a critic V_φ(s), two separate tanh MLPs, orthogonally initialized.
+
+The two networks share no weights, but their hidden layers have the same shapes. So each hidden
+layer of both is stored as one stacked tensor (leading axis 0 = actor, 1 = critic) and both networks
+are evaluated together: on networks this small one batched matrix product for two costs little more
+than a plain one, so the pair runs almost as fast as a single network, forward and backward.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +14,88 @@ import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
-from torch.distributions import Categorical, Normal
+from torch.distributions import Normal
+
+ACTOR, CRITIC = 0, 1  # the index of each network on the leading axis of a TwinLinear
 
 
-def mlp(sizes: list[int], output_gain: float) -> nn.Sequential:
-    """tanh MLP; hidden layers orthogonal with gain √2, the output layer with ``output_gain``; biases 0."""
-    layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layer = nn.Linear(n_in, n_out)
-        last = i == len(sizes) - 2
-        nn.init.orthogonal_(layer.weight, gain=output_gain if last else math.sqrt(2))
-        nn.init.zeros_(layer.bias)
-        layers += [layer] if last else [layer, nn.Tanh()]
-    return nn.Sequential(*layers)
+class Categorical:
+    """π(·|s) over n discrete actions, from the actor's logits z: π(a|s) = exp(z_a) / Σ_b exp(z_b).
+
+    Gives what torch.distributions.Categorical gives (``logits``, ``probs``, ``log_prob``, ``entropy``,
+    ``sample``) from a single log_softmax and without argument checks: on small batches torch's
+    version spends more time on those than on the arithmetic.
+    """
+
+    def __init__(self, logits: torch.Tensor):
+        self.logits = torch.log_softmax(logits, dim=-1)  # log π(·|s) = z − log Σ_b exp(z_b)
+
+    @property
+    def probs(self) -> torch.Tensor:
+        return self.logits.exp()
+
+    @property
+    def mode(self) -> torch.Tensor:
+        return self.logits.argmax(-1)
+
+    def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
+        """log π(a|s): entry a of log π(·|s)."""
+        return self.logits.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+
+    def entropy(self) -> torch.Tensor:
+        """H(π(·|s)) = −Σ_a π(a|s) log π(a|s)."""
+        return -(self.probs * self.logits).sum(-1)
+
+    def sample(self) -> torch.Tensor:
+        """a ~ π(·|s) by the Gumbel-max trick: a = argmax_a (log π(a|s) − log E_a), E_a ~ Exp(1) independent
+        (one vectorized pass; torch.multinomial costs twice as much on small batches)."""
+        noise = torch.empty_like(self.logits).exponential_()
+        return (self.logits - noise.log()).argmax(-1)
+
+
+class TwinLinear(nn.Module):
+    """Two linear layers of the same shape side by side, one per network:
+
+        y_k = x_k W_k + b_k,   k = 0 (actor), 1 (critic)
+
+    ``weight`` (2, n_in, n_out) holds W_0 and W_1, each orthogonal with ``gain``; ``bias`` (2, 1, n_out)
+    holds b_0 = b_1 = 0. Input (2, B, n_in), or (B, n_in) fed to both; output (2, B, n_out).
+    """
+
+    def __init__(self, n_in: int, n_out: int, gain: float):
+        super().__init__()
+        # nn.Linear's orthogonal init, on its (n_out, n_in) weight, for each network; stored transposed
+        weights = [nn.init.orthogonal_(torch.empty(n_out, n_in), gain=gain).T for _ in (ACTOR, CRITIC)]
+        self.weight = nn.Parameter(torch.stack(weights))
+        self.bias = nn.Parameter(torch.zeros(2, 1, n_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            x = x.expand(2, *x.shape)  # both networks see the same observations
+        return torch.baddbmm(self.bias, x, self.weight)  # bias + x @ weight, for both networks in one call
+
+
+def linear(n_in: int, n_out: int, gain: float) -> nn.Linear:
+    """An output layer: orthogonal weight with ``gain``, bias 0."""
+    layer = nn.Linear(n_in, n_out)
+    nn.init.orthogonal_(layer.weight, gain=gain)
+    nn.init.zeros_(layer.bias)
+    return layer
 
 
 class ActorCritic(nn.Module):
     """π_θ(a|s): categorical over ``Discrete`` actions, or a diagonal Gaussian with a state-independent
-    log-std over ``Box`` actions (log-probabilities and entropy summed over action dimensions); V_φ(s)."""
+    log-std over ``Box`` actions (log-probabilities and entropy summed over action dimensions); V_φ(s).
+
+    Two separate tanh MLPs with hidden layers ``hidden_sizes`` (orthogonal init, gain √2, biases 0):
+
+        actor   s → tanh → … → tanh → policy_head (gain 0.01) → logits, or the Gaussian's mean
+        critic  s → tanh → … → tanh → value_head  (gain 1)    → V(s)
+
+    Parameters: ``hidden`` (TwinLinear layers, both networks' hidden layers stacked), ``policy_head``,
+    ``value_head`` and, for Gaussian policies, ``log_std``. ``actor(obs)`` and ``critic(obs)`` still
+    evaluate one network each; ``forward(obs)`` evaluates both in one pass.
+    """
 
     def __init__(self, observation_space: gym.Space, action_space: gym.Space, hidden_sizes=(64, 64)):
         super().__init__()
@@ -41,20 +111,55 @@ class ActorCritic(nn.Module):
         else:
             raise ValueError(f"unsupported action space {action_space}: PPO here handles Discrete and flat Box actions")
         self.action_space = action_space
-        self.actor = mlp([obs_dim, *hidden_sizes, n_out], output_gain=0.01)
-        self.critic = mlp([obs_dim, *hidden_sizes, 1], output_gain=1.0)
+        sizes = [obs_dim, *hidden_sizes]
+        self.hidden = nn.ModuleList(TwinLinear(n_in, n_out_, math.sqrt(2)) for n_in, n_out_ in zip(sizes[:-1], sizes[1:]))
+        self.policy_head = linear(sizes[-1], n_out, gain=0.01)
+        self.value_head = linear(sizes[-1], 1, gain=1.0)
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both networks on a batch of observations (..., obs_dim): (the actor's output, V(s))."""
+        batch = obs.shape[:-1]
+        h = obs.reshape(-1, obs.shape[-1]).expand(2, -1, -1)  # (2, B, obs_dim): the actor's input, the critic's
+        for layer in self.hidden:
+            h = torch.tanh(layer(h))
+        actor_features, critic_features = h.unbind(0)
+        out, values = self.policy_head(actor_features), self.value_head(critic_features)
+        return out.reshape(*batch, -1), values.reshape(batch)
+
+    def actor(self, obs: torch.Tensor) -> torch.Tensor:
+        """The actor network alone: logits, or the Gaussian's mean."""
+        h = obs
+        for layer in self.hidden:
+            h = torch.tanh(torch.addmm(layer.bias[ACTOR], h.reshape(-1, h.shape[-1]), layer.weight[ACTOR]))
+        return self.policy_head(h).reshape(*obs.shape[:-1], -1)
+
+    def critic(self, obs: torch.Tensor) -> torch.Tensor:
+        """The critic network alone: V(s) with a trailing axis of size 1."""
+        h = obs
+        for layer in self.hidden:
+            h = torch.tanh(torch.addmm(layer.bias[CRITIC], h.reshape(-1, h.shape[-1]), layer.weight[CRITIC]))
+        return self.value_head(h).reshape(*obs.shape[:-1], 1)
+
+    def policy(self, out: torch.Tensor):
+        """π(·|s) from the actor's output (torch's argument checks are off: they cost more than the rest)."""
+        if self.discrete:
+            return Categorical(out)
+        return Normal(out, self.log_std.exp().expand_as(out), validate_args=False)
 
     def distribution(self, obs: torch.Tensor):
-        out = self.actor(obs)
-        if self.discrete:
-            return Categorical(logits=out)
-        return Normal(out, self.log_std.exp().expand_as(out))
+        return self.policy(self.actor(obs))
+
+    def distribution_and_value(self, obs: torch.Tensor):
+        """(π(·|s), V(s)) from one pass through both networks."""
+        out, values = self(obs)
+        return self.policy(out), values
 
     def log_prob(self, dist, actions: torch.Tensor) -> torch.Tensor:
         """log π(a|s), summed over the dimensions of a continuous action."""
         return dist.log_prob(actions) if self.discrete else dist.log_prob(actions).sum(-1)
 
     def entropy(self, dist) -> torch.Tensor:
+        """H(π(·|s)), summed over the dimensions of a continuous action."""
         return dist.entropy() if self.discrete else dist.entropy().sum(-1)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
@@ -63,14 +168,20 @@ class ActorCritic(nn.Module):
     # numpy in, numpy out: what rl_course.rollouts.collect_rollout calls
 
     @torch.no_grad()
-    def act(self, obs: np.ndarray, deterministic: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Sample a ~ π(·|s) (or take its mode); returns (actions, log π(a|s))."""
-        dist = self.distribution(torch.as_tensor(obs, dtype=torch.float32))
+    def act_and_value(self, obs: np.ndarray, deterministic: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sample a ~ π(·|s) (or take its mode); returns (actions, log π(a|s), V(s)) from one pass."""
+        out, values = self(torch.as_tensor(obs, dtype=torch.float32))
+        dist = self.policy(out)
         if deterministic:
-            actions = dist.probs.argmax(-1) if self.discrete else dist.mean
+            actions = dist.mode if self.discrete else dist.mean
         else:
             actions = dist.sample()
-        return actions.numpy(), self.log_prob(dist, actions).numpy()
+        return actions.numpy(), self.log_prob(dist, actions).numpy(), values.double().numpy()
+
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Sample a ~ π(·|s) (or take its mode); returns (actions, log π(a|s))."""
+        actions, log_probs, _ = self.act_and_value(obs, deterministic)
+        return actions, log_probs
 
     @torch.no_grad()
     def values(self, obs: np.ndarray) -> np.ndarray:

@@ -6,15 +6,18 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import gymnasium as gym
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from rl_course import advantages as adv
+from rl_course.grading import reference
 from rl_course.ppo.config import PPOConfig
 from rl_course.ppo.losses import (
     approx_kl,
@@ -42,11 +45,38 @@ class Training:
 
     @property
     def solved_at(self) -> int | None:
-        """The first environment step at which the mean return reached the environment's solved threshold."""
-        hits = [row["step"] for row in self.history if row.get("solved")]
-        return hits[0] if hits else None
+        """The first environment step at which the mean return of the last 20 episodes reached the
+        environment's solved threshold: the step that ended the episode which brought it there."""
+        hits = solved_episodes([r for _, r in self.episodes], gym.spec(self.config.env_id).reward_threshold)
+        return self.episodes[hits[0]][0] if len(hits) else None
 
 
+def solved_episodes(returns: list[float], threshold: float | None, first: int = 0) -> np.ndarray:
+    """The indices k ≥ ``first`` of the episodes at whose end the mean return of the last 20 episodes,
+    mean(returns[k − 19], …, returns[k]), was at least ``threshold`` (none if there is no threshold)."""
+    start = max(first - RETURN_WINDOW + 1, 0)  # the earliest episode in a window that ends at k ≥ first
+    if threshold is None or len(returns) - start < RETURN_WINDOW:
+        return np.array([], dtype=int)
+    means = np.lib.stride_tricks.sliding_window_view(returns[start:], RETURN_WINDOW).mean(-1)  # windows ending at k
+    return start + RETURN_WINDOW - 1 + np.flatnonzero(means >= threshold)
+
+
+def episode_end_steps(rollout, first_step: int) -> np.ndarray:
+    """The environment step at which each episode finished in ``rollout`` ended, in the order of
+    ``rollout.episode_returns``: vector step t (n_envs environment steps) ends at first_step + n_envs · (t + 1)."""
+    t, _ = np.nonzero(rollout.dones)  # row by row: the order in which the episodes were recorded
+    return first_step + rollout.dones.shape[1] * (t + 1)
+
+
+def make_optimizer(agent: ActorCritic, config: PPOConfig) -> torch.optim.Optimizer:
+    """Adam with ε = 1e-5; its fused version (one kernel updates every parameter) where this torch has one for CPU."""
+    try:
+        return torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5, fused=True)
+    except (RuntimeError, ValueError):  # torch < 2.4 has no fused Adam on CPU
+        return torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
+
+
+@reference
 def train(
     config: PPOConfig,
     gae: Callable = adv.gae,
@@ -73,12 +103,10 @@ def train(
 
 
 def _train(config, gae, policy_objective, value_loss, progress, on_iteration, stop_when_solved) -> Training:
-    import gymnasium as gym
-
     torch.manual_seed(config.seed)
     envs = make_vector_env(config.env_id, config.n_envs, **config.env_kwargs)
     agent = ActorCritic(envs.single_observation_space, envs.single_action_space, config.hidden_sizes)
-    optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
+    optimizer = make_optimizer(agent, config)
     threshold = gym.spec(config.env_id).reward_threshold
     training = Training(agent, config)
     obs, _ = envs.reset(seed=config.seed)
@@ -93,10 +121,13 @@ def _train(config, gae, policy_objective, value_loss, progress, on_iteration, st
                 group["lr"] = lr
 
             # 1. collect a rollout with the current policy; π_old and V_old are what it recorded
-            rollout = collect_rollout(envs, obs, agent.act, agent.values, config.n_steps, to_env=agent.env_actions)
+            #    (act_and_value evaluates actor and critic in one pass)
+            rollout = collect_rollout(envs, obs, agent.act_and_value, agent.values, config.n_steps, to_env=agent.env_actions)
             obs = rollout.last_observations
+            first_new = len(training.episodes)
+            ends = episode_end_steps(rollout, step)
+            training.episodes += [(int(end), float(r)) for end, r in zip(ends, rollout.episode_returns)]
             step += config.batch_size
-            training.episodes += [(step, float(r)) for r in rollout.episode_returns]
 
             # 2. advantages Ψ^GAE and critic targets y = Ψ^GAE + V_old
             psi = gae(rollout.rewards, rollout.values, rollout.next_values, rollout.terminated, rollout.truncated,
@@ -123,7 +154,8 @@ def _train(config, gae, policy_objective, value_loss, progress, on_iteration, st
                 "iteration": iteration + 1, "step": step, "seconds": time.perf_counter() - started,
                 "learning_rate": lr, "clip_eps": eps, "mean_return": mean_return,
                 "episodes": len(training.episodes),
-                "solved": bool(threshold is not None and len(recent) == RETURN_WINDOW and mean_return >= threshold),
+                # the mean of the last 20 returns reached the threshold at the end of an episode of this rollout
+                "solved": len(solved_episodes([r for _, r in training.episodes], threshold, first=first_new)) > 0,
                 "explained_variance": explained_variance(batch["values"], batch["targets"]),
                 **stats,
             }
@@ -140,6 +172,10 @@ def _train(config, gae, policy_objective, value_loss, progress, on_iteration, st
     return training
 
 
+DIAGNOSTICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
+
+
+@reference
 def update(
     agent: ActorCritic,
     optimizer: torch.optim.Optimizer,
@@ -154,34 +190,60 @@ def update(
     Per minibatch: ρ = π_θ/π_old, advantages normalized within the minibatch, loss
     −L^CLIP + c_V · L^V − c_H · entropy, one Adam step after clipping the global gradient norm.
     """
-    n = len(batch["advantages"])
-    sums = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
-    count = 0
+    parameters = list(agent.parameters())
+    diagnostics = []  # one tensor of the DIAGNOSTICS per minibatch, turned into floats once at the end
     for _ in range(config.n_epochs):
-        order = torch.randperm(n)
-        for start in range(0, n, config.minibatch_size):
-            idx = order[start : start + config.minibatch_size]
-            dist = agent.distribution(batch["obs"][idx])
-            ratio = probability_ratio(agent.log_prob(dist, batch["actions"][idx]), batch["log_probs"][idx])
-            advantages = batch["advantages"][idx]
-            if config.normalize_advantages:
-                advantages = normalize_advantages(advantages)
-            policy_loss = -policy_objective(ratio, advantages, eps)
-            critic_loss = value_loss(agent.value(batch["obs"][idx]), batch["values"][idx], batch["targets"][idx], config.clip_value)
-            entropy = agent.entropy(dist).mean()
-            loss = policy_loss + config.vf_coef * critic_loss - config.ent_coef * entropy
-            if not torch.isfinite(loss):
+        for minibatch in minibatches(batch, config.minibatch_size):
+            loss, values = minibatch_loss(agent, minibatch, config, eps, policy_objective, value_loss)
+            if not math.isfinite(loss.item()):
+                policy_loss, critic_loss, entropy = values[:3].tolist()
                 raise FloatingPointError(
-                    f"PPO loss is {loss.item()} (policy {policy_loss.item():.4g}, critic {critic_loss.item():.4g}, "
-                    f"entropy {entropy.item():.4g}) at minibatch {count} of this update: check the rewards, "
+                    f"PPO loss is {loss.item()} (policy {policy_loss:.4g}, critic {critic_loss:.4g}, "
+                    f"entropy {entropy:.4g}) at minibatch {len(diagnostics)} of this update: check the rewards, "
                     "the learning rate and the loss functions for NaN or overflow"
                 )
             optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(agent.parameters(), config.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm, foreach=True)
             optimizer.step()
-            for key, value in (("policy_loss", policy_loss), ("value_loss", critic_loss), ("entropy", entropy),
-                               ("approx_kl", approx_kl(ratio)), ("clip_fraction", clip_fraction(ratio, eps))):
-                sums[key] += float(value.detach())
-            count += 1
-    return {key: total / count for key, total in sums.items()}
+            diagnostics.append(values)
+    return dict(zip(DIAGNOSTICS, torch.stack(diagnostics).mean(0).tolist()))
+
+
+def minibatches(batch: dict, size: int):
+    """The transitions of ``batch`` in a random order, cut into minibatches of ``size`` (the last may be smaller).
+
+    When one minibatch holds the whole batch it is the batch itself, unshuffled: every loss is a mean
+    over the minibatch, so shuffling would only reorder the terms of those means.
+    """
+    n = len(batch["advantages"])
+    if size >= n:
+        yield batch
+        return
+    order = torch.randperm(n)
+    for start in range(0, n, size):
+        idx = order[start : start + size]
+        yield {key: value[idx] for key, value in batch.items()}
+
+
+def minibatch_loss(agent, minibatch, config, eps, policy_objective, value_loss) -> tuple[torch.Tensor, torch.Tensor]:
+    """The loss of one minibatch, to be minimized, and its DIAGNOSTICS (a tensor, no gradient):
+
+        loss = −L^CLIP + c_V · L^V − c_H · mean H(π(·|s))
+    """
+    dist, values = agent.distribution_and_value(minibatch["obs"])  # actor and critic in one pass
+    ratio = probability_ratio(agent.log_prob(dist, minibatch["actions"]), minibatch["log_probs"])
+    advantages = minibatch["advantages"]
+    if config.normalize_advantages:
+        advantages = normalize_advantages(advantages)
+    policy_loss = -policy_objective(ratio, advantages, eps)
+    critic_loss = value_loss(values, minibatch["values"], minibatch["targets"], config.clip_value)
+    loss = policy_loss + config.vf_coef * critic_loss
+    if config.ent_coef != 0:
+        entropy = agent.entropy(dist).mean()
+        loss = loss - config.ent_coef * entropy
+    with torch.no_grad():  # diagnostics only; without an entropy bonus the entropy is one too, and needs no gradient
+        if config.ent_coef == 0:
+            entropy = agent.entropy(dist).mean()
+        diagnostics = torch.stack([policy_loss, critic_loss, entropy, approx_kl(ratio), clip_fraction(ratio, eps)])
+    return loss, diagnostics
