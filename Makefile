@@ -6,8 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DIR    ?= submitted
+JOBS   ?= 1
 
-.PHONY: install demo test release release-check grade bench clean
+.PHONY: install demo test release release-check grade feedback bench clean
 
 install: $(STAMP)
 
@@ -30,7 +31,10 @@ release-check: $(STAMP)
 	$(BIN)/rl-course release --check
 
 grade: $(STAMP)
-	$(BIN)/rl-course grade $(DIR)
+	$(BIN)/rl-course grade $(DIR) --jobs $(JOBS)
+
+feedback: $(STAMP)
+	$(BIN)/rl-course feedback $(DIR) --jobs $(JOBS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/td_sweep.py

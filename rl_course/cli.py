@@ -3,7 +3,8 @@
     rl-course demo [--out DIR]                 the random-walk TD(λ) figure, as a PNG, with its numbers
     rl-course train --env ID [--steps N]       PPO: learning curves (PNG), metrics (CSV), checkpoint, animation (GIF)
     rl-course release [--check]                regenerate notebooks/ from solutions/ (or check it is in sync)
-    rl-course grade DIR [--json] [--csv FILE]  autograde DIR/<student>/<assignment>/<notebook>.ipynb
+    rl-course grade DIR [--jobs N] [--json]    autograde DIR/<student>/<assignment>/<notebook>.ipynb
+    rl-course feedback DIR [--out FOLDER]      autograde DIR and write nbgrader's HTML feedback per student
 """
 
 from __future__ import annotations
@@ -53,8 +54,21 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("submitted", type=Path, metavar="DIR", help="submissions laid out as DIR/<student>/<assignment>/<notebook>.ipynb")
     grade.add_argument("--json", action="store_true", help="print the scores as JSON instead of a table")
     grade.add_argument("--csv", type=Path, default=Path("grades.csv"), help="where to write the grades (default: grades.csv)")
+    grade.add_argument("--timeout", type=int, default=None, metavar="SECONDS",
+                       help="seconds one cell may run before it is stopped and graded as failed (default: nbgrader_config.py's)")
+    grade.add_argument("--jobs", type=int, default=1, metavar="N", help="grade N submissions at once (default: 1)")
     grade.add_argument("--course", type=Path, default=None, help="course root (default: found from the current folder)")
     grade.set_defaults(run=_grade)
+
+    feedback = commands.add_parser("feedback", help="autograde submissions and write nbgrader's HTML feedback for each")
+    feedback.add_argument("submitted", type=Path, metavar="DIR", help="submissions laid out as DIR/<student>/<assignment>/<notebook>.ipynb")
+    feedback.add_argument("--out", type=Path, default=Path("feedback"),
+                          help="where the feedback goes, as OUT/<student>/<assignment>/<notebook>.html (default: feedback/)")
+    feedback.add_argument("--csv", type=Path, default=Path("grades.csv"), help="where to write the grades (default: grades.csv)")
+    feedback.add_argument("--timeout", type=int, default=None, metavar="SECONDS", help="seconds one cell may run (default: nbgrader_config.py's)")
+    feedback.add_argument("--jobs", type=int, default=1, metavar="N", help="grade N submissions at once (default: 1)")
+    feedback.add_argument("--course", type=Path, default=None, help="course root (default: found from the current folder)")
+    feedback.set_defaults(run=_grade, json=False)
     return parser
 
 
@@ -158,14 +172,18 @@ def _grade(args) -> int:
 
     def on_graded(grade: instructor.Grade, seconds: float) -> None:
         print(f"graded {grade.student}/{grade.assignment}: {grade.score:g} / {grade.max_score:g} ({seconds:.0f} s)", file=sys.stderr)
+        for line in grade.feedback:
+            print(f"  {line}", file=sys.stderr)
 
-    grades = instructor.grade(args.submitted, root, on_problem=on_problem, on_graded=on_graded)
+    feedback_dir = getattr(args, "out", None)
+    grades = instructor.grade(args.submitted, root, on_problem=on_problem, on_graded=on_graded, timeout=args.timeout,
+                              feedback_dir=feedback_dir, jobs=args.jobs)
     instructor.write_grades_csv(grades, args.csv)
     if args.json:
         print(json.dumps(instructor.grades_json(grades), indent=2))
     else:
         print(instructor.grades_table(grades) if grades else "no submissions found")
-        print(f"\ngrades written to {args.csv}")
+        print(f"\ngrades written to {args.csv}" + (f", feedback to {feedback_dir}/" if feedback_dir else ""))
     return 0
 
 

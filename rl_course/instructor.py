@@ -9,7 +9,9 @@ the repository changes except what the operation is for (``notebooks/`` on relea
 from __future__ import annotations
 
 import csv
+import functools
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -17,12 +19,15 @@ import sys
 import tempfile
 import time
 import warnings
-from contextlib import contextmanager
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
 import nbformat
+
+from rl_course.tampering import find_tampering
 
 CONFIG_FILE = "nbgrader_config.py"
 SOURCE_DIR = "solutions"
@@ -35,13 +40,18 @@ class CourseError(Exception):
 
 @dataclass
 class Grade:
-    """The autograded score of one student's assignment; ``problem`` says why it is not graded in full."""
+    """The autograded score of one student's assignment.
+
+    ``problem`` says why it could not be graded in full; ``feedback`` holds one line per test cell
+    that lost points, e.g. ``td_lambda.ipynb test_td_error_terminal (0 / 1): AssertionError: …``.
+    """
 
     student: str
     assignment: str
     score: float
     max_score: float
     problem: str = ""
+    feedback: tuple[str, ...] = ()
 
 
 def find_course_root(start: Path | str | None = None) -> Path:
@@ -57,11 +67,6 @@ def assignments(course_root: Path) -> list[str]:
     """The assignments of the course: the folders of ``solutions/`` that hold notebooks."""
     source = Path(course_root) / SOURCE_DIR
     return sorted(d.name for d in source.iterdir() if d.is_dir() and any(d.glob("*.ipynb")))
-
-
-def notebooks_of(course_root: Path, assignment: str) -> list[str]:
-    """The notebook names (without .ipynb) an assignment consists of."""
-    return sorted(p.stem for p in (Path(course_root) / SOURCE_DIR / assignment).glob("*.ipynb"))
 
 
 # ---------------------------------------------------------------- release
@@ -137,80 +142,193 @@ def grade(
     course_root: Path,
     on_problem: Callable[[str], None] = lambda line: None,
     on_graded: Callable[[Grade, float], None] = lambda grade, seconds: None,
+    timeout: int | None = None,
+    feedback_dir: Path | None = None,
+    jobs: int = 1,
 ) -> list[Grade]:
     """Autograde every submission under ``submitted`` (``<student>/<assignment>/<notebook>.ipynb``).
 
     A submission that cannot be graded (unknown assignment, missing or unreadable
     notebook) is reported through ``on_problem`` as one line naming the file, scores what
     it can (0 when nothing is gradable), and the rest of the batch is graded as usual.
+    ``timeout`` overrides the seconds a cell may run (``nbgrader_config.py``'s ``ExecutePreprocessor.timeout``).
+    With ``feedback_dir``, nbgrader's HTML feedback of every graded submission is written to
+    ``feedback_dir/<student>/<assignment>/<notebook>.html``. ``jobs`` > 1 grades that many
+    submissions at once, in worker processes; the grades are the same, listed in the same order.
     """
     submitted, course_root = Path(submitted), Path(course_root)
     if not submitted.is_dir():
         raise CourseError(f"{submitted}: not a folder of submissions (expected {submitted}/<student>/<assignment>/<notebook>.ipynb)")
+    if jobs < 1:
+        raise CourseError(f"jobs must be at least 1, got {jobs}")
     known = assignments(course_root)
+    tasks = []
+    for student_dir in sorted(d for d in submitted.iterdir() if d.is_dir() and not d.name.startswith(".")):
+        for assignment_dir in sorted(d for d in student_dir.iterdir() if d.is_dir() and not d.name.startswith(".")):
+            if assignment_dir.name not in known:
+                on_problem(f"{assignment_dir}: unknown assignment {assignment_dir.name!r} (this course has: {', '.join(known)})")
+            else:
+                tasks.append((student_dir.name, assignment_dir.name, assignment_dir))
     grades = []
-    with _scratch_course(course_root) as (api, scratch), warnings.catch_warnings():
-        from nbgrader.api import Gradebook
+    for grade_, problems, seconds in _grade_all(tasks, _Grader(course_root, timeout, feedback_dir), jobs):
+        for line in problems:
+            on_problem(line)
+        grades.append(grade_)
+        on_graded(grade_, seconds)
+    return sorted(grades, key=lambda g: (g.student, g.assignment))
+
+
+def _grade_all(tasks: list, grader: "_Grader", jobs: int) -> Iterator[tuple[Grade, list[str], float]]:
+    """(grade, problems, seconds) of each task as it finishes: here, or in ``jobs`` worker processes,
+    each with a scratch course (and gradebook) of its own."""
+    if jobs == 1 or len(tasks) < 2:
+        with grader:
+            for task in tasks:
+                yield grader.grade(*task)
+        return
+    with tempfile.TemporaryDirectory(prefix="rl-course-jobs-") as root, ProcessPoolExecutor(
+        min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+        initargs=(replace(grader, scratch_parent=Path(root)),),
+    ) as pool:
+        for done in as_completed([pool.submit(_grade_in_worker, *task) for task in tasks]):
+            yield done.result()
+
+
+_worker_grader: "_Grader | None" = None
+
+
+def _start_worker(grader: "_Grader") -> None:
+    """A worker's scratch course, open for the worker's life; it lies under a folder the parent removes."""
+    global _worker_grader
+    _worker_grader = grader.__enter__()
+
+
+def _grade_in_worker(student: str, assignment: str, assignment_dir: Path):
+    return _worker_grader.grade(student, assignment, assignment_dir)
+
+
+@dataclass
+class _Grader:
+    """Grades one submission at a time in a scratch nbgrader course (``with _Grader(...) as grader``)."""
+
+    course_root: Path
+    timeout: int | None = None
+    feedback_dir: Path | None = None
+    scratch_parent: Path | None = None
+
+    def __enter__(self) -> "_Grader":
         from sqlalchemy.exc import SAWarning
 
+        self._stack = ExitStack()
+        self.api, self.scratch = self._stack.enter_context(_scratch_course(self.course_root, self.timeout, self.scratch_parent))
+        self._stack.enter_context(warnings.catch_warnings())
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's own session bookkeeping, not a grading problem
+        self.generated = set()
+        return self
 
-        generated = set()
-        for student_dir in sorted(d for d in submitted.iterdir() if d.is_dir() and not d.name.startswith(".")):
-            for assignment_dir in sorted(d for d in student_dir.iterdir() if d.is_dir() and not d.name.startswith(".")):
-                student, assignment = student_dir.name, assignment_dir.name
-                if assignment not in known:
-                    on_problem(f"{assignment_dir}: unknown assignment {assignment!r} (this course has: {', '.join(known)})")
-                    continue
-                if assignment not in generated:
-                    _generate(api, scratch, assignment)
-                    generated.add(assignment)
-                started = time.perf_counter()
-                problems = _copy_gradable(assignment_dir, scratch / "submitted" / student / assignment, notebooks_of(course_root, assignment))
-                for line in problems:
-                    on_problem(line)
-                graded = any((scratch / "submitted" / student / assignment).glob("*.ipynb"))
-                if graded:
-                    result = api.autograde(assignment, student, force=True, create=True)
-                    if not result["success"]:
-                        line = f"{assignment_dir}: nbgrader could not autograde it: {_last_line(result)}"
-                        on_problem(line)
-                        problems.append(line)
-                        graded = False
-                with Gradebook(api.coursedir.db_url) as gb:
-                    max_score = gb.find_assignment(assignment).max_score
-                    score = gb.find_submission(assignment, student).score if graded else 0.0
-                grade_ = Grade(student, assignment, float(score), float(max_score), "; ".join(problems))
-                grades.append(grade_)
-                on_graded(grade_, time.perf_counter() - started)
-    return grades
+    def __exit__(self, *exc_info) -> None:
+        self._stack.__exit__(*exc_info)
+
+    def grade(self, student: str, assignment: str, assignment_dir: Path) -> tuple[Grade, list[str], float]:
+        """Autograde one student's assignment: (grade, problems, seconds)."""
+        from nbgrader.api import Gradebook
+
+        api, scratch = self.api, self.scratch
+        if assignment not in self.generated:
+            _generate(api, scratch, assignment)
+            self.generated.add(assignment)
+        started = time.perf_counter()
+        problems = _copy_gradable(assignment_dir, scratch / "submitted" / student / assignment,
+                                  Path(self.course_root) / SOURCE_DIR / assignment)
+        graded = any((scratch / "submitted" / student / assignment).glob("*.ipynb"))
+        if graded:
+            result = api.autograde(assignment, student, force=True, create=True)
+            if not result["success"]:
+                problems.append(f"{assignment_dir}: nbgrader could not autograde it: {_last_line(result)}")
+                graded = False
+        with Gradebook(api.coursedir.db_url) as gb:
+            max_score = gb.find_assignment(assignment).max_score
+            score = gb.find_submission(assignment, student).score if graded else 0.0
+        feedback = _feedback(scratch / "autograded" / student / assignment) if graded else ()
+        if graded and self.feedback_dir is not None:
+            problems += _write_html_feedback(api, scratch, assignment, student, Path(self.feedback_dir))
+        grade_ = Grade(student, assignment, float(score), float(max_score), "; ".join(problems), feedback)
+        return grade_, problems, time.perf_counter() - started
 
 
-def _copy_gradable(source: Path, target: Path, notebooks: list[str]) -> list[str]:
-    """Copy a submission for grading, leaving out notebooks that are missing or unreadable; returns the problems."""
+def _write_html_feedback(api, scratch: Path, assignment: str, student: str, feedback_dir: Path) -> list[str]:
+    """nbgrader's ``generate_feedback`` for one submission, copied out of the scratch course; returns the problems."""
+    result = api.generate_feedback(assignment, student)
+    if not result["success"]:
+        return [f"{student}/{assignment}: nbgrader could not write the feedback: {_last_line(result)}"]
+    target = feedback_dir / student / assignment
+    shutil.copytree(scratch / "feedback" / student / assignment, target, dirs_exist_ok=True)
+    return []
+
+
+def _copy_gradable(source: Path, target: Path, solutions: Path) -> list[str]:
+    """Copy a submission for grading, leaving out notebooks that are missing, unreadable or that tamper
+    with the tests (``rl_course.tampering``); returns the problems, one line each."""
     problems = []
     shutil.copytree(source, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    for name in notebooks:
-        path = target / f"{name}.ipynb"
-        shown = source / f"{name}.ipynb"
+    for solution in sorted(solutions.glob("*.ipynb")):
+        path, shown = target / solution.name, source / solution.name
         if not path.is_file():
-            problems.append(f"{shown}: missing (the assignment's notebook is {name}.ipynb)")
+            problems.append(f"{shown}: missing (the assignment's notebook is {solution.name})")
             continue
         try:
-            nbformat.validate(nbformat.read(path, as_version=4))
+            submission = nbformat.read(path, as_version=4)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # cells without ids: nbgrader adds them
+                nbformat.validate(submission)
         except Exception as error:  # not JSON, not a notebook, or an invalid one
             problems.append(f"{shown}: not a readable notebook ({_one_line(error)})")
+            path.unlink()
+            continue
+        attempts = find_tampering(submission, nbformat.read(solution, as_version=4))
+        if attempts:
+            problems.append(f"{shown}: not graded, it tampers with the tests: " + "; ".join(attempts))
             path.unlink()
     return problems
 
 
+def _feedback(autograded: Path) -> tuple[str, ...]:
+    """One line per graded cell of the autograded notebooks that lost points, with nbgrader's verdict
+    (``determine_grade``) and why: the cell's error, or what it wrote to stderr (nbgrader gives such a cell 0)."""
+    from nbgrader.utils import determine_grade, is_grade
+
+    lines = []
+    for path in sorted(autograded.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if not is_grade(cell) or cell.cell_type != "code":
+                continue
+            score, max_score = determine_grade(cell)
+            if score is None or score >= max_score:
+                continue
+            grade_id = cell.metadata["nbgrader"]["grade_id"]
+            lines.append(f"{path.name} {grade_id} ({score:g} / {max_score:g}): {_why_cell_failed(cell)}")
+    return tuple(lines)
+
+
+def _why_cell_failed(cell) -> str:
+    for output in cell.outputs:
+        if output.output_type == "error" and output.ename in ("KeyboardInterrupt", "CellTimeoutError"):
+            return "ran past the time limit for one cell and was stopped (an endless loop?)"
+        if output.output_type == "error":
+            return _one_line(f"{output.ename}: {output.evalue}" if output.evalue else output.ename)
+        if output.output_type == "stream" and output.name == "stderr":
+            return "wrote to stderr: " + _one_line(output.text)
+    return "partial credit"
+
+
 def write_grades_csv(grades: list[Grade], path: Path) -> None:
-    """One row per student and assignment: student, assignment, score, max_score, problem."""
+    """One row per student and assignment: student, assignment, score, max_score, problem, feedback
+    (its lines, one per line of the cell)."""
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "assignment", "score", "max_score", "problem"])
+        writer.writerow(["student", "assignment", "score", "max_score", "problem", "feedback"])
         for g in grades:
-            writer.writerow([g.student, g.assignment, f"{g.score:g}", f"{g.max_score:g}", g.problem])
+            writer.writerow([g.student, g.assignment, f"{g.score:g}", f"{g.max_score:g}", g.problem, "\n".join(g.feedback)])
 
 
 def grades_json(grades: list[Grade]) -> dict:
@@ -235,7 +353,7 @@ def grades_table(grades: list[Grade]) -> str:
 
 
 @contextmanager
-def _scratch_course(course_root: Path) -> Iterator[tuple[object, Path]]:
+def _scratch_course(course_root: Path, timeout: int | None = None, parent: Path | None = None) -> Iterator[tuple[object, Path]]:
     """An nbgrader API over a temporary course directory whose ``source/`` links to ``solutions/``.
 
     The course's own ``nbgrader_config.py`` is loaded; only the folders are redirected.
@@ -249,7 +367,7 @@ def _scratch_course(course_root: Path) -> Iterator[tuple[object, Path]]:
         raise CourseError(f"{config_path}: missing; the course root must hold nbgrader's configuration")
     config = PyFileConfigLoader(config_path.name, path=str(config_path.parent)).load_config()
     _put_own_scripts_on_path()
-    with tempfile.TemporaryDirectory(prefix="rl-course-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="rl-course-", dir=parent) as tmp:
         scratch = Path(tmp)
         (scratch / "source").symlink_to((Path(course_root) / SOURCE_DIR).resolve(), target_is_directory=True)
         config.CourseDirectory.root = str(scratch)
@@ -260,9 +378,53 @@ def _scratch_course(course_root: Path) -> Iterator[tuple[object, Path]]:
         config.CourseDirectory.feedback_directory = "feedback"
         config.CourseDirectory.db_url = f"sqlite:///{scratch / 'gradebook.db'}"
         config.Exchange.root = str(scratch / "exchange")
+        if timeout is not None:
+            config.Execute.timeout = timeout
+        config.Autograde.autograde_preprocessors = _autograde_preprocessors()
+        config.OverwriteCells.add_missing_cells = True  # a deleted test cell comes back from the gradebook and runs
         config.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]  # keep kernels' start-up chatter out of the report
         coursedir = CourseDirectory(config=config)
         yield NbGraderAPI(coursedir=coursedir, config=config), scratch
+
+
+def _autograde_preprocessors() -> list[type]:
+    """nbgrader's autograde steps, with its Execute replaced by one that outlives the kernel."""
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute
+
+    return [_execute_until_the_kernel_dies() if step is Execute else step
+            for step in Autograde.class_traits()["autograde_preprocessors"].default()]
+
+
+@functools.cache
+def _execute_until_the_kernel_dies() -> type:
+    """nbgrader's Execute, except that when the kernel dies (``os._exit``, a killed process, a crash, the
+    memory cap) only the cell it died in and the code cells after it fail, each with an error output
+    saying so, instead of the whole submission: the tests that passed before keep their points."""
+    from nbclient.exceptions import DeadKernelError
+    from nbgrader.preprocessors import Execute
+
+    def error(evalue: str):
+        return nbformat.v4.new_output("error", ename="KernelDied", evalue=evalue, traceback=[f"KernelDied: {evalue}"])
+
+    class ExecuteUntilTheKernelDies(Execute):
+        def preprocess(self, nb, resources=None, km=None):
+            self.died_in = None
+            return super().preprocess(nb, resources, km)
+
+        def preprocess_cell(self, cell, resources, index):
+            if self.died_in is not None:
+                if cell.cell_type == "code":
+                    cell.outputs = [error(f"not run: the kernel died in cell {self.died_in + 1}")]
+                return cell, resources
+            try:
+                return super().preprocess_cell(cell, resources, index)
+            except DeadKernelError:
+                self.died_in = index
+                cell.outputs.append(error("the kernel died while this cell ran (os._exit, a killed process, a crash, or too much memory)"))
+                return cell, resources
+
+    return ExecuteUntilTheKernelDies
 
 
 def _put_own_scripts_on_path() -> None:

@@ -126,7 +126,7 @@ def graded(course_root, tmp_path_factory):
 
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = cli.main(["grade", str(submitted), "--json", "--csv", str(csv_path), "--course", str(course_root)])
+        code = cli.main(["grade", str(submitted), "--json", "--csv", str(csv_path), "--jobs", "2", "--course", str(course_root)])
     out.write_text(stdout.getvalue())
     return dict(code=code, scores=json.loads(stdout.getvalue()), stderr=stderr.getvalue(), csv=csv_path,
                 points={a: _points(read("solutions", a)) for a in NOTEBOOKS}, submitted=submitted)
@@ -138,7 +138,8 @@ def test_solution_earns_full_marks(graded, assignment):
     assert graded["code"] == 0
     full = sum(graded["points"][assignment].values())
     assert full == FULL_MARKS[assignment]
-    assert graded["scores"]["solution"][assignment] == {"score": full, "max_score": full}
+    assert graded["scores"]["solution"][assignment] == {"score": full, "max_score": full}, _feedback(graded, "solution", assignment)
+    assert _feedback(graded, "solution", assignment) == []
 
 
 @pytest.mark.notebook
@@ -153,7 +154,20 @@ def test_untouched_release_earns_zero_without_crashing(graded, assignment):
 def test_typical_mistakes_lose_exactly_their_points(graded, mistake):
     assignment, _, _, failing = MISTAKES[mistake]
     lost = sum(graded["points"][assignment][cell] for cell in failing)
-    assert graded["scores"][mistake][assignment]["score"] == FULL_MARKS[assignment] - lost
+    feedback = _feedback(graded, mistake, assignment)
+    assert graded["scores"][mistake][assignment]["score"] == FULL_MARKS[assignment] - lost, feedback
+    # one feedback line per failing test cell, naming it and the points it lost
+    named = {line.split()[1]: line for line in feedback}
+    assert set(named) == failing, feedback
+    for cell, line in named.items():
+        assert f"(0 / {graded['points'][assignment][cell]:g})" in line and "Error" in line, line
+
+
+def _feedback(graded, student, assignment) -> list[str]:
+    """The feedback lines of one graded submission, from the grades CSV."""
+    rows = csv.DictReader(graded["csv"].open())
+    row = next(r for r in rows if (r["student"], r["assignment"]) == (student, assignment))
+    return row["feedback"].splitlines()
 
 
 @pytest.mark.notebook

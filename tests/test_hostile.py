@@ -1,0 +1,188 @@
+"""Broken and hostile submissions, graded in one batch through `rl-course grade`: none crashes the batch,
+each loses only the points it should, and the grader says why."""
+
+import copy
+import csv
+import io
+import re
+import shutil
+import subprocess
+import sys
+import warnings
+from contextlib import redirect_stderr, redirect_stdout
+
+import nbformat
+import pytest
+
+from rl_course import cli
+
+ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
+TIMEOUT = 10  # seconds per cell; the slowest test cell of the solution takes about one
+TD_ERROR_TESTS = {"test_td_error_step", "test_td_error_terminal"}
+RMS_TESTS = {"test_rms_error_initial", "test_rms_error_general"}
+
+
+def _cell(nb, grade_id):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _body(grade_id, code):
+    """The answer cell's function, its body replaced by ``code``."""
+    def change(nb):
+        cell = _cell(nb, grade_id)
+        cell.source = cell.source.split("\n")[0] + "\n    " + code + "\n"
+    return change
+
+
+def _insert_after(grade_id, source):
+    def change(nb):
+        index = nb.cells.index(_cell(nb, grade_id))
+        nb.cells.insert(index + 1, nbformat.v4.new_code_cell(source))
+    return change
+
+
+def _reorder(nb):
+    _insert_after("td_error", "x = 1  # a cell of my own")(nb)
+    nb.cells.insert(0, nb.cells.pop(2))
+    nb.cells.append(nbformat.v4.new_markdown_cell("my notes"))
+
+
+def _both(*changes):
+    def change(nb):
+        for c in changes:
+            c(nb)
+    return change
+
+
+# name: (how the solution is changed, the test cells that must fail, what the feedback must say)
+HOSTILE = {
+    "endless_loop": (_body("rms_error", "while True: pass"), RMS_TESTS, "ran past the time limit"),
+    "exception_at_import": (lambda nb: setattr(_cell(nb, "td_error"), "source", "import no_such_module\n" + _cell(nb, "td_error").source),
+                            "all but rms", "NameError: name 'td_error' is not defined"),
+    "sys_exit": (_body("rms_error", "import sys; sys.exit(3)"), RMS_TESTS, "SystemExit: 3"),
+    "os_exit": (_body("rms_error", "import os; os._exit(1)"), RMS_TESTS, "the kernel died while this cell ran"),
+    "kills_the_kernel": (_insert_after("test_td_lambda_replacing", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+                         RMS_TESTS, "not run: the kernel died in cell"),
+    "nan_output": (_body("td_error", "return float('nan')"), "all but rms", "got nan"),
+    "deleted_test_cell": (lambda nb: nb.cells.remove(_cell(nb, "test_td_error_terminal")), set(), None),
+    "edited_test_cell": (lambda nb: setattr(_cell(nb, "test_rms_error_general"), "source", "pass"), set(), None),
+    "inserted_and_reordered_cells": (_reorder, set(), None),
+    "wrong_kernelspec": (lambda nb: nb.metadata.update(kernelspec={"name": "python2", "display_name": "Python 2", "language": "python"}),
+                         set(), None),
+    "output_flood": (_insert_after("td_error", "for i in range(2_000_000):\n    print(i)"), set(), None),
+    "redefines_the_grading_helpers": (
+        _both(_body("rms_error", "return 0.0"),
+              _insert_after("rms_error", "grading.expect_close = lambda *a, **k: None\ngrading.assert_own_work = lambda *a, **k: None")),
+        "everything", "changes grading.expect_close, which the tests rely on"),
+    "unmarks_the_reference": (
+        _both(_body("td_error", "return tabular.td_error(V, s, r, s_next, terminated, gamma)"),
+              _insert_after("td_error", "import rl_course.grading\nrl_course.grading.is_reference = lambda fn: False")),
+        "everything", "changes rl_course.grading.is_reference"),
+}
+
+
+@pytest.fixture(scope="module")
+def hostile(course_root, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hostile")
+    solution = nbformat.read(course_root / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    solution.cells = [c for c in solution.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in {"check_against_sweep", "sweep"}]
+    points = {c.metadata.nbgrader.grade_id: c.metadata.nbgrader.points for c in solution.cells
+              if c.metadata.get("nbgrader", {}).get("grade")}
+    for name, (change, _, _) in {"solution": (lambda nb: None, None, None), **HOSTILE}.items():
+        nb = copy.deepcopy(solution)
+        change(nb)
+        folder = tmp / "submitted" / name / ASSIGNMENT
+        folder.mkdir(parents=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the cells added here have no ids; nbgrader gives them some
+            nbformat.write(nb, folder / NOTEBOOK)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with redirect_stdout(stdout), redirect_stderr(stderr):
+        code = cli.main(["feedback", str(tmp / "submitted"), "--out", str(tmp / "feedback"), "--csv", str(tmp / "grades.csv"),
+                         "--timeout", str(TIMEOUT), "--jobs", "2", "--course", str(course_root)])
+    rows = {r["student"]: r for r in csv.DictReader((tmp / "grades.csv").open())}
+    return dict(code=code, stdout=stdout.getvalue(), stderr=stderr.getvalue(), rows=rows, points=points,
+                feedback=tmp / "feedback", submitted=tmp / "submitted")
+
+
+def _failing(spec, points) -> set:
+    if spec == "everything":
+        return set(points)
+    if spec == "all but rms":
+        return set(points) - RMS_TESTS
+    return spec
+
+
+@pytest.mark.notebook
+def test_the_batch_is_graded_and_the_solution_keeps_full_marks(hostile):
+    assert hostile["code"] == 0
+    assert set(hostile["rows"]) == {"solution", *HOSTILE}
+    assert (hostile["rows"]["solution"]["score"], hostile["rows"]["solution"]["max_score"]) == ("12", "12")
+    assert re.search(r"^solution +12 / 12$", hostile["stdout"], re.MULTILINE), hostile["stdout"]
+
+
+@pytest.mark.notebook
+def test_html_feedback_is_written_for_every_graded_submission(hostile):
+    written = {p.relative_to(hostile["feedback"]).parts[0] for p in hostile["feedback"].glob(f"*/{ASSIGNMENT}/td_lambda.html")}
+    assert written == {name for name, row in hostile["rows"].items() if not row["problem"]}
+    html = (hostile["feedback"] / "nan_output" / ASSIGNMENT / "td_lambda.html").read_text()
+    assert "expected 0.3, got nan" in html and "test_td_error_step" in html
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_submission_loses_only_its_points_and_is_told_why(hostile, case):
+    _, spec, reason = HOSTILE[case]
+    failing = _failing(spec, hostile["points"])
+    row = hostile["rows"][case]
+    expected = sum(hostile["points"].values()) - sum(hostile["points"][c] for c in failing)
+    assert float(row["score"]) == expected, row
+    if spec == "everything":  # not graded at all: one problem line says why
+        assert "tampers with the tests" in row["problem"] and reason in row["problem"], row
+        assert f"{case}/{ASSIGNMENT}/{NOTEBOOK}: not graded, it tampers with the tests" in hostile["stderr"]
+        return
+    named = {line.split()[1]: line for line in row["feedback"].splitlines()}
+    assert set(named) == failing, row["feedback"]
+    assert reason is None or reason in row["feedback"], row["feedback"]
+
+
+def _release_with_answers(course_root, tmp_path, td_error_body=None):
+    """The student release of 01 with every answer cell filled in from the solution (demo cells left out)."""
+    release = nbformat.read(course_root / "notebooks" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    solution = nbformat.read(course_root / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    release.cells = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in {"check_against_sweep", "sweep"}]
+    for cell in release.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = _cell(solution, cell.metadata.nbgrader.grade_id).source
+    if td_error_body is not None:
+        _body("td_error", td_error_body)(release)
+    path = tmp_path / NOTEBOOK
+    nbformat.write(release, path)
+    return path
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("td_error_body, verdict", [(None, "Success! Your notebook passes all the tests."),
+                                                    ("return float('nan')", "VALIDATION FAILED ON 2 CELL(S)!")])
+def test_students_see_the_verdict_of_the_visible_tests_before_submitting(course_root, tmp_path, td_error_body, verdict):
+    path = _release_with_answers(course_root, tmp_path, td_error_body)
+    result = subprocess.run([sys.executable, "-m", "nbgrader", "validate", str(path)], cwd=course_root,
+                            capture_output=True, text=True, timeout=600)
+    assert verdict in result.stdout, result.stdout + result.stderr
+    if td_error_body is not None:  # the failing cells are listed with their error
+        assert "expected 0.3, got nan" in result.stdout and '"""Ψ₍₁₎ of ordinary steps (1 point)."""' in result.stdout
+
+
+@pytest.mark.notebook
+def test_one_job_grades_as_two_jobs_do(hostile, course_root, tmp_path):
+    some = ["solution", "nan_output", "kills_the_kernel", "redefines_the_grading_helpers"]
+    for name in some:
+        shutil.copytree(hostile["submitted"] / name, tmp_path / "submitted" / name)
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+        assert cli.main(["grade", str(tmp_path / "submitted"), "--csv", str(tmp_path / "grades.csv"), "--jobs", "1",
+                         "--timeout", str(TIMEOUT), "--course", str(course_root)]) == 0
+    def same_folder(row, submitted):
+        return {**row, "problem": row["problem"].replace(str(submitted), "DIR")}
+
+    one_job = [same_folder(r, tmp_path / "submitted") for r in csv.DictReader((tmp_path / "grades.csv").open())]
+    assert one_job == [same_folder(hostile["rows"][name], hostile["submitted"]) for name in sorted(some)]

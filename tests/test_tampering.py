@@ -1,0 +1,80 @@
+"""The static reading of a submission for attempts to rebind what the tests rely on."""
+
+import nbformat
+import pytest
+
+from rl_course import tampering
+
+SOURCE = nbformat.v4.new_notebook(cells=[
+    nbformat.v4.new_code_cell("import numpy as np\nimport rl_course\nfrom rl_course import grading, tabular\n",
+                              metadata={"nbgrader": {"grade_id": "setup", "locked": True, "grade": False, "solution": False}}),
+    nbformat.v4.new_code_cell("def td_error(V):\n    raise NotImplementedError()\n",
+                              metadata={"nbgrader": {"grade_id": "td_error", "solution": True, "grade": False, "locked": False}}),
+    nbformat.v4.new_code_cell("grading.expect_close(td_error(1), 1, 'td_error')\n",
+                              metadata={"nbgrader": {"grade_id": "test", "grade": True, "solution": False, "locked": True, "points": 1}}),
+])
+
+
+def _submission(answer: str, extra: str | None = None, in_test_cell: str | None = None):
+    nb = nbformat.from_dict(nbformat.from_dict(SOURCE))
+    nb.cells[1].source = answer
+    if extra is not None:
+        nb.cells.insert(2, nbformat.v4.new_code_cell(extra))
+    if in_test_cell is not None:
+        nb.cells[-1].source = in_test_cell
+    return nb
+
+
+@pytest.mark.parametrize("code, says", [
+    ("grading.expect_close = lambda *a, **k: None", "changes grading.expect_close"),
+    ("rl_course.grading.is_reference = lambda fn: False", "changes rl_course.grading.is_reference"),
+    ("tabular.td_error.__rl_course_reference__ = False", "changes tabular.td_error.__rl_course_reference__"),
+    ("del grading.expect_close", "changes grading.expect_close"),
+    ("g = grading\ng.expect_close = print", "changes g.expect_close"),
+    ("setattr(grading, 'expect_close', print)", "calls setattr on grading"),
+    ("grading = None", "rebinds grading (rl_course.grading)"),
+    ("def np():\n    pass", "redefines np (numpy)"),
+    ("import math as grading", "rebinds grading (rl_course.grading) to math"),
+    ("from math import sqrt as tabular", "rebinds tabular (rl_course.tabular) to math.sqrt"),
+    ("def f():\n    global grading\n    grading = 1", "rebinds grading"),
+    ("exec('grading.expect_close = print')", "calls exec()"),
+    ("import sys\nsys.modules['rl_course.grading'] = None", "uses sys.modules"),
+    ("import builtins\nbuiltins.print = None", "imports builtins"),
+    ("import gc", "imports gc"),
+    ("grading.expect_close.__code__ = (lambda *a: None).__code__", "uses grading.expect_close.__code__"),
+    ("vars(grading)['expect_close'] = print", "calls vars()"),
+])
+def test_attempts_are_found_in_answer_cells_and_added_cells(code, says):
+    for nb in (_submission(code), _submission("def td_error(V):\n    return V\n", extra=code)):
+        findings = tampering.find_tampering(nb, SOURCE)
+        assert any(says in line for line in findings), findings
+
+
+@pytest.mark.parametrize("code", [
+    "def td_error(V):\n    return np.asarray(V) * 2\n",
+    "import numpy as np\nimport rl_course\n",  # the same imports again
+    "def td_error(V, tabular=None):\n    grading = V\n    return grading\n",  # local names that shadow nothing outside
+    "import matplotlib.pyplot as plt\nplt.rcParams['figure.dpi'] = 100\n",
+    "env = make()\nenv.unwrapped._state = 4\n",
+    "%matplotlib inline\nx = 1\n",
+    "def td_error(V:\n",  # a syntax error fails when it runs; it cannot tamper
+])
+def test_ordinary_code_is_not_an_attempt(code):
+    assert tampering.find_tampering(_submission(code), SOURCE) == []
+
+
+def test_cells_nbgrader_restores_are_not_read():
+    nb = _submission("def td_error(V):\n    return V\n", in_test_cell="grading = None")
+    assert tampering.find_tampering(nb, SOURCE) == []
+
+
+def test_the_course_solutions_do_not_look_like_attempts(course_root):
+    for path in sorted((course_root / "solutions").glob("*/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        assert tampering.find_tampering(nb, nb) == [], path
+
+
+def test_findings_name_the_cell_and_the_line():
+    nb = _submission("def td_error(V):\n    return V\n", extra="x = 1\ngrading.expect_close = print")
+    assert tampering.find_tampering(nb, SOURCE) == [
+        "cell 3 (added by the student), line 2: changes grading.expect_close, which the tests rely on"]
