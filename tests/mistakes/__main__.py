@@ -1,0 +1,3 @@
+from . import catalog
+
+print(catalog(), end="")
