@@ -9,7 +9,8 @@ The library's reference implementations of graded functions are marked with
 
 nbgrader gives a test cell no credit when the cell writes anything to stderr, and Python shows
 warnings on stderr: a deprecation notice raised inside correct code would cost the student the
-cell's points. So importing this module shows warnings on stdout instead (``warnings_to_stdout``).
+cell's points. So importing this module in a Jupyter kernel shows warnings on stdout instead
+(``warnings_to_stdout``); elsewhere (the ``rl-course`` command, scripts) nothing changes.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def warnings_to_stdout() -> None:
     warnings.showwarning = show
 
 
-warnings_to_stdout()
+if "ipykernel" in sys.modules:
+    warnings_to_stdout()
 
 
 def reference(fn: Callable) -> Callable:

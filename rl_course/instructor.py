@@ -20,6 +20,7 @@ import tempfile
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -153,8 +154,8 @@ def grade(
     it can (0 when nothing is gradable), and the rest of the batch is graded as usual.
     ``timeout`` overrides the seconds a cell may run (``nbgrader_config.py``'s ``ExecutePreprocessor.timeout``).
     With ``feedback_dir``, nbgrader's HTML feedback of every graded submission is written to
-    ``feedback_dir/<student>/<assignment>/<notebook>.html``. ``jobs`` > 1 grades that many
-    submissions at once, in worker processes; the grades are the same, listed in the same order.
+    ``feedback_dir/<student>/<assignment>/<notebook>.html``. Grading runs in ``jobs`` worker processes,
+    that many submissions at once; the grades do not depend on ``jobs`` and are listed in the same order.
     """
     submitted, course_root = Path(submitted), Path(course_root)
     if not submitted.is_dir():
@@ -169,6 +170,8 @@ def grade(
                 on_problem(f"{assignment_dir}: unknown assignment {assignment_dir.name!r} (this course has: {', '.join(known)})")
             else:
                 tasks.append((student_dir.name, assignment_dir.name, assignment_dir))
+    if timeout is not None and timeout < 1:
+        raise CourseError(f"the time limit per cell must be at least 1 second, got {timeout}")
     grades = []
     for grade_, problems, seconds in _grade_all(tasks, _Grader(course_root, timeout, feedback_dir), jobs):
         for line in problems:
@@ -179,19 +182,53 @@ def grade(
 
 
 def _grade_all(tasks: list, grader: "_Grader", jobs: int) -> Iterator[tuple[Grade, list[str], float]]:
-    """(grade, problems, seconds) of each task as it finishes: here, or in ``jobs`` worker processes,
-    each with a scratch course (and gradebook) of its own."""
-    if jobs == 1 or len(tasks) < 2:
-        with grader:
-            for task in tasks:
-                yield grader.grade(*task)
-        return
-    with tempfile.TemporaryDirectory(prefix="rl-course-jobs-") as root, ProcessPoolExecutor(
-        min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-        initargs=(replace(grader, scratch_parent=Path(root)),),
-    ) as pool:
-        for done in as_completed([pool.submit(_grade_in_worker, *task) for task in tasks]):
-            yield done.result()
+    """(grade, problems, seconds) of each task as it finishes, graded in ``jobs`` worker processes, each
+    with a scratch course (and gradebook) of its own.
+
+    Student code runs in kernels that the workers start, so it can kill a worker (``os.kill(os.getppid(), 9)``)
+    and with it the tasks that worker held. Those tasks are graded again one at a time, each in a fresh
+    worker; a task that kills that one too gets 0 and a problem line, and the batch goes on.
+    """
+    with tempfile.TemporaryDirectory(prefix="rl-course-jobs-") as root:
+        grader = replace(grader, scratch_parent=Path(root))
+        lost = yield from _in_workers(tasks, grader, jobs)
+        for task in lost:
+            again = yield from _in_workers([task], grader, 1)
+            for student, assignment, assignment_dir in again:
+                yield _not_graded(grader, student, assignment,
+                                  f"{assignment_dir}: not graded, the process grading it was killed (by the submission's code?)")
+
+
+def _in_workers(tasks: list, grader: "_Grader", jobs: int):
+    """Grade ``tasks`` in a pool of ``jobs`` workers, yielding results; returns the tasks whose worker died."""
+    lost = []
+    pool = ProcessPoolExecutor(min(jobs, len(tasks)) or 1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(grader,))
+    try:
+        futures = {pool.submit(_grade_in_worker, *task): task for task in tasks}
+        for done in as_completed(futures):
+            try:
+                yield done.result()
+            except BrokenProcessPool:
+                lost.append(futures[done])
+            except Exception as error:  # a failure of the grader itself: this submission is reported, the batch goes on
+                student, assignment, assignment_dir = futures[done]
+                yield _not_graded(grader, student, assignment, f"{assignment_dir}: not graded: {_one_line(error)}")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return lost
+
+
+def _not_graded(grader: "_Grader", student: str, assignment: str, line: str) -> tuple[Grade, list[str], float]:
+    return Grade(student, assignment, 0.0, max_score(grader.course_root, assignment), line), [line], 0.0
+
+
+def max_score(course_root: Path, assignment: str) -> float:
+    """The points of every graded cell of the assignment's source notebooks."""
+    return float(sum(cell.metadata.nbgrader.get("points", 0)
+                     for path in (Path(course_root) / SOURCE_DIR / assignment).glob("*.ipynb")
+                     for cell in nbformat.read(path, as_version=4).cells
+                     if cell.metadata.get("nbgrader", {}).get("grade")))
 
 
 _worker_grader: "_Grader | None" = None
@@ -257,7 +294,14 @@ class _Grader:
 
 
 def _write_html_feedback(api, scratch: Path, assignment: str, student: str, feedback_dir: Path) -> list[str]:
-    """nbgrader's ``generate_feedback`` for one submission, copied out of the scratch course; returns the problems."""
+    """nbgrader's ``generate_feedback`` for one submission, copied out of the scratch course; returns the problems.
+
+    The autograded notebook holds the hidden tests, restored for grading; the feedback is written
+    from a copy without them (``_without_hidden_tests``), so it can be handed back.
+    """
+    for path in (scratch / "autograded" / student / assignment).glob("*.ipynb"):
+        path.chmod(0o644)  # nbgrader leaves it read-only
+        nbformat.write(_without_hidden_tests(nbformat.read(path, as_version=4)), path)
     result = api.generate_feedback(assignment, student)
     if not result["success"]:
         return [f"{student}/{assignment}: nbgrader could not write the feedback: {_last_line(result)}"]
@@ -266,11 +310,33 @@ def _write_html_feedback(api, scratch: Path, assignment: str, student: str, feed
     return []
 
 
+def _without_hidden_tests(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook with every ``### BEGIN HIDDEN TESTS`` … ``### END HIDDEN TESTS`` region removed
+    (nbgrader's ``ClearHiddenTests``) and each error output cut to its last line, ``AssertionError: …``:
+    a traceback quotes the hidden line that failed."""
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    nb, _ = ClearHiddenTests().preprocess(nb, {})
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                output.traceback = [f"{output.ename}: {output.evalue}"]
+    return nb
+
+
 def _copy_gradable(source: Path, target: Path, solutions: Path) -> list[str]:
-    """Copy a submission for grading, leaving out notebooks that are missing, unreadable or that tamper
-    with the tests (``rl_course.tampering``); returns the problems, one line each."""
+    """Copy the files of a submission that the assignment has (its notebooks, and any file beside them in
+    ``solutions/``), leaving out notebooks that are missing, unreadable or that tamper with the tests
+    (``rl_course.tampering``); returns the problems, one line each.
+
+    Nothing else is copied: the kernel runs in the submission's folder, where a student's own
+    ``rl_course/`` or ``numpy.py`` would be imported in place of the real one.
+    """
     problems = []
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    target.mkdir(parents=True)
+    for own in sorted(p for p in solutions.iterdir() if p.is_file()):
+        if (source / own.name).is_file():
+            shutil.copy(source / own.name, target / own.name)
     for solution in sorted(solutions.glob("*.ipynb")):
         path, shown = target / solution.name, source / solution.name
         if not path.is_file():

@@ -1,37 +1,80 @@
 """Submissions that tamper with the tests, found by reading the code a student wrote before it runs.
 
-The test cells call the course's grading helpers and the library; a student's cell runs in the
-same kernel and could rebind them so that every check passes::
+The test cells call the course's grading helpers and compare with the library; a student's cell
+runs in the same kernel and could change them so that every check passes::
 
     grading.expect_close = lambda *args, **kwargs: None
     rl_course.grading.is_reference = lambda fn: False
     import numpy as grading
 
 nbgrader restores test cells and locked cells from the source notebook, so what is read here is
-every other code cell: the answer cells and any cell a student added (or stripped of its
-metadata). A finding is one line naming the cell, the line and what it does:
+every other code cell: answer cells, cells a student added, and a copy of a locked cell that
+nbgrader's ``DeduplicateIds`` leaves unrestored. The things the tests rely on are the course's
+package and numpy (``PROTECTED``), whatever name reaches them: the notebook's imports, the
+student's own, and aliases (``g = grading``, ``for g in (grading,)``, ``def f(g=grading)``). A finding
+is one line naming the cell, the line and what it does:
 
-- assigning to, or deleting, an attribute of anything the notebook imports (``grading.x = …``,
-  ``tabular.td_error.__name__ = …``), or ``setattr``/``delattr`` on it;
-- rebinding an imported name at the top level of a cell or through ``global`` (``grading = …``,
-  ``def expect_close(…)``, ``import numpy as grading``); importing the same thing again is fine;
-- the ways around both: ``exec``/``eval``/``compile``/``__import__``, ``sys.modules``, builtins,
-  frames, ``gc``, ``ctypes``, ``importlib``, function internals (``__code__``, ``__globals__``).
+- assigning to, or deleting, an attribute of a protected thing (``grading.x = …``,
+  ``tabular.td_error.__name__ = …``, ``getattr(grading, "np").allclose = …``), or ``setattr`` on one;
+- rebinding an imported protected name at the top of a cell (``grading = …``, ``import numpy as grading``,
+  ``def tabular(…)``); a computed result in an everyday name (``advantages = gae(…)``) is not one;
+- the ways around both: ``exec``/``eval``/``compile``/``__import__``/``globals()``, ``__setattr__``,
+  ``sys.modules``, builtins, frames, ``gc``, ``ctypes``, ``importlib``, function internals
+  (``__code__``, ``__globals__``).
+
+Ordinary code is left alone: local variables, re-importing what the notebook imports, attributes
+of one's own objects (``agent.x = …``, ``config.__dict__``), ``plt.rcParams[…] = …``. A reading
+cannot see everything code can do at run time; this catches the direct attempts.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
 
 import nbformat
 
-ESCAPE_CALLS = {"exec", "eval", "compile", "__import__", "globals", "vars"}
-ESCAPE_ATTRIBUTES = {"modules", "__builtins__", "__globals__", "__code__", "__closure__", "__dict__",
-                     "_getframe", "currentframe", "f_globals", "f_locals", "get_referrers", "get_objects"}
-ESCAPE_MODULES = {"builtins", "ctypes", "gc", "importlib", "inspect"}
+PROTECTED = ("rl_course", "numpy")  # imports from these (and their submodules) are what the tests rely on
+GRADING = ("rl_course", "rl_course.grading")  # names bound to these (or to anything in grading) are never rebound
+ESCAPE_CALLS = {"exec", "eval", "compile", "__import__", "globals"}
+ESCAPE_ATTRIBUTES = {"__globals__", "__builtins__", "__code__", "__closure__", "__setattr__", "__delattr__",
+                     "f_globals", "f_locals", "f_back", "_getframe", "currentframe", "get_referrers", "get_objects"}
+ESCAPE_MODULES = {"builtins", "ctypes", "gc", "importlib"}
 
 
-def imported_names(cells) -> dict[str, str]:
+def find_tampering(submission: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str]:
+    """One line per attempt, in the cells of ``submission`` that nbgrader does not restore from ``source``."""
+    imported = _imports(source.cells)
+    reach = {name: what for name, what in imported.items() if _protected(what)}
+    findings = []
+    for number, cell in enumerate(submission.cells, start=1):
+        if cell.cell_type != "code" or _restored(cell, number - 1, submission, source):
+            continue
+        tree = _parse(cell.source)
+        if tree is None:
+            continue  # a syntax error fails the cell when it runs; nothing in it can run
+        where = f"cell {number} ({cell.metadata.get('nbgrader', {}).get('grade_id', 'added by the student')})"
+        own = {name: what for name, what in _imports([cell]).items() if _protected(what)}
+        findings += [f"{where}, line {line}: {what}" for line, what in _rebinding(tree, imported)]
+        reach.update(own)
+        reach.update(_aliases(tree, reach))
+        findings += [f"{where}, line {line}: {what}" for line, what in _attempts(tree, reach)]
+    return findings
+
+
+def _restored(cell, index: int, submission, source) -> bool:
+    """Whether nbgrader overwrites this cell from the source: a locked or test cell's id, on the last cell
+    that carries it (``DeduplicateIds`` strips the id from the earlier ones)."""
+    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+    locked = {c.metadata.nbgrader.grade_id for c in source.cells if c.metadata.get("nbgrader", {}).get("locked")
+              or (c.metadata.get("nbgrader", {}).get("grade") and not c.metadata.nbgrader.get("solution"))}
+    if grade_id not in locked:
+        return False
+    later = submission.cells[index + 1:]
+    return not any(c.metadata.get("nbgrader", {}).get("grade_id") == grade_id for c in later)
+
+
+def _imports(cells) -> dict[str, str]:
     """Every name an import statement of these cells binds, with what it imports: ``{"np": "numpy", "grading": "rl_course.grading"}``."""
     names = {}
     for cell in cells:
@@ -50,68 +93,138 @@ def _bindings(node: ast.AST) -> dict[str, str]:
     return {}
 
 
-def find_tampering(submission: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str]:
-    """One line per attempt, in the cells of ``submission`` that nbgrader does not restore from ``source``."""
-    restored = {c.metadata.nbgrader.grade_id for c in source.cells
-                if c.metadata.get("nbgrader", {}).get("locked") or (c.metadata.get("nbgrader", {}).get("grade")
-                                                                     and not c.metadata.nbgrader.get("solution"))}
-    imported = imported_names(source.cells)
-    aliases = {}  # names students bind to imported things (g = grading): changing g.x changes grading.x
-    findings = []
-    for number, cell in enumerate(submission.cells, start=1):
-        if cell.cell_type != "code" or cell.metadata.get("nbgrader", {}).get("grade_id") in restored:
+def _protected(what: str) -> bool:
+    return what.split(".")[0] in PROTECTED
+
+
+def _same(a: str, b: str) -> bool:
+    """Whether two import paths of the course's package name one object (``rl_course.ppo.PPOConfig``, ``rl_course.ppo.config.PPOConfig``)."""
+    if a == b:
+        return True
+    if not (a.startswith("rl_course") and b.startswith("rl_course")):
+        return False
+    return _resolve(a) is not None and _resolve(a) is _resolve(b)
+
+
+def _resolve(path: str):
+    module, _, name = path.rpartition(".")
+    for candidate, attribute in ((path, None), (module, name)):
+        try:
+            found = importlib.import_module(candidate)
+            return getattr(found, attribute) if attribute else found
+        except (ImportError, AttributeError, ValueError):
             continue
-        tree = _parse(cell.source)
-        if tree is None:
-            continue  # a syntax error fails the cell when it runs; nothing in it can run
-        where = f"cell {number} ({cell.metadata.get('nbgrader', {}).get('grade_id', 'added by the student')})"
-        aliases.update(_aliases(tree, {**imported, **aliases}))
-        findings += [f"{where}, line {line}: {what}" for line, what in _attempts(tree, imported, aliases)]
-    return findings
+    return None
 
 
-def _aliases(tree: ast.Module, imported: dict[str, str]) -> dict[str, str]:
-    """Names a cell binds to an imported thing or a part of one, without calling anything: ``g = grading``, ``f = grading.expect_close``."""
+def _rebinding(tree: ast.Module, imported: dict[str, str]):
+    """(line, what) for each top-level (or ``global``) binding of a name the notebook imports from a protected
+    package. A result computed into such a name (``advantages = gae(…)``, an everyday variable name) is
+    not one, except for the names that reach the grading helpers and numpy: no result belongs there."""
+    protected = {name: what for name, what in imported.items() if _protected(what)}
+    declared_global = {name for node in ast.walk(tree) if isinstance(node, ast.Global) for name in node.names}
+    scopes = [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        for name, new in _bound_names(node):
+            if name not in protected or (name not in declared_global and _inside_function(node, scopes)):
+                continue
+            if new is not None and _same(new, protected[name]):
+                continue  # the same import again
+            what = protected[name]
+            strict = what in GRADING or what.startswith("rl_course.grading.") or what.split(".")[0] == "numpy"
+            if not strict and isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and isinstance(node.value, ast.Call):
+                continue
+            yield line, f"rebinds {name} ({what}), which the tests rely on"
+
+
+def _bound_names(node: ast.AST):
+    """(name, import path or None) for each name a statement or expression binds."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        yield from _bindings(node).items()
+    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        yield node.name, None
+    elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.comprehension)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        yield from ((t.id, None) for t in _flatten(targets) if isinstance(t, ast.Name))
+    elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+        yield from ((t.id, None) for t in _flatten([node.optional_vars]) if isinstance(t, ast.Name))
+    elif isinstance(node, ast.NamedExpr):
+        yield node.target.id, None
+    elif isinstance(node, ast.ExceptHandler) and node.name:
+        yield node.name, None
+
+
+def _inside_function(node: ast.AST, scopes: list) -> bool:
+    return any(node is not scope and any(child is node for child in ast.walk(scope)) for scope in scopes)
+
+
+def _aliases(tree: ast.Module, reach: dict[str, str]) -> dict[str, str]:
+    """Names bound to a protected thing or a part of it without a call in between: ``g = grading``,
+    ``g = [grading][0]``, ``for g in (grading,)``, ``(g := grading)``, ``def f(g=grading)``."""
     aliases = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Name, ast.Attribute)) \
-                and _root_name(node.value) in imported and "(" not in ast.unparse(node.value):
-            aliases.update({t.id: ast.unparse(node.value) for t in _flatten(node.targets) if isinstance(t, ast.Name)})
+        pairs = []
+        if isinstance(node, ast.Assign):
+            pairs = [(t, node.value) for t in node.targets]
+        elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
+            pairs = [(node.target, node.value)]
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            pairs = [(node.target, node.iter)]
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            pairs = [(node.optional_vars, node.context_expr)]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            positional = node.args.posonlyargs + node.args.args
+            pairs = list(zip([ast.Name(a.arg) for a in positional[len(positional) - len(node.args.defaults):]], node.args.defaults))
+            pairs += [(ast.Name(a.arg), d) for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d is not None]
+        for target, value in pairs:
+            root = _uncalled_reference(value, {**reach, **aliases})
+            if root is not None:
+                aliases.update({t.id: reach.get(root, root) for t in _flatten([target]) if isinstance(t, ast.Name)})
     return aliases
 
 
-def _attempts(tree: ast.Module, imported: dict[str, str], aliases: dict[str, str]):
-    """(line, what) for each attempt in one cell's code."""
-    reachable = {**imported, **aliases}
-    declared_global = {name for node in ast.walk(tree) if isinstance(node, ast.Global) for name in node.names}
-    top_level = set(map(id, tree.body))
+def _uncalled_reference(expr: ast.AST, reach: dict[str, str]) -> str | None:
+    """A protected name the value of ``expr`` may be (or contain) without being called: None if there is none."""
+    if isinstance(expr, ast.Name):
+        return expr.id if expr.id in reach else None
+    if isinstance(expr, ast.Call):
+        is_getattr = isinstance(expr.func, ast.Name) and expr.func.id == "getattr" and expr.args
+        return _uncalled_reference(expr.args[0], reach) if is_getattr else None
+    if isinstance(expr, ast.Lambda):
+        return None
+    for child in ast.iter_child_nodes(expr):
+        found = _uncalled_reference(child, reach)
+        if found is not None:
+            return found
+    return None
+
+
+def _attempts(tree: ast.Module, reach: dict[str, str]):
+    """(line, what) for each change of a protected thing, and each way around the reading, in one cell's code."""
+    direct_calls = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
         line = getattr(node, "lineno", 0)
-        # attributes of imported things: x.attr = …, del x.attr, x.attr += …
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
             targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
             for target in _flatten(targets):
-                root = _root_name(target)
-                if isinstance(target, ast.Attribute) and root in reachable:
+                if isinstance(target, ast.Attribute) and _root_name(target) in reach:
                     yield line, f"changes {ast.unparse(target)}, which the tests rely on"
-                elif isinstance(target, ast.Name) and target.id in imported and (id(node) in top_level or target.id in declared_global):
-                    yield line, f"rebinds {target.id} ({imported[target.id]}), which the tests rely on"
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in imported \
-                and (id(node) in top_level or node.name in declared_global):
-            yield line, f"redefines {node.name} ({imported[node.name]}), which the tests rely on"
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for name, what in _bindings(node).items():
-                if name in imported and imported[name] != what:
-                    yield line, f"rebinds {name} ({imported[name]}) to {what}, which the tests rely on"
+            for what in _bindings(node).values():
                 if what.split(".")[0] in ESCAPE_MODULES:
                     yield line, f"imports {what}, which can reach into the tests' objects"
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             if node.func.id in ESCAPE_CALLS:
                 yield line, f"calls {node.func.id}(), which can run code the grader cannot read"
-            elif node.func.id in {"setattr", "delattr"} and node.args and _root_name(node.args[0]) in reachable:
+            elif node.func.id in {"setattr", "delattr", "vars"} and node.args and _root_name(node.args[0]) in reach:
                 yield line, f"calls {node.func.id} on {ast.unparse(node.args[0])}, which the tests rely on"
-        elif isinstance(node, ast.Attribute) and node.attr in ESCAPE_ATTRIBUTES:
-            yield line, f"uses {ast.unparse(node)}, which can reach into the tests' objects"
+        elif isinstance(node, ast.Name) and node.id in {"setattr", "delattr"} and id(node) not in direct_calls:
+            yield line, f"passes {node.id} around, which can change what the tests rely on"
+        elif isinstance(node, ast.Attribute):
+            root = _root_name(node.value)
+            if node.attr in ESCAPE_ATTRIBUTES or (node.attr == "modules" and root == "sys") or (node.attr == "__dict__" and root in reach):
+                yield line, f"uses {ast.unparse(node)}, which can reach into the tests' objects"
         elif isinstance(node, ast.Name) and node.id in {"__builtins__", "builtins"}:
             yield line, f"uses {node.id}, which can replace what the tests call"
 
@@ -127,10 +240,14 @@ def _flatten(targets):
 
 
 def _root_name(node) -> str | None:
-    """``a`` for ``a``, ``a.b.c``, ``a[0].b`` and ``a(…).b``."""
-    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
-        node = node.func if isinstance(node, ast.Call) else node.value
-    return node.id if isinstance(node, ast.Name) else None
+    """``a`` for ``a``, ``a.b.c``, ``a[0].b`` and ``getattr(a, "b").c``; None where a call's result is the root."""
+    while True:
+        if isinstance(node, (ast.Attribute, ast.Subscript)):
+            node = node.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" and node.args:
+            node = node.args[0]
+        else:
+            return node.id if isinstance(node, ast.Name) else None
 
 
 def _parse(source: str) -> ast.Module | None:

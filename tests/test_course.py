@@ -116,7 +116,8 @@ def test_typical_mistakes_lose_exactly_their_points(graded, mistake):
     assignment = m.assignment
     for cell, line in named.items():
         assert f"(0 / {graded['points'][assignment][cell]:g})" in line and "Error" in line, line
-    assert any(MISTAKES[mistake].says in line for line in feedback), feedback
+    if named:  # a mistake that only may be caught (may_also_fail) can pass every test
+        assert any(m.says in line for line in feedback), feedback
 
 
 def test_the_catalog_of_mistakes_in_the_docs_is_up_to_date(course_root):

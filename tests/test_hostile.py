@@ -3,6 +3,7 @@ each loses only the points it should, and the grader says why."""
 
 import copy
 import csv
+import html
 import io
 import re
 import shutil
@@ -70,6 +71,9 @@ HOSTILE = {
     "wrong_kernelspec": (lambda nb: nb.metadata.update(kernelspec={"name": "python2", "display_name": "Python 2", "language": "python"}),
                          set(), None),
     "output_flood": (_insert_after("td_error", "for i in range(2_000_000):\n    print(i)"), set(), None),
+    "ships_its_own_library": (_body("rms_error", "return 0.0"), RMS_TESTS, "RMS error of V = 0"),  # with EXTRA_FILES
+    "kills_the_grader": (_insert_after("td_error", "import os\nos.kill(os.getppid(), 9)"), "everything",
+                         "the process grading it was killed"),
     "redefines_the_grading_helpers": (
         _both(_body("rms_error", "return 0.0"),
               _insert_after("rms_error", "grading.expect_close = lambda *a, **k: None\ngrading.assert_own_work = lambda *a, **k: None")),
@@ -79,6 +83,11 @@ HOSTILE = {
               _insert_after("td_error", "import rl_course.grading\nrl_course.grading.is_reference = lambda fn: False")),
         "everything", "changes rl_course.grading.is_reference"),
 }
+
+
+# Files beside the notebook: a package that would shadow the course's own if it were imported.
+EXTRA_FILES = {"ships_its_own_library": {"rl_course/__init__.py": "", "rl_course/grading.py":
+                                         "def expect_close(*a, **k):\n    pass\n\ndef assert_own_work(*a, **k):\n    pass\n"}}
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +105,9 @@ def hostile(course_root, tmp_path_factory):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the cells added here have no ids; nbgrader gives them some
             nbformat.write(nb, folder / NOTEBOOK)
+        for relative, text in EXTRA_FILES.get(name, {}).items():
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            (folder / relative).write_text(text)
     stdout, stderr = io.StringIO(), io.StringIO()
     with redirect_stdout(stdout), redirect_stderr(stderr):
         code = cli.main(["feedback", str(tmp / "submitted"), "--out", str(tmp / "feedback"), "--csv", str(tmp / "grades.csv"),
@@ -138,8 +150,7 @@ def test_hostile_submission_loses_only_its_points_and_is_told_why(hostile, case)
     expected = sum(hostile["points"].values()) - sum(hostile["points"][c] for c in failing)
     assert float(row["score"]) == expected, row
     if spec == "everything":  # not graded at all: one problem line says why
-        assert "tampers with the tests" in row["problem"] and reason in row["problem"], row
-        assert f"{case}/{ASSIGNMENT}/{NOTEBOOK}: not graded, it tampers with the tests" in hostile["stderr"]
+        assert reason in row["problem"] and row["problem"] in hostile["stderr"], row
         return
     named = {line.split()[1]: line for line in row["feedback"].splitlines()}
     assert set(named) == failing, row["feedback"]
@@ -186,3 +197,23 @@ def test_one_job_grades_as_two_jobs_do(hostile, course_root, tmp_path):
 
     one_job = [same_folder(r, tmp_path / "submitted") for r in csv.DictReader((tmp_path / "grades.csv").open())]
     assert one_job == [same_folder(hostile["rows"][name], hostile["submitted"]) for name in sorted(some)]
+
+
+@pytest.mark.notebook
+def test_a_cell_is_stopped_at_the_time_limit_given(hostile):
+    seconds = re.search(r"graded endless_loop/01_td_lambda: .* \((\d+) s\)", hostile["stderr"]).group(1)
+    assert int(seconds) < 10 * TIMEOUT  # two cells stopped after TIMEOUT each, not after the configured 300 s
+
+
+@pytest.mark.notebook
+def test_html_feedback_keeps_the_hidden_tests_hidden(hostile, course_root):
+    source = nbformat.read(course_root / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    hidden = [line.strip() for cell in source.cells if "### BEGIN HIDDEN TESTS" in cell.source
+              for line in cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0].splitlines()
+              if len(line.strip()) > 30]
+    assert len(hidden) > 10
+    for page in hostile["feedback"].glob("*/*/*.html"):
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", page.read_text())).split())  # what a reader sees
+        assert "HIDDEN TESTS" not in text, page
+        leaked = [line for line in hidden if " ".join(line.split()) in text]
+        assert not leaked, (page, leaked[:3])

@@ -177,3 +177,14 @@ def test_train_command_reports_bad_environments(tmp_path, capsys):
     assert cli.main(["train", "--env", "NoSuchEnv-v0", "--steps", "256", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("rl-course: error: train --env NoSuchEnv-v0: unknown environment") and err.count("\n") == 1
+
+
+def test_a_checkpoint_that_does_not_fit_says_so(tmp_path):
+    path = tmp_path / "old.pt"
+    agent = ppo.ActorCritic(gym.make("CartPole-v1").observation_space, gym.make("CartPole-v1").action_space)
+    ppo.save_checkpoint(path, agent, ppo.PPOConfig())
+    saved = torch.load(path, weights_only=True)
+    saved["state_dict"] = {"actor.0.weight": torch.zeros(64, 4)}  # the layout of an earlier version
+    torch.save(saved, path)
+    with pytest.raises(ValueError, match="do not fit the actor-critic of this rl_course version"):
+        ppo.load_checkpoint(path)

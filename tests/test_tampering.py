@@ -33,16 +33,29 @@ def _submission(answer: str, extra: str | None = None, in_test_cell: str | None 
     ("g = grading\ng.expect_close = print", "changes g.expect_close"),
     ("setattr(grading, 'expect_close', print)", "calls setattr on grading"),
     ("grading = None", "rebinds grading (rl_course.grading)"),
-    ("def np():\n    pass", "redefines np (numpy)"),
-    ("import math as grading", "rebinds grading (rl_course.grading) to math"),
-    ("from math import sqrt as tabular", "rebinds tabular (rl_course.tabular) to math.sqrt"),
+    ("def np():\n    pass", "rebinds np (numpy)"),
+    ("import math as grading", "rebinds grading (rl_course.grading)"),
+    ("from math import sqrt as tabular", "rebinds tabular (rl_course.tabular)"),
+    ("tabular = my_fake_tabular", "rebinds tabular (rl_course.tabular)"),
+    ("for grading in [None]:\n    pass", "rebinds grading"),
+    ("with open('x') as grading:\n    pass", "rebinds grading"),
+    ("(grading := None)", "rebinds grading"),
+    ("from rl_course import grading as gg\ngg.expect_close = print", "changes gg.expect_close"),
+    ("for g in (grading,):\n    g.expect_close = print", "changes g.expect_close"),
+    ("g = [grading][0]\ng.expect_close = print", "changes g.expect_close"),
+    ("def f(g=grading):\n    g.expect_close = print", "changes g.expect_close"),
+    ("getattr(grading, 'np').allclose = print", "changes getattr(grading, 'np').allclose"),
+    ("grading.__setattr__('expect_close', print)", "uses grading.__setattr__"),
+    ("object.__setattr__(grading, 'expect_close', print)", "uses object.__setattr__"),
+    ("s = setattr\ns(grading, 'expect_close', print)", "passes setattr around"),
+    ("grading.__dict__['expect_close'] = print", "uses grading.__dict__"),
     ("def f():\n    global grading\n    grading = 1", "rebinds grading"),
     ("exec('grading.expect_close = print')", "calls exec()"),
     ("import sys\nsys.modules['rl_course.grading'] = None", "uses sys.modules"),
     ("import builtins\nbuiltins.print = None", "imports builtins"),
     ("import gc", "imports gc"),
     ("grading.expect_close.__code__ = (lambda *a: None).__code__", "uses grading.expect_close.__code__"),
-    ("vars(grading)['expect_close'] = print", "calls vars()"),
+    ("vars(grading)['expect_close'] = print", "calls vars on grading"),
 ])
 def test_attempts_are_found_in_answer_cells_and_added_cells(code, says):
     for nb in (_submission(code), _submission("def td_error(V):\n    return V\n", extra=code)):
@@ -58,6 +71,14 @@ def test_attempts_are_found_in_answer_cells_and_added_cells(code, says):
     "env = make()\nenv.unwrapped._state = 4\n",
     "%matplotlib inline\nx = 1\n",
     "def td_error(V:\n",  # a syntax error fails when it runs; it cannot tamper
+    "from tqdm import tqdm\nfrom tqdm.notebook import tqdm\n",
+    "from rl_course.tabular import td_error as reference\nfrom rl_course import grading\n",
+    "advantages = np.zeros(3)\nenvs = make()\n",  # results in everyday names the notebooks import modules as
+    "tabular = compute()\n",
+    "for m in agent.modules():\n    m.weight = None\nprint(vars(config), config.__dict__)\n",
+    "import torch\ntorch.backends.cudnn.deterministic = True\n",
+    "import inspect\nprint(inspect.signature(td_error))\n",
+    "class Buffer:\n    def __init__(self):\n        setattr(self, 'x', 1)\n",
 ])
 def test_ordinary_code_is_not_an_attempt(code):
     assert tampering.find_tampering(_submission(code), SOURCE) == []
@@ -66,6 +87,15 @@ def test_ordinary_code_is_not_an_attempt(code):
 def test_cells_nbgrader_restores_are_not_read():
     nb = _submission("def td_error(V):\n    return V\n", in_test_cell="grading = None")
     assert tampering.find_tampering(nb, SOURCE) == []
+
+
+def test_a_copy_of_a_test_cell_before_it_is_read():
+    """nbgrader keeps the id on the last cell that carries it; an earlier copy runs as the student wrote it."""
+    nb = _submission("def td_error(V):\n    return V\n")
+    copy = nbformat.from_dict(nb.cells[-1])
+    copy.source = "grading.expect_close = print"
+    nb.cells.insert(2, copy)
+    assert any("changes grading.expect_close" in line for line in tampering.find_tampering(nb, SOURCE))
 
 
 def test_the_course_solutions_do_not_look_like_attempts(course_root):

@@ -45,7 +45,11 @@ def load_checkpoint(path: Path | str) -> tuple[ActorCritic, PPOConfig]:
     env = gym.make(config.env_id, **config.env_kwargs)
     agent = ActorCritic(env.observation_space, env.action_space, config.hidden_sizes)
     env.close()
-    agent.load_state_dict(saved["state_dict"])
+    try:
+        agent.load_state_dict(saved["state_dict"])
+    except RuntimeError as error:
+        raise ValueError(f"{path}: these weights do not fit the actor-critic of this rl_course version "
+                         f"(saved by an older one? train again): {str(error).splitlines()[0]}") from None
     return agent, config
 
 

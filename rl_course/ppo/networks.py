@@ -22,9 +22,10 @@ ACTOR, CRITIC = 0, 1  # the index of each network on the leading axis of a TwinL
 class Categorical:
     """π(·|s) over n discrete actions, from the actor's logits z: π(a|s) = exp(z_a) / Σ_b exp(z_b).
 
-    Gives what torch.distributions.Categorical gives (``logits``, ``probs``, ``log_prob``, ``entropy``,
-    ``sample``) from a single log_softmax and without argument checks: on small batches torch's
-    version spends more time on those than on the arithmetic.
+    The part of torch.distributions.Categorical that PPO uses (``logits``, ``probs``, ``mode``, ``log_prob``,
+    ``entropy``, one ``sample()`` per row), from a single log_softmax and without argument checks: on
+    small batches torch's version spends more time on those than on the arithmetic. It is not a torch
+    distribution (no ``sample_shape``, no ``kl_divergence``).
     """
 
     def __init__(self, logits: torch.Tensor):

@@ -245,5 +245,6 @@ def minibatch_loss(agent, minibatch, config, eps, policy_objective, value_loss) 
     with torch.no_grad():  # diagnostics only; without an entropy bonus the entropy is one too, and needs no gradient
         if config.ent_coef == 0:
             entropy = agent.entropy(dist).mean()
-        diagnostics = torch.stack([policy_loss, critic_loss, entropy, approx_kl(ratio), clip_fraction(ratio, eps)])
+        values = (policy_loss, critic_loss, entropy, approx_kl(ratio), clip_fraction(ratio, eps))
+        diagnostics = torch.stack([v.detach().reshape(()) for v in values])  # plug-in losses may return shape (1,)
     return loss, diagnostics

@@ -3,7 +3,10 @@
 from . import mistake
 
 ASSIGNMENT = "04_ppo"
+LOG_PROB = {"test_log_prob_basic", "test_log_prob_general"}
 SURROGATE = {"test_surrogate_values", "test_surrogate_positive_advantage", "test_surrogate_negative_advantage"}
+VALUE_LOSS = {"test_value_loss_values", "test_value_loss_clip_centre"}
+TRAINING = {"test_update_improves", "test_train_learns"}  # a wrong piece of the loss may or may not stop PPO learning
 
 MISTAKES = {
     "log_prob_of_the_wrong_actions": mistake(
@@ -11,9 +14,23 @@ MISTAKES = {
         {"test_log_prob_basic", "test_log_prob_general", "test_train_learns"}, "pick the entry of the action actually taken",
         replace=("gather(-1, actions.long().unsqueeze(-1))", "gather(-1, logits.argmax(-1, keepdim=True))"),
         may_also_fail={"test_update_improves"}),
+    "probabilities_not_log_probabilities": mistake(
+        "log_prob_of_actions", "π(a|s) instead of log π(a|s)", LOG_PROB, "log π(a_t|s_t) at t=0",
+        replace=("torch.log_softmax(logits, dim=-1)", "torch.softmax(logits, dim=-1)"), may_also_fail=TRAINING),
+    "logits_not_normalized": mistake(
+        "log_prob_of_actions", "the logit z_a taken as log π(a|s), without log_softmax", {"test_log_prob_general"},
+        "normalize the logits (log_softmax)", replace=("torch.log_softmax(logits, dim=-1)", "logits"), may_also_fail=TRAINING),
     "ratio_not_detached": mistake(
         "probability_ratio", "π_old is not treated as a constant", {"test_ratio_old_is_constant"}, "π_old is data, detach it",
         replace=("old_log_probs.detach()", "old_log_probs")),
+    "ratio_of_log_probabilities": mistake(
+        "probability_ratio", "log π_θ / log π_old instead of exp(log π_θ − log π_old)", {"test_ratio_values", "test_ratio_old_is_constant"},
+        "ρ at t=",
+        replace=("torch.exp(log_probs - old_log_probs.detach())", "log_probs / old_log_probs.detach()"), may_also_fail=TRAINING),
+    "ratio_upside_down": mistake(
+        "probability_ratio", "π_old / π_θ", {"test_ratio_values", "test_ratio_old_is_constant"}, "ρ at t=1: expected 0.5, got 2",
+        replace=("torch.exp(log_probs - old_log_probs.detach())", "torch.exp(old_log_probs.detach() - log_probs)"),
+        may_also_fail=TRAINING),
     "clip_without_the_min": mistake(
         "clipped_surrogate", "mean(clip(ρ, 1 − ε, 1 + ε) A): the min with ρA is gone", SURROGATE,
         "take the minimum of the unclipped and the clipped term",
@@ -22,11 +39,29 @@ MISTAKES = {
     "max_instead_of_min": mistake(
         "clipped_surrogate", "max instead of min: an optimistic bound", SURROGATE, "min, not max",
         replace=("torch.min(ratio * advantages,", "torch.max(ratio * advantages,"), may_also_fail={"test_train_learns"}),
+    "sum_instead_of_mean": mistake(
+        "clipped_surrogate", "the sum over the batch instead of the mean", {"test_surrogate_values"}, "L^CLIP: expected 0.08",
+        replace=("* advantages).mean()", "* advantages).sum()"), may_also_fail=TRAINING),
     "critic_clipped_around_the_target": mistake(
         "clipped_value_loss", "the critic's clip range is centred on y instead of V_old", {"test_value_loss_values", "test_value_loss_clip_centre"},
         "around V_old and not around y",
         replace=("(targets - old_values - torch.clamp(values - old_values, -eps, eps)) ** 2",
                  "(targets - torch.clamp(values, targets - eps, targets + eps)) ** 2")),
+    "critic_min_instead_of_max": mistake(
+        "clipped_value_loss", "min of the two squared errors: a loss that stops pulling a prediction that moved too far",
+        VALUE_LOSS, "L^V with ε̂ = 0.5", replace=("torch.max(unclipped, clipped)", "torch.min(unclipped, clipped)")),
+    "critic_clip_ignores_none": mistake(
+        "clipped_value_loss", "eps=None (no clipping) not handled: the critic is always clipped", {"test_value_loss_values"},
+        "L^V with eps=None", replace=("    if eps is None:\n        return unclipped.mean()\n", "    eps = 0.2 if eps is None else eps\n")),
+    "normalized_by_the_variance": mistake(
+        "normalize_advantages", "(Ψ − mean Ψ) / var Ψ", {"test_normalize", "test_update_minibatches"}, "normalized Ψ",
+        replace=("(advantages.std() + 1e-8)", "(advantages.var() + 1e-8)"), may_also_fail=TRAINING),
+    "mean_not_subtracted": mistake(
+        "normalize_advantages", "Ψ / std Ψ: scaled but not centred", {"test_normalize", "test_update_minibatches"}, "normalized Ψ",
+        replace=("(advantages - advantages.mean())", "advantages"), may_also_fail=TRAINING),
+    "population_standard_deviation": mistake(
+        "normalize_advantages", "std with 1/n instead of torch's 1/(n − 1)", {"test_normalize"}, "normalized Ψ",
+        replace=("advantages.std()", "advantages.std(unbiased=False)"), may_also_fail={"test_update_minibatches"} | TRAINING),
     "advantages_normalized_over_the_whole_batch": mistake(
         "ppo_update", "advantages normalized once over the batch, not per minibatch", {"test_update_minibatches"}, "normalize within each minibatch",
         replace=('adv = batch["advantages"][idx]\n            if config.normalize_advantages:\n                adv = normalize_advantages(adv)',
@@ -34,4 +69,16 @@ MISTAKES = {
     "advantages_not_normalized": mistake(
         "ppo_update", "advantages never normalized", {"test_update_minibatches"}, "normalize within each minibatch",
         replace=('            if config.normalize_advantages:\n                adv = normalize_advantages(adv)\n', "")),
+    "entropy_bonus_with_the_wrong_sign": mistake(
+        "ppo_update", "+ c_H H: the entropy is penalized instead of rewarded", {"test_update_entropy_bonus"}, "the entropy must rise",
+        replace=("- config.ent_coef * entropy", "+ config.ent_coef * entropy")),
+    "critic_targets_without_the_baseline": mistake(
+        "train_ppo", "critic targets y = Ψ^GAE instead of Ψ^GAE + V_old", set(), "test_train_learns (0 / 2)",
+        replace=('"targets": flat(psi + rollout.values)', '"targets": flat(psi)'), may_also_fail=TRAINING),
+    "steps_not_counted": mistake(
+        "train_ppo", "the history's environment steps are never advanced", {"test_train_learns"}, "stopped after 0 environment steps",
+        replace=("        step += config.batch_size\n", "")),
+    "no_update": mistake(
+        "train_ppo", "the update is never applied", {"test_train_learns"}, "never rose above",
+        replace=("stats = ppo_update(agent, optimizer, batch, config, eps)", "stats = {}")),
 }
