@@ -40,7 +40,7 @@ def grade(folder: Path, jobs: int, seed: int = 0) -> tuple[dict, float]:
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "rl_course.cli", "grade", str(folder), "--json", "--jobs", str(jobs),
-         "--csv", str(folder.parent / "grades.csv"), "--course", str(ROOT)],
+         "--csv", str(folder.parent / "grades.csv"), "--db", f"sqlite:///{folder.parent / 'gradebook.db'}", "--course", str(ROOT)],
         capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": str(seed)}, check=True,
     )
     return json.loads(result.stdout), time.perf_counter() - started

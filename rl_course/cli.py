@@ -3,7 +3,7 @@
     rl-course demo [--out DIR]                 the random-walk TD(λ) figure, as a PNG, with its numbers
     rl-course train --env ID [--steps N]       PPO: learning curves (PNG), metrics (CSV), checkpoint, animation (GIF)
     rl-course release [--check]                regenerate notebooks/ from solutions/ (or check it is in sync)
-    rl-course grade DIR [--jobs N] [--json]    autograde DIR/<student>/<assignment>/<notebook>.ipynb
+    rl-course grade DIR [--jobs N] [--db URL]  autograde DIR/<student>/<assignment>/<notebook>.ipynb into the gradebook
     rl-course feedback DIR [--out FOLDER]      autograde DIR and write nbgrader's HTML feedback per student
 """
 
@@ -50,24 +50,25 @@ def _parser() -> argparse.ArgumentParser:
     release.add_argument("--course", type=Path, default=None, help="course root (default: found from the current folder)")
     release.set_defaults(run=_release)
 
-    grade = commands.add_parser("grade", help="autograde submissions with nbgrader")
-    grade.add_argument("submitted", type=Path, metavar="DIR", help="submissions laid out as DIR/<student>/<assignment>/<notebook>.ipynb")
+    grading = argparse.ArgumentParser(add_help=False)  # what grade and feedback share
+    grading.add_argument("submitted", type=Path, metavar="DIR", help="submissions laid out as DIR/<student>/<assignment>/<notebook>.ipynb")
+    grading.add_argument("--csv", type=Path, default=Path("grades.csv"), help="where to write the grades (default: grades.csv)")
+    grading.add_argument("--db", default=None, metavar="URL",
+                         help="the gradebook grades are recorded in, e.g. postgresql://grader@host/course when several graders "
+                              "share one (default: nbgrader_config.py's, else gradebook.db at the course root)")
+    grading.add_argument("--timeout", type=int, default=None, metavar="SECONDS",
+                         help="seconds one cell may run before it is stopped and graded as failed (default: nbgrader_config.py's)")
+    grading.add_argument("--jobs", type=int, default=1, metavar="N", help="grade N submissions at once (default: 1)")
+    grading.add_argument("--course", type=Path, default=None, help="course root (default: found from the current folder)")
+
+    grade = commands.add_parser("grade", parents=[grading], help="autograde submissions with nbgrader")
     grade.add_argument("--json", action="store_true", help="print the scores as JSON instead of a table")
-    grade.add_argument("--csv", type=Path, default=Path("grades.csv"), help="where to write the grades (default: grades.csv)")
-    grade.add_argument("--timeout", type=int, default=None, metavar="SECONDS",
-                       help="seconds one cell may run before it is stopped and graded as failed (default: nbgrader_config.py's)")
-    grade.add_argument("--jobs", type=int, default=1, metavar="N", help="grade N submissions at once (default: 1)")
-    grade.add_argument("--course", type=Path, default=None, help="course root (default: found from the current folder)")
     grade.set_defaults(run=_grade)
 
-    feedback = commands.add_parser("feedback", help="autograde submissions and write nbgrader's HTML feedback for each")
-    feedback.add_argument("submitted", type=Path, metavar="DIR", help="submissions laid out as DIR/<student>/<assignment>/<notebook>.ipynb")
+    feedback = commands.add_parser("feedback", parents=[grading],
+                                   help="autograde submissions and write nbgrader's HTML feedback for each")
     feedback.add_argument("--out", type=Path, default=Path("feedback"),
                           help="where the feedback goes, as OUT/<student>/<assignment>/<notebook>.html (default: feedback/)")
-    feedback.add_argument("--csv", type=Path, default=Path("grades.csv"), help="where to write the grades (default: grades.csv)")
-    feedback.add_argument("--timeout", type=int, default=None, metavar="SECONDS", help="seconds one cell may run (default: nbgrader_config.py's)")
-    feedback.add_argument("--jobs", type=int, default=1, metavar="N", help="grade N submissions at once (default: 1)")
-    feedback.add_argument("--course", type=Path, default=None, help="course root (default: found from the current folder)")
     feedback.set_defaults(run=_grade, json=False)
     return parser
 
@@ -176,14 +177,16 @@ def _grade(args) -> int:
             print(f"  {line}", file=sys.stderr)
 
     feedback_dir = getattr(args, "out", None)
+    db_url = instructor.gradebook_url(root, args.db)
     grades = instructor.grade(args.submitted, root, on_problem=on_problem, on_graded=on_graded, timeout=args.timeout,
-                              feedback_dir=feedback_dir, jobs=args.jobs)
+                              feedback_dir=feedback_dir, jobs=args.jobs, db_url=db_url)
     instructor.write_grades_csv(grades, args.csv)
     if args.json:
         print(json.dumps(instructor.grades_json(grades), indent=2))
     else:
         print(instructor.grades_table(grades) if grades else "no submissions found")
-        print(f"\ngrades written to {args.csv}" + (f", feedback to {feedback_dir}/" if feedback_dir else ""))
+        print(f"\ngrades written to {args.csv} and recorded in the gradebook {instructor.shown_url(db_url)}"
+              + (f", feedback to {feedback_dir}/" if feedback_dir else ""))
     return 0
 
 

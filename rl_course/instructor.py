@@ -3,7 +3,8 @@
 The course is an nbgrader course (``nbgrader_config.py`` at its root) whose source
 directory is ``solutions/`` and release directory ``notebooks/``. Every operation here
 runs nbgrader in a scratch course directory that links to ``solutions/``, so nothing in
-the repository changes except what the operation is for (``notebooks/`` on release).
+the repository changes except what the operation is for: ``notebooks/`` on release, and
+on grading the gradebook (``gradebook.db`` at the course root, or the database ``--db`` names).
 """
 
 from __future__ import annotations
@@ -146,6 +147,7 @@ def grade(
     timeout: int | None = None,
     feedback_dir: Path | None = None,
     jobs: int = 1,
+    db_url: str | None = None,
 ) -> list[Grade]:
     """Autograde every submission under ``submitted`` (``<student>/<assignment>/<notebook>.ipynb``).
 
@@ -156,6 +158,10 @@ def grade(
     With ``feedback_dir``, nbgrader's HTML feedback of every graded submission is written to
     ``feedback_dir/<student>/<assignment>/<notebook>.html``. Grading runs in ``jobs`` worker processes,
     that many submissions at once; the grades do not depend on ``jobs`` and are listed in the same order.
+
+    Every grade is recorded in nbgrader's gradebook at ``db_url`` (default: ``gradebook_url(course_root)``),
+    which then holds exactly the scores returned: a submission that could not be graded loses any
+    score an earlier grading left there. Several graders, or ``jobs`` workers, may share one gradebook.
     """
     submitted, course_root = Path(submitted), Path(course_root)
     if not submitted.is_dir():
@@ -172,8 +178,10 @@ def grade(
                 tasks.append((student_dir.name, assignment_dir.name, assignment_dir))
     if timeout is not None and timeout < 1:
         raise CourseError(f"the time limit per cell must be at least 1 second, got {timeout}")
+    db_url = gradebook_url(course_root, db_url)
+    prepare_gradebook(course_root, db_url, sorted({a for _, a, _ in tasks}), sorted({s for s, _, _ in tasks}))
     grades = []
-    for grade_, problems, seconds in _grade_all(tasks, _Grader(course_root, timeout, feedback_dir), jobs):
+    for grade_, problems, seconds in _grade_all(tasks, _Grader(course_root, db_url, timeout, feedback_dir), jobs):
         for line in problems:
             on_problem(line)
         grades.append(grade_)
@@ -220,6 +228,7 @@ def _in_workers(tasks: list, grader: "_Grader", jobs: int):
 
 
 def _not_graded(grader: "_Grader", student: str, assignment: str, line: str) -> tuple[Grade, list[str], float]:
+    _forget_submission(grader.db_url, grader.course_id, assignment, student)
     return Grade(student, assignment, 0.0, max_score(grader.course_root, assignment), line), [line], 0.0
 
 
@@ -246,21 +255,27 @@ def _grade_in_worker(student: str, assignment: str, assignment_dir: Path):
 
 @dataclass
 class _Grader:
-    """Grades one submission at a time in a scratch nbgrader course (``with _Grader(...) as grader``)."""
+    """Grades one submission at a time in a scratch nbgrader course that records into the gradebook at
+    ``db_url`` (``with _Grader(...) as grader``); ``prepare_gradebook`` has recorded the assignments and students."""
 
     course_root: Path
+    db_url: str
     timeout: int | None = None
     feedback_dir: Path | None = None
     scratch_parent: Path | None = None
+
+    @property
+    def course_id(self) -> str:
+        return _load_config(self.course_root).CourseDirectory.course_id
 
     def __enter__(self) -> "_Grader":
         from sqlalchemy.exc import SAWarning
 
         self._stack = ExitStack()
-        self.api, self.scratch = self._stack.enter_context(_scratch_course(self.course_root, self.timeout, self.scratch_parent))
+        self.api, self.scratch = self._stack.enter_context(
+            _scratch_course(self.course_root, self.timeout, self.scratch_parent, db_url=self.db_url))
         self._stack.enter_context(warnings.catch_warnings())
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's own session bookkeeping, not a grading problem
-        self.generated = set()
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -271,9 +286,6 @@ class _Grader:
         from nbgrader.api import Gradebook
 
         api, scratch = self.api, self.scratch
-        if assignment not in self.generated:
-            _generate(api, scratch, assignment)
-            self.generated.add(assignment)
         started = time.perf_counter()
         problems = _copy_gradable(assignment_dir, scratch / "submitted" / student / assignment,
                                   Path(self.course_root) / SOURCE_DIR / assignment)
@@ -283,7 +295,9 @@ class _Grader:
             if not result["success"]:
                 problems.append(f"{assignment_dir}: nbgrader could not autograde it: {_last_line(result)}")
                 graded = False
-        with Gradebook(api.coursedir.db_url) as gb:
+        if not graded:
+            _forget_submission(api.coursedir.db_url, api.coursedir.course_id, assignment, student)
+        with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
             max_score = gb.find_assignment(assignment).max_score
             score = gb.find_submission(assignment, student).score if graded else 0.0
         feedback = _feedback(scratch / "autograded" / student / assignment) if graded else ()
@@ -415,23 +429,147 @@ def grades_table(grades: list[Grade]) -> str:
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows)
 
 
+# ---------------------------------------------------------------- the gradebook
+
+SQLITE_LOCK_SECONDS = 60  # how long a grading job waits for another one's write to an SQLite gradebook
+GRADEBOOK_LOCK_KEY = 0x726C636F  # the PostgreSQL advisory lock graders take while they prepare a shared gradebook
+
+
+def gradebook_url(course_root: Path, db_url: str | None = None) -> str:
+    """Where grades are recorded: ``db_url`` if given (e.g. ``postgresql://grader@host/course``), else
+    ``CourseDirectory.db_url`` of ``nbgrader_config.py``, else nbgrader's default ``gradebook.db`` at the
+    course root. An SQLite gradebook is shared by waiting up to ``SQLITE_LOCK_SECONDS`` for a lock."""
+    if not db_url:
+        config = _load_config(course_root).CourseDirectory
+        db_url = config.db_url if "db_url" in config else f"sqlite:///{Path(course_root).resolve() / 'gradebook.db'}"
+    try:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(db_url)
+    except Exception as error:
+        raise CourseError(f"--db {db_url}: not a database URL ({_one_line(error)}); e.g. sqlite:///gradebook.db "
+                          f"or postgresql://user@host/dbname") from None
+    if url.get_backend_name() == "sqlite" and "timeout" not in url.query:
+        url = url.update_query_dict({"timeout": str(SQLITE_LOCK_SECONDS)})
+    return url.render_as_string(hide_password=False)
+
+
+def prepare_gradebook(course_root: Path, db_url: str, assignments_: list[str], students: list[str]) -> None:
+    """Record the assignments (their notebooks and cells, as ``nbgrader generate_assignment`` does) and
+    the students in the gradebook, before submissions are graded into it concurrently.
+
+    Graders that share the gradebook prepare it one at a time (``_gradebook_lock``), and an assignment
+    that the gradebook already holds as ``solutions/`` has it is left alone: nbgrader records it anew by
+    deleting its rows, which would pull them from under the running jobs of another grader.
+    """
+    from nbgrader.api import Gradebook
+
+    if not assignments_:
+        return
+    with _scratch_course(course_root) as (api, scratch):  # what generate_assignment records, in a throwaway gradebook
+        for assignment in assignments_:
+            _generate(api, scratch, assignment)
+        course_id = api.coursedir.course_id
+        with Gradebook(api.coursedir.db_url, course_id) as gb:
+            wanted = {assignment: _recorded(gb, assignment) for assignment in assignments_}
+    try:
+        with _gradebook_lock(db_url):
+            with Gradebook(db_url, course_id) as gb:
+                stale = [assignment for assignment in assignments_ if _recorded(gb, assignment) != wanted[assignment]]
+            if stale:
+                with _scratch_course(course_root, db_url=db_url) as (api, scratch):
+                    for assignment in stale:
+                        _generate(api, scratch, assignment)
+            with Gradebook(db_url, course_id) as gb:
+                for student in students:
+                    gb.update_or_create_student(student)
+    except CourseError as error:
+        raise CourseError(f"gradebook {shown_url(db_url)}: {error}") from None
+    except ModuleNotFoundError as error:
+        raise CourseError(f"gradebook {shown_url(db_url)}: its database driver is missing ({error}); "
+                          f"for PostgreSQL: pip install 'rl-course[postgres]'") from None
+    except Exception as error:  # the database cannot be reached, …
+        raise CourseError(f"gradebook {shown_url(db_url)}: {_one_line(error)}") from None
+
+
+def _recorded(gb, assignment: str) -> dict | None:
+    """What a gradebook holds of an assignment: the cells of each notebook, without database ids."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        notebooks = gb.find_assignment(assignment).notebooks
+    except MissingEntry:
+        return None
+    return {nb.name: sorted(sorted((key, repr(value)) for key, value in cell.to_dict().items() if key != "id")
+                            for cell in (*nb.grade_cells, *nb.solution_cells, *nb.source_cells, *nb.task_cells))
+            for nb in notebooks}
+
+
+@contextmanager
+def _gradebook_lock(db_url: str) -> Iterator[None]:
+    """Held by one grader at a time among those sharing the gradebook: a PostgreSQL advisory lock, or
+    an exclusive lock on a file beside an SQLite gradebook."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    if url.get_backend_name() == "postgresql":
+        engine = create_engine(db_url)
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": GRADEBOOK_LOCK_KEY})
+                try:
+                    yield
+                finally:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": GRADEBOOK_LOCK_KEY})
+        finally:
+            engine.dispose()
+    elif url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        import fcntl
+
+        with open(f"{url.database}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+    else:
+        yield
+
+
+def _forget_submission(db_url: str, course_id: str, assignment: str, student: str) -> None:
+    """Remove a submission's earlier grades from the gradebook: this time it could not be graded."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url, course_id) as gb:
+        try:
+            gb.remove_submission(assignment, student)
+        except MissingEntry:
+            pass
+
+
+def shown_url(db_url: str) -> str:
+    """The URL with its password, if any, hidden."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(db_url).render_as_string(hide_password=True)
+
+
 # ---------------------------------------------------------------- nbgrader plumbing
 
 
 @contextmanager
-def _scratch_course(course_root: Path, timeout: int | None = None, parent: Path | None = None) -> Iterator[tuple[object, Path]]:
+def _scratch_course(course_root: Path, timeout: int | None = None, parent: Path | None = None,
+                    db_url: str | None = None) -> Iterator[tuple[object, Path]]:
     """An nbgrader API over a temporary course directory whose ``source/`` links to ``solutions/``.
 
-    The course's own ``nbgrader_config.py`` is loaded; only the folders are redirected.
+    The course's own ``nbgrader_config.py`` is loaded; only the folders are redirected, and the
+    gradebook to ``db_url`` (default: a throwaway one inside the scratch course).
     """
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
-    from traitlets.config.loader import PyFileConfigLoader
 
-    config_path = Path(course_root) / CONFIG_FILE
-    if not config_path.is_file():
-        raise CourseError(f"{config_path}: missing; the course root must hold nbgrader's configuration")
-    config = PyFileConfigLoader(config_path.name, path=str(config_path.parent)).load_config()
+    config = _load_config(course_root)
     _put_own_scripts_on_path()
     with tempfile.TemporaryDirectory(prefix="rl-course-", dir=parent) as tmp:
         scratch = Path(tmp)
@@ -442,7 +580,7 @@ def _scratch_course(course_root: Path, timeout: int | None = None, parent: Path 
         config.CourseDirectory.submitted_directory = "submitted"
         config.CourseDirectory.autograded_directory = "autograded"
         config.CourseDirectory.feedback_directory = "feedback"
-        config.CourseDirectory.db_url = f"sqlite:///{scratch / 'gradebook.db'}"
+        config.CourseDirectory.db_url = db_url or f"sqlite:///{scratch / 'gradebook.db'}"
         config.Exchange.root = str(scratch / "exchange")
         if timeout is not None:
             config.Execute.timeout = timeout
@@ -451,6 +589,16 @@ def _scratch_course(course_root: Path, timeout: int | None = None, parent: Path 
         config.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]  # keep kernels' start-up chatter out of the report
         coursedir = CourseDirectory(config=config)
         yield NbGraderAPI(coursedir=coursedir, config=config), scratch
+
+
+def _load_config(course_root: Path):
+    """The course's ``nbgrader_config.py``, as nbgrader reads it."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config_path = Path(course_root) / CONFIG_FILE
+    if not config_path.is_file():
+        raise CourseError(f"{config_path}: missing; the course root must hold nbgrader's configuration")
+    return PyFileConfigLoader(config_path.name, path=str(config_path.parent)).load_config()
 
 
 def _autograde_preprocessors() -> list[type]:

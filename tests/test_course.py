@@ -10,6 +10,7 @@ import pytest
 
 from mistakes import catalog, mistakes
 from rl_course import cli, instructor
+from test_gradebook import gradebook_scores, reported_scores
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
 NOTEBOOKS = {"01_td_lambda": "td_lambda.ipynb", "02_forward_backward": "forward_backward.ipynb", "03_gae": "gae.ipynb",
@@ -74,15 +75,17 @@ def graded(course_root, tmp_path_factory):
         submit(name, inject(mistake, read("solutions", mistake.assignment)), assignment=mistake.assignment)
 
     csv_path = tmp / "grades.csv"
+    db_url = f"sqlite:///{tmp / 'gradebook.db'}"
     out = tmp / "stdout.json"
     import contextlib
     import io
 
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = cli.main(["grade", str(submitted), "--json", "--csv", str(csv_path), "--jobs", "2", "--course", str(course_root)])
+        code = cli.main(["grade", str(submitted), "--json", "--csv", str(csv_path), "--jobs", "2", "--db", db_url,
+                         "--course", str(course_root)])
     out.write_text(stdout.getvalue())
-    return dict(code=code, scores=json.loads(stdout.getvalue()), stderr=stderr.getvalue(), csv=csv_path,
+    return dict(code=code, scores=json.loads(stdout.getvalue()), stderr=stderr.getvalue(), csv=csv_path, db_url=db_url,
                 points={a: _points(read("solutions", a)) for a in NOTEBOOKS}, submitted=submitted)
 
 
@@ -141,6 +144,13 @@ def test_broken_submissions_are_named_in_one_line_and_the_rest_is_graded(graded)
     assert any(f"{sub / 'stray' / '99_no_such_assignment'}: unknown assignment" in p for p in problems)
     assert graded["scores"]["not_json"][ASSIGNMENT] == {"score": 0.0, "max_score": 12.0}
     assert "99_no_such_assignment" not in graded["scores"].get("stray", {})
+
+
+@pytest.mark.notebook
+def test_the_gradebook_holds_every_graded_score_written_by_two_jobs(graded):
+    recorded = gradebook_scores(graded["db_url"])
+    assert recorded == reported_scores(graded["csv"])
+    assert recorded[("solution", "04_ppo")] == FULL_MARKS["04_ppo"] and ("not_json", ASSIGNMENT) not in recorded
 
 
 @pytest.mark.notebook

@@ -111,7 +111,8 @@ def hostile(course_root, tmp_path_factory):
     stdout, stderr = io.StringIO(), io.StringIO()
     with redirect_stdout(stdout), redirect_stderr(stderr):
         code = cli.main(["feedback", str(tmp / "submitted"), "--out", str(tmp / "feedback"), "--csv", str(tmp / "grades.csv"),
-                         "--timeout", str(TIMEOUT), "--jobs", "2", "--course", str(course_root)])
+                         "--timeout", str(TIMEOUT), "--jobs", "2", "--db", f"sqlite:///{tmp / 'gradebook.db'}",
+                         "--course", str(course_root)])
     rows = {r["student"]: r for r in csv.DictReader((tmp / "grades.csv").open())}
     return dict(code=code, stdout=stdout.getvalue(), stderr=stderr.getvalue(), rows=rows, points=points,
                 feedback=tmp / "feedback", submitted=tmp / "submitted")
@@ -191,7 +192,7 @@ def test_one_job_grades_as_two_jobs_do(hostile, course_root, tmp_path):
         shutil.copytree(hostile["submitted"] / name, tmp_path / "submitted" / name)
     with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
         assert cli.main(["grade", str(tmp_path / "submitted"), "--csv", str(tmp_path / "grades.csv"), "--jobs", "1",
-                         "--timeout", str(TIMEOUT), "--course", str(course_root)]) == 0
+                         "--timeout", str(TIMEOUT), "--db", f"sqlite:///{tmp_path / 'gradebook.db'}", "--course", str(course_root)]) == 0
     def same_folder(row, submitted):
         return {**row, "problem": row["problem"].replace(str(submitted), "DIR")}
 

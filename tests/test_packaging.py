@@ -13,7 +13,7 @@ CONDA_NAMES = {"pytorch": "torch"}  # conda-forge's name for a PyPI package
 
 
 def _normalize(requirement: str) -> tuple[str, str]:
-    name, spec = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", requirement).groups()
+    name, spec = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(?:\[[^]]*\])?\s*(.*)$", requirement).groups()  # pip's [extras]: conda has none
     name = name.lower().replace("_", "-")
     return CONDA_NAMES.get(name, name), spec.replace(" ", "")
 

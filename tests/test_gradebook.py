@@ -1,0 +1,133 @@
+"""Grades are recorded in nbgrader's gradebook: SQLite by default, PostgreSQL when several graders share one,
+and the gradebook holds exactly the scores `rl-course grade` reports, however many jobs or graders wrote it."""
+
+import csv
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from rl_course import cli, instructor
+
+ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
+DEMO_CELLS = {"sweep", "check_against_sweep"}
+
+
+def gradebook_scores(db_url: str) -> dict:
+    """{(student, assignment): score} of every submission the gradebook holds."""
+    with Gradebook(db_url, "rl-course") as gb:
+        return {(s.student_id, a.name): s.score for a in gb.assignments for s in gb.assignment_submissions(a.name)}
+
+
+def reported_scores(csv_path: Path) -> dict:
+    """{(student, assignment): score} of the rows of a grades CSV that were graded (no problem)."""
+    return {(r["student"], r["assignment"]): float(r["score"]) for r in csv.DictReader(csv_path.open()) if not r["problem"]}
+
+
+def _solution(course_root, change=None):
+    nb = nbformat.read(course_root / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
+    for cell in nb.cells:
+        if change and cell.metadata.get("nbgrader", {}).get("grade_id") == change[0]:
+            cell.source = cell.source.split("\n")[0] + "\n    " + change[1] + "\n"
+    return nb
+
+
+def _submit(folder: Path, student: str, nb=None, text=None):
+    target = folder / student / ASSIGNMENT
+    target.mkdir(parents=True, exist_ok=True)
+    if text is not None:
+        (target / NOTEBOOK).write_text(text)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nbformat.write(nb, target / NOTEBOOK)
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A PostgreSQL server of its own on loopback, for the length of the module: its URL."""
+    initdb = shutil.which("initdb") or next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))), None)
+    if initdb is None:
+        if os.environ.get("RL_COURSE_REQUIRE_POSTGRES"):
+            pytest.fail("RL_COURSE_REQUIRE_POSTGRES is set but PostgreSQL is not installed")
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    bindir = Path(initdb).resolve().parent
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # the server refuses to run as root
+    home = Path(tempfile.mkdtemp(prefix="rl-course-pg-"))
+    if as_postgres:
+        shutil.chown(home, "postgres")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def run(*command):
+        subprocess.run(as_postgres + [str(c) for c in command], check=True, capture_output=True, timeout=120)
+
+    run(bindir / "initdb", "-D", home / "data", "-U", "grader", "-A", "trust", "--no-sync")
+    run(bindir / "pg_ctl", "-D", home / "data", "-l", home / "log", "-w", "start",
+        "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {home} -c fsync=off")
+    try:
+        run(bindir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "grader", "course")
+        yield f"postgresql://grader@127.0.0.1:{port}/course"
+    finally:
+        run(bindir / "pg_ctl", "-D", home / "data", "-m", "immediate", "stop")
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.notebook
+def test_several_graders_share_one_postgresql_gradebook(course_root, postgres_url, tmp_path):
+    sections = {"a": tmp_path / "section_a", "b": tmp_path / "section_b"}
+    _submit(sections["a"], "ann", _solution(course_root))
+    _submit(sections["a"], "bo", _solution(course_root, ("td_error", "return 0.0")))
+    _submit(sections["b"], "cy", _solution(course_root))
+    _submit(sections["b"], "di", nbformat.read(course_root / "notebooks" / ASSIGNMENT / NOTEBOOK, as_version=4))
+    graders = {name: subprocess.Popen(
+        [sys.executable, "-m", "rl_course.cli", "grade", str(folder), "--json", "--jobs", "2", "--db", postgres_url,
+         "--csv", str(tmp_path / f"{name}.csv"), "--course", str(course_root)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name, folder in sections.items()}
+    outputs = {name: p.communicate(timeout=600) for name, p in graders.items()}
+    assert all(p.returncode == 0 for p in graders.values()), outputs
+    scores = {**json.loads(outputs["a"][0]), **json.loads(outputs["b"][0])}
+    assert scores["ann"][ASSIGNMENT]["score"] == scores["cy"][ASSIGNMENT]["score"] == 12
+    assert 0 < scores["bo"][ASSIGNMENT]["score"] < 12 and scores["di"][ASSIGNMENT]["score"] == 0
+    recorded = {(s, ASSIGNMENT): scores[s][ASSIGNMENT]["score"] for s in ("ann", "bo", "cy", "di")}
+    assert gradebook_scores(postgres_url) == recorded
+
+    # graded again: a corrected submission replaces its grade, an unreadable one leaves none behind
+    regrade = tmp_path / "regrade"
+    _submit(regrade, "bo", _solution(course_root))
+    _submit(regrade, "ann", text="{ not a notebook")
+    assert cli.main(["grade", str(regrade), "--db", postgres_url, "--csv", str(tmp_path / "again.csv"),
+                     "--course", str(course_root)]) == 0
+    recorded[("bo", ASSIGNMENT)] = 12.0
+    del recorded[("ann", ASSIGNMENT)]
+    assert gradebook_scores(postgres_url) == recorded
+
+
+def test_the_gradebook_is_at_the_course_root_unless_configured(course_copy):
+    assert instructor.gradebook_url(course_copy) == f"sqlite:///{course_copy.resolve() / 'gradebook.db'}?timeout=60"
+    assert instructor.gradebook_url(course_copy, "sqlite:////srv/grades.db") == "sqlite:////srv/grades.db?timeout=60"
+    assert instructor.gradebook_url(course_copy, "postgresql://grader:secret@db/course") == "postgresql://grader:secret@db/course"
+    with open(course_copy / "nbgrader_config.py", "a") as config:
+        config.write('\nc.CourseDirectory.db_url = "postgresql://grader@db/course"\n')
+    assert instructor.gradebook_url(course_copy) == "postgresql://grader@db/course"
+
+
+def test_a_gradebook_that_cannot_be_reached_is_one_line_error(course_root, tmp_path, capsys):
+    _submit(tmp_path / "submitted", "ann", text="{}")
+    for url, says in [("postgresql://grader:secret@127.0.0.1:1/course", "Connection refused"),
+                      ("no-such-db://x", "not a database URL")]:
+        assert cli.main(["grade", str(tmp_path / "submitted"), "--db", url, "--course", str(course_root)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("rl-course: error: ") and "\n" not in err and says in err, err
+        assert "secret" not in err
