@@ -98,9 +98,13 @@ def _check_episode(rewards, values, gamma) -> tuple[np.ndarray, np.ndarray]:
         )
     if len(r) == 0:
         raise ValueError("the episode has no steps")
+    _check_gamma(gamma)
+    return r, v
+
+
+def _check_gamma(gamma) -> None:
     if not 0 <= gamma <= 1:
         raise ValueError(f"gamma (γ) must be in [0, 1], got {gamma}")
-    return r, v
 
 
 def _check_lambda(lam) -> None:
@@ -150,6 +154,7 @@ def batch_td_errors(rewards, values, next_values, terminated, gamma: float) -> n
     ``next_values`` holds V(s_{t+1}) of the same episode (for a step cut by a time limit, the
     value of its real final observation); a terminated step has no future to bootstrap from.
     """
+    _check_gamma(gamma)
     r, v, v_next, term = _check_batch(rewards, values, next_values, terminated)
     return r + gamma * (1.0 - term) * v_next - v
 
@@ -178,9 +183,16 @@ def gae(rewards, values, next_values, terminated, truncated, gamma: float, lam: 
 
 
 def gae_torch(rewards, values, next_values, terminated, truncated, gamma: float, lam: float):
-    """``gae`` on torch tensors (same formula, same shapes, same device); no gradient flows through it."""
+    """``gae`` on torch tensors (same formula, same shapes, same checks, same device); no gradient flows through it."""
     import torch
 
+    batch = {"rewards": rewards, "values": values, "next_values": next_values, "terminated": terminated, "truncated": truncated}
+    for name, tensor in batch.items():
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+    _check_gamma(gamma)
+    _check_lambda(lam)
+    _check_batch_shapes({name: tuple(tensor.shape) for name, tensor in batch.items()})
     with torch.no_grad():
         not_terminated = 1.0 - terminated.to(rewards.dtype)
         deltas = rewards + gamma * not_terminated * next_values - values
@@ -195,19 +207,26 @@ def gae_torch(rewards, values, next_values, terminated, truncated, gamma: float,
 
 def _as_batch(flags, shape, name) -> np.ndarray:
     flags = np.asarray(flags)
-    if flags.shape != shape:
-        raise ValueError(f"{name} must have the shape of rewards {shape}, got {flags.shape}")
+    _check_batch_shapes({"rewards": shape, name: flags.shape})
     return flags.astype(float)
 
 
 def _check_batch(rewards, values, next_values, terminated):
     r = np.asarray(rewards, dtype=float)
-    if r.ndim != 2:
-        raise ValueError(f"rewards must be shaped (T, n_envs), got {r.shape}")
+    _check_batch_shapes({"rewards": r.shape})
     arrays = [r]
     for name, array in (("values", values), ("next_values", next_values)):
         array = np.asarray(array, dtype=float)
-        if array.shape != r.shape:
-            raise ValueError(f"{name} must have the shape of rewards {r.shape}, got {array.shape}")
+        _check_batch_shapes({"rewards": r.shape, name: array.shape})
         arrays.append(array)
     return (*arrays, _as_batch(terminated, r.shape, "terminated"))
+
+
+def _check_batch_shapes(shapes: dict) -> None:
+    """The arrays of a batched rollout, by name → shape (rewards first): rewards is (T, n_envs) and every other has its shape."""
+    (_, expected), *others = shapes.items()
+    if len(expected) != 2:
+        raise ValueError(f"rewards must be shaped (T, n_envs), got {expected}")
+    for name, shape in others:
+        if shape != expected:
+            raise ValueError(f"{name} must have the shape of rewards {expected}, got {shape}")

@@ -15,7 +15,7 @@ from test_gradebook import gradebook_scores, reported_scores
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
 NOTEBOOKS = {"01_td_lambda": "td_lambda.ipynb", "02_forward_backward": "forward_backward.ipynb", "03_gae": "gae.ipynb",
              "04_ppo": "ppo.ipynb"}
-FULL_MARKS = {"01_td_lambda": 12, "02_forward_backward": 15, "03_gae": 10, "04_ppo": 15}
+FULL_MARKS = {"01_td_lambda": 12, "02_forward_backward": 15, "03_gae": 10, "04_ppo": 17}
 # Cells that only demonstrate (figures, sweeps, the visible training run): left out of the mistake fixtures,
 # which need only what the graded cells use.
 DEMO_CELLS = {"sweep", "check_against_sweep", "bias_variance", "online_gap", "coefficients", "identity_check",

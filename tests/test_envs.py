@@ -68,3 +68,75 @@ def test_stepping_after_the_end_is_an_error():
     env.reset()
     with pytest.raises(ValueError, match="action must be 0"):
         env.step(5)
+
+
+def small_mdp_and_policy(seed=0, n_states=6, n_actions=3):
+    mdp = envs.random_mdp(n_states, n_actions, end_probability=0.1, seed=seed)
+    pi = np.random.default_rng(seed + 100).dirichlet(np.ones(n_actions), size=n_states)  # π(a|s), rows sum to 1
+    return mdp, pi
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.9, 1.0])
+def test_policy_values_satisfy_the_bellman_equation(gamma):
+    """V^π(s) = Σ_a π(a|s) [R(s, a) + γ Σ_s′ P(s, a, s′) V^π(s′)], and iterating that equation from V = 0 reaches the same V^π."""
+    mdp, pi = small_mdp_and_policy(seed=1)
+    V = envs.policy_values(mdp, pi, gamma)
+    bellman = lambda V: np.sum(pi * (mdp.R + gamma * mdp.P @ V), axis=1)  # noqa: E731
+    np.testing.assert_allclose(V, bellman(V), atol=1e-12)
+    iterated = np.zeros(len(V))
+    for _ in range(400):  # a contraction by γ·0.9 (every step ends the episode with probability 0.1): 0.9^400 ≈ 5e-19
+        iterated = bellman(iterated)
+    np.testing.assert_allclose(V, iterated, atol=1e-12)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.9, 1.0])
+def test_policy_advantages_are_q_minus_v_and_average_to_zero_under_pi(gamma):
+    """A^π(s, a) = Q^π(s, a) − V^π(s) with Q^π(s, a) = R(s, a) + γ Σ_s′ P(s, a, s′) V^π(s′), and Σ_a π(a|s) A^π(s, a) = 0."""
+    mdp, pi = small_mdp_and_policy(seed=2)
+    V, A = envs.policy_values(mdp, pi, gamma), envs.policy_advantages(mdp, pi, gamma)
+    assert A.shape == mdp.R.shape
+    Q = np.array([[mdp.R[s, a] + gamma * sum(mdp.P[s, a, t] * V[t] for t in range(len(V))) for a in range(A.shape[1])]
+                  for s in range(len(V))])
+    np.testing.assert_allclose(A, Q - V[:, None], atol=1e-12)
+    np.testing.assert_allclose(np.sum(pi * A, axis=1), 0.0, atol=1e-12)
+
+
+def test_policy_values_and_advantages_match_monte_carlo_returns():
+    """Mean discounted returns of the gymnasium SmallMDP, started in s with first action a and then following π,
+    estimate Q^π(s, a); weighted by π they estimate V^π(s). n returns per (s, a) have a standard error of about
+    std/√n, so each estimate must lie within 4 standard errors of the exact value (a 4σ miss has probability
+    about 6e-5 per comparison; the seed is fixed, so the test is deterministic)."""
+    gamma, n = 0.9, 1500
+    env = gym.make("rl_course/SmallMDP-v0", n_states=4, n_actions=2, seed=3)
+    mdp = env.unwrapped.mdp
+    pi = np.random.default_rng(103).dirichlet(np.ones(2), size=4)
+    rng = np.random.default_rng(0)
+    env.reset(seed=0)
+    returns = np.zeros((4, 2, n))
+    for s in range(4):
+        for a in range(2):
+            for i in range(n):
+                env.reset()
+                env.unwrapped._state = s
+                action, G, discount, done = a, 0.0, 1.0, False
+                while not done:
+                    state, r, done, _, _ = env.step(action)
+                    G += discount * r
+                    discount *= gamma
+                    action = int(rng.choice(2, p=pi[state]))
+                returns[s, a, i] = G
+    Q_mc, Q_se = returns.mean(axis=2), returns.std(axis=2, ddof=1) / np.sqrt(n)
+    V, A = envs.policy_values(mdp, pi, gamma), envs.policy_advantages(mdp, pi, gamma)
+    assert np.all(np.abs(Q_mc - (A + V[:, None])) < 4 * Q_se), (Q_mc, A + V[:, None], Q_se)
+    V_mc, V_se = np.sum(pi * Q_mc, axis=1), np.sqrt(np.sum((pi * Q_se) ** 2, axis=1))  # independent samples per (s, a)
+    assert np.all(np.abs(V_mc - V) < 4 * V_se), (V_mc, V, V_se)
+    A_mc = Q_mc - V_mc[:, None]
+    assert np.all(np.abs(A_mc - A) < 4 * (Q_se + V_se[:, None])), (A_mc, A)
+    assert np.all(Q_se < 0.1)  # the test has power: an error of 0.4 in any Q(s, a) would be caught
+
+
+def test_a_policy_that_is_not_a_distribution_is_refused():
+    mdp, pi = small_mdp_and_policy()
+    for bad in (pi[:, :2], pi * 2, -pi):
+        with pytest.raises(ValueError, match="table of action probabilities"):
+            envs.policy_values(mdp, bad, 0.9)

@@ -109,3 +109,27 @@ def test_shapes_are_checked():
         advantages.gae(r[:, 0], v, nv, term, trunc, 0.99, 0.95)
     with pytest.raises(ValueError, match=r"truncated must have the shape"):
         advantages.gae(r, v, nv, term, trunc[:3], 0.99, 0.95)
+
+
+def test_torch_checks_its_arguments_as_numpy_does():
+    """gae_torch refuses what gae refuses, with the same messages: λ or γ outside [0, 1], a shape that differs from the rewards'."""
+    rollout = random_rollout()
+    tensors = [torch.tensor(x) for x in rollout]
+    r, v, nv, term, trunc = tensors
+    for gamma, lam, message in [(0.99, 1.5, r"lam \(λ\) must be in \[0, 1\], got 1.5"), (0.99, -0.1, r"lam \(λ\) must be in \[0, 1\]"),
+                                (1.2, 0.95, r"gamma \(γ\) must be in \[0, 1\], got 1.2")]:
+        for fn, args in ((advantages.gae, rollout), (advantages.gae_torch, tensors)):
+            with pytest.raises(ValueError, match=message):
+                fn(*args, gamma, lam)
+    wrong = [("values", (r, v[:, :4], nv, term, trunc), r"values must have the shape of rewards \(40, 5\), got \(40, 4\)"),
+             ("next_values", (r, v, nv[:-1], term, trunc), r"next_values must have the shape of rewards \(40, 5\), got \(39, 5\)"),
+             ("terminated", (r, v, nv, term[:, 0], trunc), r"terminated must have the shape of rewards \(40, 5\), got \(40,\)"),
+             ("truncated", (r, v, nv, term, trunc[:3]), r"truncated must have the shape of rewards \(40, 5\), got \(3, 5\)"),
+             ("rewards", (r[:, 0], v, nv, term, trunc), r"rewards must be shaped \(T, n_envs\), got \(40,\)")]
+    for name, args, message in wrong:
+        with pytest.raises(ValueError, match=message):
+            advantages.gae_torch(*args, 0.99, 0.95)
+        with pytest.raises(ValueError, match=message):
+            advantages.gae(*(a.numpy() for a in args), 0.99, 0.95)
+    with pytest.raises(TypeError, match="values must be a torch.Tensor, got ndarray"):
+        advantages.gae_torch(r, rollout[1], nv, term, trunc, 0.99, 0.95)

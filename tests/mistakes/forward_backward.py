@@ -8,12 +8,15 @@ N_STEP = {"test_n_step_example", "test_n_step_general", "test_n_step_end_of_epis
 LAMBDA = {"test_lambda_limits", "test_lambda_end_weights", "test_lambda_general"}
 BACKWARD = {"test_backward_equals_forward", "test_backward_general"}
 OFFLINE = {"test_offline_example", "test_offline_equals_offline_td_lambda"}
+# test_backward_equals_forward also compares the student's own forward view with their own backward view:
+# a mistake in either (or in the Ψ₍N₎ or Ψ₍₁₎ below them) fails it too.
+OWN_VIEWS = {"test_backward_equals_forward"}
 TRUE_ONLINE = {"test_true_online_td0", "test_true_online_equals_online_lambda_return", "test_true_online_episodes"}
 
 MISTAKES = {
     # The backward view and the offline λ-return are built on td_errors: they inherit its mistakes.
     "psi_1_bootstraps_past_the_end": mistake(
-        "td_errors", "Ψ₍₁₎ of the last step bootstraps from V(s_T)", {"test_td_errors_terminal", "test_backward_general"}, "not r + γ V(s_T)",
+        "td_errors", "Ψ₍₁₎ of the last step bootstraps from V(s_T)", {"test_td_errors_terminal", "test_backward_general"} | OWN_VIEWS, "not r + γ V(s_T)",
         source="def td_errors(rewards, values, gamma=1.0):\n    v = np.asarray(values, dtype=float)\n"
                "    return np.asarray(rewards, dtype=float) + gamma * v[1:] - v[:-1]\n"),
     "psi_1_undiscounted": mistake(
@@ -23,22 +26,22 @@ MISTAKES = {
         "td_errors", "V(s_t) and V(s_{t+1}) taken one step apart from r_t", TD_ERRORS | BACKWARD | OFFLINE, "Ψ₍₁₎ at t=0: expected -0.4",
         replace=("next_values = np.append(v[1:-1], 0.0)", "next_values = np.append(v[2:], 0.0)[: len(r)]")),
     "n_step_off_by_one": mistake(
-        "n_step_estimates", "Ψ₍N₎ sums N + 1 rewards", N_STEP | LAMBDA, "Ψ₍N₎ sums the N rewards",
+        "n_step_estimates", "Ψ₍N₎ sums N + 1 rewards", N_STEP | LAMBDA | OWN_VIEWS, "Ψ₍N₎ sums the N rewards",
         replace=("end = T if n == np.inf else min(t + int(n), T)", "end = T if n == np.inf else min(t + int(n) + 1, T)")),
     "n_step_bootstraps_past_the_end": mistake(
-        "n_step_estimates", "Ψ₍N₎ near the end bootstraps from V(s_T)", {"test_n_step_end_of_episode", "test_lambda_general"}, "no value is bootstrapped from s_T",
+        "n_step_estimates", "Ψ₍N₎ near the end bootstraps from V(s_T)", {"test_n_step_end_of_episode", "test_lambda_general"} | OWN_VIEWS, "no value is bootstrapped from s_T",
         replace=("        if end < T:\n", "        if end <= T:\n")),
     "n_step_undiscounted_bootstrap": mistake(
-        "n_step_estimates", "V(s_{t+N}) not discounted by γ^N", N_STEP | {"test_lambda_limits", "test_lambda_general"}, "bootstraps from V(s_{t+N}) with γ^N",
+        "n_step_estimates", "V(s_{t+N}) not discounted by γ^N", N_STEP | {"test_lambda_limits", "test_lambda_general"} | OWN_VIEWS, "bootstraps from V(s_{t+N}) with γ^N",
         replace=("out[t] += gamma ** (end - t) * v[end]", "out[t] += v[end]")),
     "lambda_weights_do_not_sum_to_one": mistake(
-        "lambda_estimates", "the Monte-Carlo term gets (1 − λ)λ^{T−t−1} instead of the remaining λ^{T−t−1}", LAMBDA, "λ^{T−t−1} in all",
+        "lambda_estimates", "the Monte-Carlo term gets (1 − λ)λ^{T−t−1} instead of the remaining λ^{T−t−1}", LAMBDA | OWN_VIEWS, "λ^{T−t−1} in all",
         replace=("+ lam ** (T - t - 1) * monte_carlo[t]", "+ (1 - lam) * lam ** (T - t - 1) * monte_carlo[t]")),
     "lambda_weights_off_by_one": mistake(
-        "lambda_estimates", "λ^N instead of λ^{N−1}", {"test_lambda_limits", "test_lambda_general"}, "Ψ^λ with λ = 0 at t=0",
+        "lambda_estimates", "λ^N instead of λ^{N−1}", {"test_lambda_limits", "test_lambda_general"} | OWN_VIEWS, "Ψ^λ with λ = 0 at t=0",
         replace=("(1 - lam) * lam ** (n - 1) * by_n[n][t]", "(1 - lam) * lam ** n * by_n[n][t]")),
     "lambda_without_monte_carlo": mistake(
-        "lambda_estimates", "the Monte-Carlo term left out at the end of the episode", LAMBDA, "belong to Ψ₍∞₎",
+        "lambda_estimates", "the Monte-Carlo term left out at the end of the episode", LAMBDA | OWN_VIEWS, "belong to Ψ₍∞₎",
         replace=("+ lam ** (T - t - 1) * monte_carlo[t]", "")),
     "backward_view_without_gamma": mistake(
         "backward_view_estimates", "Ψ^λ(s_t) = Ψ₍₁₎ + λΨ^λ(s_{t+1}): γ forgotten", BACKWARD | {"test_offline_equals_offline_td_lambda"}, "backward-view Ψ^λ with λ = 0.8, γ = 0.9",
@@ -68,6 +71,29 @@ MISTAKES = {
         "true_online_td_lambda_episode", "e(s) ← e(s) + 1: an accumulating trace instead of the dutch one",
         {"test_true_online_equals_online_lambda_return", "test_true_online_episodes"}, "check the dutch trace",
         replace=("e[s] += 1.0 - alpha * gamma * lam * e_before", "e[s] += 1.0")),
+    "true_online_trace_kept_between_episodes": mistake(
+        "true_online_td_lambda_episode", "the dutch traces are created once, at module level, and carry over into the next episode",
+        {"test_true_online_equals_online_lambda_return", "test_true_online_episodes"}, "e := 0 and V_old := 0 at the start of every episode",
+        source="e = None  # the dutch traces e(s), created on the first call\n\n"
+               "def true_online_td_lambda_episode(V, episode, alpha, lam, gamma=1.0):\n"
+               "    global e\n"
+               "    V_new = np.array(V, dtype=float)\n"
+               "    if e is None or e.shape != V_new.shape:\n"
+               "        e = np.zeros_like(V_new)\n"
+               "    v_old = 0.0\n"
+               "    T = len(episode.rewards)\n"
+               "    for k in range(T):\n"
+               "        s, s_next = episode.states[k], episode.states[k + 1]\n"
+               "        v = V_new[s]\n"
+               "        v_next = 0.0 if k == T - 1 else V_new[s_next]\n"
+               "        delta = episode.rewards[k] + gamma * v_next - v\n"
+               "        e_before = e[s]\n"
+               "        e = gamma * lam * e\n"
+               "        e[s] += 1.0 - alpha * gamma * lam * e_before\n"
+               "        V_new = V_new + alpha * (delta + v - v_old) * e\n"
+               "        V_new[s] -= alpha * (v - v_old)\n"
+               "        v_old = v_next\n"
+               "    return V_new\n"),
     "true_online_v_old_not_carried": mistake(
         "true_online_td_lambda_episode", "V_old never updated: the correction term is always V(s) − 0", {"test_true_online_equals_online_lambda_return", "test_true_online_episodes"}, "V_old := 0 at the start of every episode",
         replace=("        v_old = v_next\n", "")),

@@ -72,6 +72,43 @@ MISTAKES = {
     "entropy_bonus_with_the_wrong_sign": mistake(
         "ppo_update", "+ c_H H: the entropy is penalized instead of rewarded", {"test_update_entropy_bonus"}, "the entropy must rise",
         replace=("- config.ent_coef * entropy", "+ config.ent_coef * entropy")),
+    "old_log_probs_not_shuffled": mistake(
+        "ppo_update", "π_old taken in stored order while the actions are shuffled: ρ compares two different samples",
+        {"test_update_steps"}, "index the stored log-probabilities with the same minibatch indices",
+        replace=('batch["log_probs"][idx]', 'batch["log_probs"][start:start + config.minibatch_size]'), may_also_fail=TRAINING),
+    "gradients_never_zeroed": mistake(
+        "ppo_update", "no optimizer.zero_grad(): the gradients accumulate across minibatches", {"test_update_steps"},
+        "call optimizer.zero_grad() before loss.backward()", replace=("            optimizer.zero_grad()\n", ""),
+        may_also_fail=TRAINING),
+    "gradient_norm_not_clipped": mistake(
+        "ppo_update", "no global gradient-norm clipping", {"test_update_steps"}, "clip the global gradient norm",
+        replace=("            torch.nn.utils.clip_grad_norm_(agent.parameters(), config.max_grad_norm)\n", ""),
+        may_also_fail=TRAINING),
+    "minibatches_not_shuffled": mistake(
+        "ppo_update", "minibatches in the stored order (arange instead of a permutation)", {"test_update_minibatches"},
+        "shuffle the batch every epoch", replace=("order = torch.randperm(n)", "order = torch.arange(n)"),
+        may_also_fail=TRAINING),
+    "critic_weight_ignored": mistake(
+        "ppo_update", "c_V = config.vf_coef ignored: L = −L^CLIP + L^V − c_H H", {"test_update_steps"},
+        "weighted by c_V = config.vf_coef", replace=("config.vf_coef * critic_loss", "critic_loss"), may_also_fail=TRAINING),
+    "critic_clip_range_ignored": mistake(
+        "ppo_update", "ε̂ = config.clip_value ignored: the critic is never clipped", {"test_update_steps"},
+        "the critic's clip range ε̂ is config.clip_value", replace=("config.clip_value)", "None)")),
+    "clip_fraction_never_counts": mistake(
+        "ppo_update", "clip fraction of ρ > 1 + ε *and* ρ < 1 − ε: always 0", {"test_update_diagnostics"},
+        "whose ρ lies outside [1 − ε, 1 + ε]",
+        replace=("((ratio - 1).abs() > eps)", "((ratio > 1 + eps) & (ratio < 1 - eps))")),
+    "approx_kl_with_the_wrong_sign": mistake(
+        "ppo_update", "approx-KL as mean(log ρ − (ρ − 1)): the estimator with the wrong sign, never positive",
+        {"test_update_diagnostics", "test_update_improves"}, "mean((ρ − 1) − log ρ) per minibatch, never negative",
+        replace=("((ratio - 1) - torch.log(ratio))", "(torch.log(ratio) - (ratio - 1))")),
+    "approx_kl_naive": mistake(
+        "ppo_update", "approx-KL as −mean(log ρ), the naive high-variance estimator", {"test_update_diagnostics"},
+        "the lecture's low-variance estimator, mean((ρ − 1) − log ρ)", replace=("((ratio - 1) - torch.log(ratio))", "(-torch.log(ratio))"),
+        may_also_fail={"test_update_improves"}),
+    "explained_variance_upside_down": mistake(
+        "ppo_update", "explained variance as Var[y − V]/Var[y], without the 1 −", {"test_update_diagnostics"},
+        "1 − Var[y − V_old] / Var[y] over the whole batch", replace=("1 - (y - v).var() / y.var()", "(y - v).var() / y.var()")),
     "critic_targets_without_the_baseline": mistake(
         "train_ppo", "critic targets y = Ψ^GAE instead of Ψ^GAE + V_old", set(), "test_train_learns (0 / 2)",
         replace=('"targets": flat(psi + rollout.values)', '"targets": flat(psi)'), may_also_fail=TRAINING),

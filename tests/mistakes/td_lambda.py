@@ -10,7 +10,7 @@ RMS = {"test_rms_error_initial", "test_rms_error_general"}
 
 MISTAKES = {
     "bootstraps_past_the_end": mistake(
-        "td_error", "Ψ₍₁₎ bootstraps from V(s′) of a terminal state", {"test_td_error_terminal"}, "must not bootstrap",
+        "td_error", "Ψ₍₁₎ bootstraps from V(s′) of a terminal state", {"test_td_error_terminal", "test_td_lambda_terminal"}, "must not bootstrap",
         source="def td_error(V, s, r, s_next, terminated, gamma=1.0):\n    return float(r + gamma * V[s_next] - V[s])\n"),
     "discounts_the_wrong_value": mistake(
         "td_error", "γ multiplies V(s) instead of V(s′)", TD_ERROR | {"test_td_lambda_zero_is_td0", "test_td_lambda_offline_monte_carlo", "test_td_lambda_general"}, "Ψ₍₁₎ for the step 2 → 1 with r = 1, γ = 0.5",
@@ -30,6 +30,49 @@ MISTAKES = {
     "always_online": mistake(
         "td_lambda_episode", "offline TD(λ) reads the table it is changing", {"test_td_lambda_offline_monte_carlo"}, "every Ψ₍₁₎ uses the table of the episode start",
         replace=("V_read = V_new if online else V_start", "V_read = V_new")),
+    "trace_kept_between_episodes": mistake(
+        "td_lambda_episode", "the traces are created once, at module level, and carry over into the next episode",
+        TD_LAMBDA - {"test_td_lambda_worked_example", "test_td_lambda_zero_is_td0"},
+        "e(s) := 0 for all s at the start of every episode",
+        source="e = None  # the eligibility traces e(s), created on the first call\n\n"
+               "def td_lambda_episode(V, episode, alpha, lam, gamma=1.0, trace=\"accumulating\", online=True):\n"
+               "    global e\n"
+               "    V_new = np.array(V, dtype=float)\n"
+               "    V_start = V_new.copy()\n"
+               "    if e is None or e.shape != V_new.shape:\n"
+               "        e = np.zeros_like(V_new)\n"
+               "    T = len(episode.rewards)\n"
+               "    for k in range(T):\n"
+               "        s, s_next = episode.states[k], episode.states[k + 1]\n"
+               "        V_read = V_new if online else V_start\n"
+               "        psi = td_error(V_read, s, episode.rewards[k], s_next, terminated=(k == T - 1), gamma=gamma)\n"
+               "        e[s] = e[s] + 1.0 if trace == \"accumulating\" else 1.0\n"
+               "        V_new = V_new + alpha * e * psi\n"
+               "        e = lam * gamma * e\n"
+               "    return V_new\n"),
+    "terminal_state_gets_a_trace": mistake(
+        "td_lambda_episode", "the loop runs over s_0 … s_T: the terminal state gets a trace and an update towards 0",
+        {"test_td_lambda_terminal"}, "the terminal s_T never gets a trace",
+        source="def td_lambda_episode(V, episode, alpha, lam, gamma=1.0, trace=\"accumulating\", online=True):\n"
+               "    V_new = np.array(V, dtype=float)\n"
+               "    V_start = V_new.copy()\n"
+               "    e = np.zeros_like(V_new)\n"
+               "    T = len(episode.rewards)\n"
+               "    for k, s in enumerate(episode.states):\n"
+               "        V_read = V_new if online else V_start\n"
+               "        if k < T:\n"
+               "            psi = td_error(V_read, s, episode.rewards[k], episode.states[k + 1], terminated=(k == T - 1), gamma=gamma)\n"
+               "        else:  # the terminal state: no reward, no future\n"
+               "            psi = 0.0 - V_read[s]\n"
+               "        e[s] = e[s] + 1.0 if trace == \"accumulating\" else 1.0\n"
+               "        V_new = V_new + alpha * e * psi\n"
+               "        e = lam * gamma * e\n"
+               "    return V_new\n"),
+    "inline_psi_bootstraps_past_the_end": mistake(
+        "td_lambda_episode", "Ψ₍₁₎ written out in the loop, bootstrapping from V(s_T) at the last step",
+        {"test_td_lambda_terminal"}, "V(s_T) must never be read",
+        replace=("psi = td_error(V_read, s, episode.rewards[k], s_next, terminated=(k == T - 1), gamma=gamma)",
+                 "psi = episode.rewards[k] + gamma * V_read[s_next] - V_read[s]")),
     "terminals_in_the_mean": mistake(
         "rms_error", "the terminal states (always right) are averaged in", RMS, "leave out the first and last entries",
         source="def rms_error(V, v_true):\n    return float(np.sqrt(np.mean((np.asarray(V) - np.asarray(v_true)) ** 2)))\n"),
