@@ -1,12 +1,14 @@
 """Grading a class: seconds per submission with 1 and 2 jobs, and full marks on every repeated grading.
 
-    python benchmarks/grading.py [--students 40] [--jobs 1 2] [--rounds 10]
+    python benchmarks/grading.py [--students 40] [--jobs 1 2] [--rounds 10] [--sandbox]
 
 A class of ``--students`` copies of every solution notebook is graded with ``rl-course grade``
 once per value of ``--jobs``, in a fresh process each time; it prints the wall time per
 submission and checks that every copy earns full marks. ``--rounds R`` then grades one copy of
 each solution R more times, each in a process with its own PYTHONHASHSEED, and prints the scores
-of every round: a correct solution must earn full marks every time.
+of every round: a correct solution must earn full marks every time. ``--sandbox`` grades the class
+with its kernels confined and unconfined, alternating, three times each, with the largest ``--jobs``,
+and prints the median seconds of both and their ratio (the target: confined within 10% of unconfined).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,11 +38,11 @@ def make_class(folder: Path, n_students: int) -> int:
     return n_students * len(solutions)
 
 
-def grade(folder: Path, jobs: int, seed: int = 0) -> tuple[dict, float]:
+def grade(folder: Path, jobs: int, seed: int = 0, options: tuple[str, ...] = ()) -> tuple[dict, float]:
     """Scores from ``rl-course grade --json`` in a fresh process, and its wall seconds."""
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "rl_course.cli", "grade", str(folder), "--json", "--jobs", str(jobs),
+        [sys.executable, "-m", "rl_course.cli", "grade", str(folder), "--json", "--jobs", str(jobs), *options,
          "--csv", str(folder.parent / "grades.csv"), "--db", f"sqlite:///{folder.parent / 'gradebook.db'}", "--course", str(ROOT)],
         capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": str(seed)}, check=True,
     )
@@ -55,6 +58,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--rounds", type=int, default=0, help="gradings of one copy of each solution, each with a new process seed")
+    parser.add_argument("--sandbox", action="store_true", help="compare grading with confined and unconfined kernels")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="rl-course-bench-") as tmp:
         folder = Path(tmp) / "submitted"
@@ -77,6 +81,17 @@ def main() -> None:
                 results.append(full_marks(scores))
                 print(f"  round {seed:2d} ({seconds:5.1f} s): " + "  ".join(f"{a} {v}" for a, v in row.items()), flush=True)
             print(f"full marks in {sum(results)} of {args.rounds} rounds")
+        if args.sandbox:
+            jobs = max(args.jobs)
+            seconds = {"confined": [], "unconfined": []}
+            print(f"the class with {jobs} job(s), confined and unconfined, alternating")
+            for _ in range(3):
+                for mode, options in (("confined", ()), ("unconfined", ("--unconfined",))):
+                    scores, took = grade(folder, jobs, options=options)
+                    seconds[mode].append(took)
+                    print(f"  {mode:>10}: {took:7.1f} s; full marks for all: {full_marks(scores)}", flush=True)
+            confined, unconfined = (statistics.median(seconds[m]) for m in ("confined", "unconfined"))
+            print(f"median: confined {confined:.1f} s, unconfined {unconfined:.1f} s, ratio {confined / unconfined:.3f}")
 
 
 if __name__ == "__main__":

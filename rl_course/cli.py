@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     grading.add_argument("--timeout", type=int, default=None, metavar="SECONDS",
                          help="seconds one cell may run before it is stopped and graded as failed (default: nbgrader_config.py's)")
     grading.add_argument("--jobs", type=int, default=1, metavar="N", help="grade N submissions at once (default: 1)")
+    grading.add_argument("--memory-limit", metavar="SIZE", help="address space of each process of a submission's kernel, "
+                                                                "e.g. 4G (default: nbgrader_config.py's Sandbox.memory_limit, 8G)")
+    grading.add_argument("--cpu-limit", type=int, metavar="SECONDS", help="CPU seconds of each process of a submission's "
+                                                                         "kernel (default: Sandbox.cpu_limit, 1200)")
+    grading.add_argument("--unconfined", action="store_true", help="run submissions with the grader's rights, outside the sandbox")
     grading.add_argument("--course", type=Path, default=None, help="course root (default: found from the current folder)")
 
     grade = commands.add_parser("grade", parents=[grading], help="autograde submissions with nbgrader")
@@ -171,6 +176,9 @@ def _grade(args) -> int:
     def on_problem(line: str) -> None:
         print(f"problem: {line}", file=sys.stderr)
 
+    def on_warning(line: str) -> None:
+        print(f"warning: {line}; see the README's \"Grading sandbox\" to enable it", file=sys.stderr)
+
     def on_graded(grade: instructor.Grade, seconds: float) -> None:
         print(f"graded {grade.student}/{grade.assignment}: {grade.score:g} / {grade.max_score:g} ({seconds:.0f} s)", file=sys.stderr)
         for line in grade.feedback:
@@ -179,7 +187,8 @@ def _grade(args) -> int:
     feedback_dir = getattr(args, "out", None)
     db_url = instructor.gradebook_url(root, args.db)
     grades = instructor.grade(args.submitted, root, on_problem=on_problem, on_graded=on_graded, timeout=args.timeout,
-                              feedback_dir=feedback_dir, jobs=args.jobs, db_url=db_url)
+                              feedback_dir=feedback_dir, jobs=args.jobs, db_url=db_url, sandbox=_sandbox(args),
+                              on_warning=on_warning)
     instructor.write_grades_csv(grades, args.csv)
     if args.json:
         print(json.dumps(instructor.grades_json(grades), indent=2))
@@ -188,6 +197,12 @@ def _grade(args) -> int:
         print(f"\ngrades written to {args.csv} and recorded in the gradebook {instructor.shown_url(db_url)}"
               + (f", feedback to {feedback_dir}/" if feedback_dir else ""))
     return 0
+
+
+def _sandbox(args) -> dict:
+    """The caps given on the command line, over those of ``nbgrader_config.py``."""
+    given = {"memory_limit": args.memory_limit, "cpu_limit": args.cpu_limit, "enabled": False if args.unconfined else None}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 if __name__ == "__main__":

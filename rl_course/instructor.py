@@ -23,7 +23,7 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -148,6 +148,8 @@ def grade(
     feedback_dir: Path | None = None,
     jobs: int = 1,
     db_url: str | None = None,
+    sandbox: dict | None = None,
+    on_warning: Callable[[str], None] = lambda line: None,
 ) -> list[Grade]:
     """Autograde every submission under ``submitted`` (``<student>/<assignment>/<notebook>.ipynb``).
 
@@ -162,6 +164,10 @@ def grade(
     Every grade is recorded in nbgrader's gradebook at ``db_url`` (default: ``gradebook_url(course_root)``),
     which then holds exactly the scores returned: a submission that could not be graded loses any
     score an earlier grading left there. Several graders, or ``jobs`` workers, may share one gradebook.
+
+    Each submission's kernel runs confined (``rl_course.sandbox``), with the caps of ``c.Sandbox`` in
+    ``nbgrader_config.py`` updated by ``sandbox`` (e.g. ``{"memory_limit": "4G"}``, ``{"enabled": False}``).
+    Where confinement is not possible, ``on_warning`` is told why and the kernels run unconfined.
     """
     submitted, course_root = Path(submitted), Path(course_root)
     if not submitted.is_dir():
@@ -178,10 +184,14 @@ def grade(
                 tasks.append((student_dir.name, assignment_dir.name, assignment_dir))
     if timeout is not None and timeout < 1:
         raise CourseError(f"the time limit per cell must be at least 1 second, got {timeout}")
+    confined, why_not = confinement(course_root, sandbox)
+    if why_not:
+        on_warning(f"submissions run unconfined, with the grader's rights: {why_not}")
     db_url = gradebook_url(course_root, db_url)
     prepare_gradebook(course_root, db_url, sorted({a for _, a, _ in tasks}), sorted({s for s, _, _ in tasks}))
     grades = []
-    for grade_, problems, seconds in _grade_all(tasks, _Grader(course_root, db_url, timeout, feedback_dir), jobs):
+    for grade_, problems, seconds in _grade_all(tasks, _Grader(course_root, db_url, timeout, feedback_dir, sandbox=dict(sandbox or {}),
+                                                                    confined=confined), jobs):
         for line in problems:
             on_problem(line)
         grades.append(grade_)
@@ -263,6 +273,8 @@ class _Grader:
     timeout: int | None = None
     feedback_dir: Path | None = None
     scratch_parent: Path | None = None
+    sandbox: dict = field(default_factory=dict)
+    confined: bool = False
 
     @property
     def course_id(self) -> str:
@@ -273,7 +285,8 @@ class _Grader:
 
         self._stack = ExitStack()
         self.api, self.scratch = self._stack.enter_context(
-            _scratch_course(self.course_root, self.timeout, self.scratch_parent, db_url=self.db_url))
+            _scratch_course(self.course_root, self.timeout, self.scratch_parent, db_url=self.db_url,
+                            sandbox=self.sandbox, confined=self.confined))
         self._stack.enter_context(warnings.catch_warnings())
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's own session bookkeeping, not a grading problem
         return self
@@ -560,11 +573,12 @@ def shown_url(db_url: str) -> str:
 
 @contextmanager
 def _scratch_course(course_root: Path, timeout: int | None = None, parent: Path | None = None,
-                    db_url: str | None = None) -> Iterator[tuple[object, Path]]:
+                    db_url: str | None = None, sandbox: dict | None = None, confined: bool = False) -> Iterator[tuple[object, Path]]:
     """An nbgrader API over a temporary course directory whose ``source/`` links to ``solutions/``.
 
-    The course's own ``nbgrader_config.py`` is loaded; only the folders are redirected, and the
-    gradebook to ``db_url`` (default: a throwaway one inside the scratch course).
+    The course's own ``nbgrader_config.py`` is loaded; only the folders are redirected, the
+    gradebook to ``db_url`` (default: a throwaway one inside the scratch course), and with
+    ``confined`` the kernels into the sandbox, its caps updated by ``sandbox``.
     """
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
@@ -584,7 +598,8 @@ def _scratch_course(course_root: Path, timeout: int | None = None, parent: Path 
         config.Exchange.root = str(scratch / "exchange")
         if timeout is not None:
             config.Execute.timeout = timeout
-        config.Autograde.autograde_preprocessors = _autograde_preprocessors()
+        config.Sandbox.update(sandbox or {})
+        config.Autograde.autograde_preprocessors = _autograde_preprocessors(confined)
         config.OverwriteCells.add_missing_cells = True  # a deleted test cell comes back from the gradebook and runs
         config.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]  # keep kernels' start-up chatter out of the report
         coursedir = CourseDirectory(config=config)
@@ -601,20 +616,39 @@ def _load_config(course_root: Path):
     return PyFileConfigLoader(config_path.name, path=str(config_path.parent)).load_config()
 
 
-def _autograde_preprocessors() -> list[type]:
-    """nbgrader's autograde steps, with its Execute replaced by one that outlives the kernel."""
+def confinement(course_root: Path, sandbox: dict | None = None) -> tuple[bool, str | None]:
+    """Whether kernels run confined, with the caps of ``nbgrader_config.py`` updated by ``sandbox``, and
+    why they cannot be where confinement is wanted but this machine does not allow it."""
+    from traitlets import TraitError
+
+    from rl_course.sandbox import Sandbox, unavailable
+
+    config = _load_config(course_root)
+    config.Sandbox.update(sandbox or {})
+    try:
+        wanted = Sandbox(config=config).enabled
+    except (TraitError, ValueError) as error:
+        raise CourseError(f"sandbox: {_one_line(error)}") from None
+    why_not = unavailable() if wanted else None
+    return wanted and why_not is None, why_not
+
+
+def _autograde_preprocessors(confined: bool = False) -> list[type]:
+    """nbgrader's autograde steps, with its Execute replaced by one that outlives the kernel (and, when
+    ``confined``, starts it in the sandbox)."""
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
 
-    return [_execute_until_the_kernel_dies() if step is Execute else step
+    return [_execute_until_the_kernel_dies(confined) if step is Execute else step
             for step in Autograde.class_traits()["autograde_preprocessors"].default()]
 
 
 @functools.cache
-def _execute_until_the_kernel_dies() -> type:
+def _execute_until_the_kernel_dies(confined: bool = False) -> type:
     """nbgrader's Execute, except that when the kernel dies (``os._exit``, a killed process, a crash, the
     memory cap) only the cell it died in and the code cells after it fail, each with an error output
-    saying so, instead of the whole submission: the tests that passed before keep their points."""
+    saying so, instead of the whole submission: the tests that passed before keep their points.
+    With ``confined``, kernels start in the sandbox (``rl_course.sandbox.ConfinedKernelManager``)."""
     from nbclient.exceptions import DeadKernelError
     from nbgrader.preprocessors import Execute
 
@@ -622,6 +656,13 @@ def _execute_until_the_kernel_dies() -> type:
         return nbformat.v4.new_output("error", ename="KernelDied", evalue=evalue, traceback=[f"KernelDied: {evalue}"])
 
     class ExecuteUntilTheKernelDies(Execute):
+        def __init__(self, *args, **kwargs):
+            if confined:
+                from rl_course.sandbox import ConfinedKernelManager
+
+                kwargs.setdefault("kernel_manager_class", ConfinedKernelManager)
+            super().__init__(*args, **kwargs)
+
         def preprocess(self, nb, resources=None, km=None):
             self.died_in = None
             return super().preprocess(nb, resources, km)

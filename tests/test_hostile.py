@@ -15,10 +15,11 @@ from contextlib import redirect_stderr, redirect_stdout
 import nbformat
 import pytest
 
-from rl_course import cli
+from rl_course import cli, sandbox
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
 TIMEOUT = 10  # seconds per cell; the slowest test cell of the solution takes about one
+CONFINED = sandbox.unavailable() is None  # kernels run in the grading sandbox (tests/test_sandbox.py)
 TD_ERROR_TESTS = {"test_td_error_step", "test_td_error_terminal"}
 RMS_TESTS = {"test_rms_error_initial", "test_rms_error_general"}
 
@@ -72,8 +73,9 @@ HOSTILE = {
                          set(), None),
     "output_flood": (_insert_after("td_error", "for i in range(2_000_000):\n    print(i)"), set(), None),
     "ships_its_own_library": (_body("rms_error", "return 0.0"), RMS_TESTS, "RMS error of V = 0"),  # with EXTRA_FILES
-    "kills_the_grader": (_insert_after("td_error", "import os\nos.kill(os.getppid(), 9)"), "everything",
-                         "the process grading it was killed"),
+    # confined, the kernel's parent is the sandbox's own init, which ignores the signal
+    "kills_the_grader": (_insert_after("td_error", "import os\nos.kill(os.getppid(), 9)"), set() if CONFINED else "everything",
+                         None if CONFINED else "the process grading it was killed"),
     "redefines_the_grading_helpers": (
         _both(_body("rms_error", "return 0.0"),
               _insert_after("rms_error", "grading.expect_close = lambda *a, **k: None\ngrading.assert_own_work = lambda *a, **k: None")),
@@ -198,6 +200,19 @@ def test_one_job_grades_as_two_jobs_do(hostile, course_root, tmp_path):
 
     one_job = [same_folder(r, tmp_path / "submitted") for r in csv.DictReader((tmp_path / "grades.csv").open())]
     assert one_job == [same_folder(hostile["rows"][name], hostile["submitted"]) for name in sorted(some)]
+
+
+@pytest.mark.notebook
+def test_a_submission_that_kills_its_unconfined_grader_is_graded_alone_and_the_batch_goes_on(hostile, course_root, tmp_path):
+    for name in ("solution", "kills_the_grader"):
+        shutil.copytree(hostile["submitted"] / name, tmp_path / "submitted" / name)
+    stderr = io.StringIO()
+    with redirect_stdout(io.StringIO()), redirect_stderr(stderr):
+        assert cli.main(["grade", str(tmp_path / "submitted"), "--csv", str(tmp_path / "grades.csv"), "--jobs", "2", "--unconfined",
+                         "--timeout", str(TIMEOUT), "--db", f"sqlite:///{tmp_path / 'gradebook.db'}", "--course", str(course_root)]) == 0
+    rows = {r["student"]: r for r in csv.DictReader((tmp_path / "grades.csv").open())}
+    assert rows["solution"]["score"] == "12" and rows["kills_the_grader"]["score"] == "0"
+    assert "the process grading it was killed" in rows["kills_the_grader"]["problem"], stderr.getvalue()
 
 
 @pytest.mark.notebook

@@ -1,0 +1,195 @@
+"""Confinement of the kernels that run students' code while it is graded: bubblewrap and prlimit.
+
+Each kernel is started by ``prlimit`` (util-linux) inside ``bwrap`` (bubblewrap), and sees:
+
+- read-only, the system's programs and libraries (``/usr``, ``/etc``, …), the Python installation
+  with its packages, and the ``rl_course`` package; nothing else of the machine: no course folder,
+  no ``solutions/``, no other submission, no gradebook, no home folder;
+- its working folder, at the path of the submission's working copy: a fresh tmpfs of at most
+  ``disk_limit`` bytes in which the submission's own files are bound read-only; ``/tmp`` is another
+  such tmpfs. Whatever the kernel writes stays in memory and is gone when it ends;
+- no network (a network namespace of its own, with loopback only), process IDs, IPC and host
+  name of its own; it talks to the grader over Unix sockets in a folder of its own;
+- an unprivileged user without capabilities: when the grader runs as root, a user ID of its own
+  per grading process, so that the caps on processes count each kernel apart;
+- caps per process on its address space (``memory_limit``), CPU seconds (``cpu_limit``), and on
+  its processes and threads together (``process_limit``).
+
+The caps are set in ``nbgrader_config.py`` (``c.Sandbox.memory_limit = "8G"``) or by the options
+of ``rl-course grade``. Where bubblewrap cannot run (not Linux, not installed, a container that
+forbids namespaces), ``unavailable()`` says why and grading runs unconfined.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import site
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Bool, Integer, Unicode, validate
+from traitlets.config import Configurable
+
+SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
+KERNEL_UID_BASE = 200_000  # + the grading process's pid: a user ID no account has, one per grading process
+PASSED_ON = ("PYTHONPATH", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "LANG", "TZ")  # the rest is cleared
+
+
+class Sandbox(Configurable):
+    """The caps on each kernel that runs a submission (``c.Sandbox.…`` in ``nbgrader_config.py``)."""
+
+    enabled = Bool(True, help="Confine each submission's kernel (bubblewrap); False runs them with the grader's rights.").tag(config=True)
+    memory_limit = Unicode("8G", help="Address space of each of the kernel's processes, e.g. 8G (a bigger allocation fails "
+                                      "with MemoryError).").tag(config=True)
+    cpu_limit = Integer(1200, help="CPU seconds of each of the kernel's processes; past them it is killed.").tag(config=True)
+    process_limit = Integer(256, help="Processes and threads the kernel may run at once.").tag(config=True)
+    disk_limit = Unicode("1G", help="Size of each of the kernel's two writable folders (its working folder and /tmp), "
+                                    "held in memory.").tag(config=True)
+
+    @validate("memory_limit", "disk_limit")
+    def _a_size(self, proposal):
+        parse_size(proposal["value"])
+        return proposal["value"]
+
+    @validate("cpu_limit", "process_limit")
+    def _positive(self, proposal):
+        if proposal["value"] < 1:
+            raise ValueError(f"Sandbox.{proposal['trait'].name} must be at least 1, got {proposal['value']}")
+        return proposal["value"]
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size such as ``512M``, ``8G`` or ``1073741824`` (powers of 1024)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", str(text), re.IGNORECASE)
+    if not match:
+        raise ValueError(f"not a size: {text!r} (expected e.g. 512M, 8G)")
+    number, unit = match.groups()
+    return int(float(number) * 1024 ** " KMGT".index(unit.upper() or " "))
+
+
+@functools.cache
+def unavailable() -> str | None:
+    """Why kernels cannot be confined on this machine, or None when they can (checked once, by confining ``true``)."""
+    if not sys.platform.startswith("linux"):
+        return f"confinement needs Linux's namespaces (bubblewrap); this is {sys.platform}"
+    for tool, package in (("bwrap", "bubblewrap"), ("prlimit", "util-linux"), ("setpriv", "util-linux")):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (Debian and Ubuntu: apt install {package})"
+    with tempfile.TemporaryDirectory() as folder:
+        probe = command(["true"], Path(folder), Path(folder), Sandbox())
+        result = subprocess.run(probe, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        return f"bubblewrap cannot create its namespaces here ({result.stderr.strip() or result.returncode})"
+    return None
+
+
+def kernel_uid() -> int | None:
+    """The user ID kernels run as when the grader is root (None otherwise: they keep the grader's)."""
+    return KERNEL_UID_BASE + os.getpid() if os.geteuid() == 0 else None
+
+
+def readable_paths() -> list[Path]:
+    """What a kernel may read besides the system folders: the Python installation, its packages, ``rl_course``."""
+    import rl_course
+
+    user_site = [site.getusersitepackages()] if site.ENABLE_USER_SITE else []
+    paths = {Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), *user_site)}
+    paths.add(Path(rl_course.__file__).parent)  # an editable install lives in a course checkout, which must stay unseen
+    return sorted(p.resolve() for p in paths if p.exists())
+
+
+def command(kernel_cmd: list[str], workdir: Path, ipc_folder: Path, sandbox: Sandbox, env: dict | None = None) -> list[str]:
+    """``kernel_cmd`` confined as the module docstring describes, working in ``workdir``, its sockets in ``ipc_folder``."""
+    disk = str(parse_size(sandbox.disk_limit))
+    uid = kernel_uid()
+    argv = ["prlimit", f"--as={parse_size(sandbox.memory_limit)}", f"--cpu={sandbox.cpu_limit}",
+            f"--nproc={sandbox.process_limit}", f"--fsize={disk}", "--core=0", "--",
+            "bwrap", "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid", "--unshare-net",
+            "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
+    if uid is None:
+        argv += ["--unshare-user"]
+    for folder in SYSTEM_FOLDERS:
+        argv += ["--ro-bind-try", folder, folder]
+    argv += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/dev/shm",
+             "--perms", "01777", "--size", disk, "--tmpfs", "/tmp"]
+    made = {Path("/"), Path("/tmp")}
+
+    def mount(*option: str, at: Path, perms: str = "0755") -> None:
+        """``option`` at ``at``, whose missing parent folders are made traversable (bwrap makes them 0700)."""
+        for parent in reversed(at.parents):
+            if parent not in made:
+                argv.extend(["--perms", "0755", "--dir", str(parent)])
+                made.add(parent)
+        argv.extend(["--perms", perms, *option, str(at)] if option[0] in ("--dir", "--tmpfs", "--size") else [*option, str(at)])
+        made.add(at)
+
+    for path in readable_paths():
+        mount("--ro-bind", str(path), at=path)
+    mount("--dir", at=Path("/tmp/matplotlib"), perms="01777")
+    for cache in _matplotlib_font_caches():
+        mount("--ro-bind", str(cache), at=Path("/tmp/matplotlib") / cache.name)
+    mount("--bind", str(ipc_folder), at=Path(ipc_folder))
+    mount("--size", disk, "--tmpfs", at=Path(workdir), perms="01777")
+    for item in sorted(Path(workdir).iterdir()):
+        mount("--ro-bind", str(item), at=item)
+    argv += ["--chdir", str(workdir), "--clearenv"]
+    environment = {key: value for key, value in (env or os.environ).items() if key in PASSED_ON or key.startswith("JPY_")}
+    environment.update(PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin", HOME=str(workdir), TMPDIR="/tmp",
+                       MPLCONFIGDIR="/tmp/matplotlib", IPYTHONDIR="/tmp/ipython", LANG=environment.get("LANG", "C.UTF-8"))
+    for key, value in sorted(environment.items()):
+        argv += ["--setenv", key, value]
+    argv.append("--")
+    if uid is not None:
+        argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
+                 "--inh-caps=-all", "--bounding-set=-all", "--"]
+    return argv + list(kernel_cmd)
+
+
+@functools.cache
+def _matplotlib_font_caches() -> tuple[Path, ...]:
+    """matplotlib's font list, built once by the grader, so that no kernel spends seconds rebuilding it."""
+    import matplotlib
+    import matplotlib.font_manager  # noqa: F401  (builds the cache if there is none)
+
+    return tuple(sorted(Path(matplotlib.get_cachedir()).glob("fontlist-v*.json")))
+
+
+class ConfinedKernelManager(AsyncKernelManager):
+    """A kernel started inside the sandbox (``command``), reached over Unix sockets in a folder of its own and
+    interrupted by a message (a signal from outside would not reach it)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.sandbox = Sandbox(parent=self)
+        self.folder = Path(tempfile.mkdtemp(prefix="rl-course-kernel-"))
+        self.transport = "ipc"
+        self.connection_file = str(self.folder / "kernel.json")
+        self.ip = str(self.folder / "socket")
+        if kernel_uid() is not None:
+            os.chown(self.folder, kernel_uid(), kernel_uid())
+
+    def write_connection_file(self, **kwargs) -> None:
+        super().write_connection_file(**kwargs)
+        if kernel_uid() is not None:
+            os.chown(self.connection_file, kernel_uid(), kernel_uid())
+
+    async def _async_pre_start_kernel(self, **kwargs):
+        self.kernel_spec.interrupt_mode = "message"
+        return await super()._async_pre_start_kernel(**kwargs)
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kwargs) -> None:
+        workdir = Path(kwargs.get("cwd") or os.getcwd()).resolve()
+        confined = command(kernel_cmd, workdir, self.folder, self.sandbox, kwargs.get("env"))
+        kwargs.setdefault("stdout", subprocess.DEVNULL)  # its start-up notes, which would land in the grader's output
+        await super()._async_launch_kernel(confined, **kwargs)
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart)
+        if not restart:
+            shutil.rmtree(self.folder, ignore_errors=True)

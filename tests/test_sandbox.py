@@ -1,0 +1,211 @@
+"""The grading sandbox: a submission's kernel sees its own working copy and the installed packages, nothing
+else of the course; it cannot write outside its own folders, reach the network, or get past its caps.
+Each attack below is graded through `rl-course feedback` beside an honest student, whose grade it must not touch."""
+
+import copy
+import csv
+import os
+import re
+import socket
+import threading
+import warnings
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from rl_course import cli, instructor, sandbox
+from test_gradebook import gradebook_scores
+
+ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
+CONFINED = sandbox.unavailable() is None
+
+needs_the_sandbox = pytest.mark.skipif(
+    not CONFINED and not os.environ.get("RL_COURSE_REQUIRE_SANDBOX"),
+    reason=f"kernels cannot be confined here: {sandbox.unavailable()}")
+
+# What each attack does, given the places it aims at; it prints "ATTACK SUCCEEDED" if it gets through (the words
+# are joined as it runs, so that only its output, not its source in the feedback, can hold them).
+PRELUDE = 'import os\nWON, LOST = "ATTACK " + "SUCCEEDED", "attack " + "failed:"\n'
+ATTACKS = {
+    "reads_a_solution": """
+try:
+    print(WON, len(open({solution!r}).read()))
+except OSError as error:
+    print(LOST, type(error).__name__)
+""",
+    "reads_another_submission": """
+import glob
+mine = os.getcwd()
+theirs = [p for p in glob.glob("/tmp/**/*.ipynb", recursive=True) if not p.startswith(mine)]
+try:
+    print(WON, len(open({other!r}).read()), theirs)
+except OSError as error:
+    print(LOST, type(error).__name__, WON if theirs else "", theirs)
+""",
+    "writes_the_gradebook": """
+import sqlite3
+try:
+    db = sqlite3.connect("file:{gradebook}?mode=rw", uri=True)
+    db.execute("UPDATE grade SET auto_score = (SELECT max_score FROM grade_cells WHERE grade_cells.id = grade.cell_id)")
+    db.commit()
+    print(WON)
+except sqlite3.Error as error:
+    print(LOST, error)
+""",
+    "writes_outside_its_folder": """
+from pathlib import Path
+for target in [Path({outside!r}) / "planted.txt", Path.cwd().parents[2] / "planted.txt"]:
+    try:
+        target.write_text("planted")
+        print(WON, target)
+    except OSError as error:
+        print(LOST, type(error).__name__, target)
+""",
+    "opens_a_network_connection": """
+import socket
+try:
+    with socket.create_connection(("127.0.0.1", {port}), timeout=5) as s:
+        s.sendall(b"stolen answers")
+    print(WON)
+except OSError as error:
+    print(LOST, type(error).__name__)
+""",
+    "allocates_beyond_the_memory_cap": """
+import numpy as np
+try:
+    hoard = np.empty(4 * 2**30, dtype=np.uint8)  # twice the cap, well within the machine's memory
+    print(WON)
+except MemoryError as error:
+    print(LOST, "MemoryError")
+""",
+    "fork_bomb": """
+import time
+forked = 0
+try:
+    while forked < 100_000:
+        if os.fork() == 0:
+            time.sleep(120)
+            os._exit(0)
+        forked += 1
+    print(WON, forked)
+except OSError as error:
+    print(LOST, type(error).__name__, "after", forked, "processes")
+""",
+}
+SPIN = "spins_past_the_cpu_cap"  # its last cell spins: the CPU cap kills the kernel before the time limit stops the cell
+CPU_LIMIT, TIMEOUT = 20, 120
+
+
+@pytest.fixture(scope="module")
+def attacked(course_root, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("attacked")
+    submitted, outside, gradebook = tmp / "submitted", tmp / "outside", tmp / "gradebook.db"
+    outside.mkdir()
+    listener = socket.create_server(("127.0.0.1", 0))
+    received = []
+    threading.Thread(target=lambda: received.append(listener.accept()), daemon=True).start()
+    places = dict(solution=str(course_root / "solutions" / ASSIGNMENT / NOTEBOOK), gradebook=str(gradebook),
+                  other=str(submitted / "honest" / ASSIGNMENT / NOTEBOOK), outside=str(outside),
+                  port=listener.getsockname()[1])
+    solution = nbformat.read(course_root / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    solution.cells = [c for c in solution.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in {"sweep", "check_against_sweep"}]
+    submissions = {"honest": solution}
+    for name, attack in ATTACKS.items():
+        nb = copy.deepcopy(solution)
+        nb.cells.insert(3, nbformat.v4.new_code_cell(PRELUDE + attack.strip().format(**places)))
+        submissions[name] = nb
+    submissions["writes_the_gradebook"].cells = [  # and its answer to rms_error is wrong: 2 points it wants back
+        c if c.metadata.get("nbgrader", {}).get("grade_id") != "rms_error" else
+        nbformat.v4.new_code_cell(c.source.split("\n")[0] + "\n    return 0.0\n", metadata=c.metadata)
+        for c in submissions["writes_the_gradebook"].cells]
+    submissions[SPIN] = copy.deepcopy(solution)
+    submissions[SPIN].cells.append(nbformat.v4.new_code_cell("while True:\n    pass"))
+    for name, nb in submissions.items():
+        (submitted / name / ASSIGNMENT).mkdir(parents=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the cells added here have no ids; nbgrader gives them some
+            nbformat.write(nb, submitted / name / ASSIGNMENT / NOTEBOOK)
+    code = cli.main(["feedback", str(submitted), "--out", str(tmp / "feedback"), "--csv", str(tmp / "grades.csv"),
+                     "--db", f"sqlite:///{gradebook}", "--jobs", "2", "--timeout", str(TIMEOUT), "--memory-limit", "2G",
+                     "--cpu-limit", str(CPU_LIMIT), "--course", str(course_root)])
+    listener.close()
+    rows = {r["student"]: r for r in csv.DictReader((tmp / "grades.csv").open())}
+    pages = {name: (tmp / "feedback" / name / ASSIGNMENT / "td_lambda.html").read_text() for name in submissions}
+    return dict(code=code, rows=rows, pages=pages, received=received, outside=outside, gradebook=gradebook, tmp=tmp)
+
+
+@needs_the_sandbox
+@pytest.mark.notebook
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_the_attack_fails_and_costs_nobody_else_a_point(attacked, attack):
+    assert attacked["code"] == 0
+    page = attacked["pages"][attack]
+    assert "attack failed" in page and "ATTACK SUCCEEDED" not in page, re.findall(r"ATTACK SUCCEEDED[^<]*", page)
+    assert attacked["rows"]["honest"]["score"] == "12"
+    expected = "10" if attack == "writes_the_gradebook" else "12"  # the attack itself changes nothing of the grading
+    assert attacked["rows"][attack]["score"] == expected, attacked["rows"][attack]
+
+
+@needs_the_sandbox
+@pytest.mark.notebook
+def test_nothing_leaves_the_sandbox(attacked):
+    assert attacked["received"] == [], "a kernel reached a server on the grader's loopback"
+    assert list(attacked["outside"].iterdir()) == []
+    assert not list(attacked["tmp"].rglob("planted.txt"))
+    scores = gradebook_scores(f"sqlite:///{attacked['gradebook']}")
+    assert scores[("writes_the_gradebook", ASSIGNMENT)] == 10 and scores[("honest", ASSIGNMENT)] == 12
+
+
+@needs_the_sandbox
+@pytest.mark.notebook
+def test_a_fork_bomb_stops_at_the_process_cap(attacked):
+    forked = int(re.search(r"attack failed: \w+ after (\d+) processes", attacked["pages"]["fork_bomb"]).group(1))
+    assert 0 < forked < sandbox.Sandbox().process_limit
+
+
+@needs_the_sandbox
+@pytest.mark.notebook
+def test_a_kernel_that_spins_past_its_cpu_seconds_is_killed(attacked):
+    page = attacked["pages"][SPIN]
+    assert "the kernel died while this cell ran" in page
+    assert attacked["rows"][SPIN]["score"] == "12"  # the tests before it keep their points
+
+
+def test_the_kernel_sees_no_course_folder_and_writes_only_in_memory(course_root, tmp_path):
+    workdir = tmp_path / "autograded" / "ann" / ASSIGNMENT
+    workdir.mkdir(parents=True)
+    (workdir / NOTEBOOK).write_text("{}")
+    argv = sandbox.command(["python", "-m", "ipykernel_launcher"], workdir, tmp_path / "ipc", sandbox.Sandbox())
+    bound = {argv[i + 1] for i, flag in enumerate(argv) if flag in ("--ro-bind", "--bind", "--ro-bind-try")}
+    assert str(course_root) not in bound and str(course_root / "solutions") not in bound
+    assert not any(path.startswith(str(course_root / "solutions")) for path in bound)
+    assert str(course_root / "rl_course") in bound
+    assert ["--ro-bind", str(workdir / NOTEBOOK), str(workdir / NOTEBOOK)] == argv[argv.index(str(workdir / NOTEBOOK)) - 1:][:3]
+    assert "--unshare-net" in argv and "--clearenv" in argv
+    writable = {argv[i + 1] for i, flag in enumerate(argv) if flag == "--bind"} | {argv[i + 1] for i, flag in enumerate(argv) if flag == "--tmpfs"}
+    assert writable == {str(tmp_path / "ipc"), "/tmp", "/dev/shm", str(workdir)}
+
+
+@pytest.mark.parametrize("text, size", [("512M", 512 * 2**20), ("8G", 8 * 2**30), ("1.5g", int(1.5 * 2**30)), ("4096", 4096),
+                                        ("2GiB", 2 * 2**30)])
+def test_sizes_are_read_in_powers_of_1024(text, size):
+    assert sandbox.parse_size(text) == size
+
+
+def test_a_bad_cap_is_a_one_line_error(course_root, tmp_path, capsys):
+    (tmp_path / "submitted" / "ann" / ASSIGNMENT).mkdir(parents=True)
+    assert cli.main(["grade", str(tmp_path / "submitted"), "--memory-limit", "lots", "--course", str(course_root)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rl-course: error: sandbox:") and "lots" in err and "\n" not in err
+
+
+def test_without_confinement_grading_warns_once_and_goes_on(course_root, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sandbox, "unavailable", lambda: "bwrap is not installed (Debian and Ubuntu: apt install bubblewrap)")
+    (tmp_path / "submitted" / "ann" / ASSIGNMENT).mkdir(parents=True)  # nothing to run: a missing notebook
+    assert cli.main(["grade", str(tmp_path / "submitted"), "--db", f"sqlite:///{tmp_path / 'gb.db'}", "--csv",
+                     str(tmp_path / "grades.csv"), "--course", str(course_root)]) == 0
+    warnings_ = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert warnings_ == ["warning: submissions run unconfined, with the grader's rights: bwrap is not installed "
+                         "(Debian and Ubuntu: apt install bubblewrap); see the README's \"Grading sandbox\" to enable it"]
+    assert instructor.confinement(course_root, {"enabled": False}) == (False, None)
