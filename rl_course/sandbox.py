@@ -101,7 +101,7 @@ def readable_paths() -> list[Path]:
     user_site = [site.getusersitepackages()] if site.ENABLE_USER_SITE else []
     paths = {Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), *user_site)}
     paths.add(Path(rl_course.__file__).parent)  # an editable install lives in a course checkout, which must stay unseen
-    return sorted(p.resolve() for p in paths if p.exists())
+    return sorted(p.absolute() for p in paths if p.exists())
 
 
 def command(kernel_cmd: list[str], workdir: Path, ipc_folder: Path, sandbox: Sandbox, env: dict | None = None) -> list[str]:
@@ -130,7 +130,11 @@ def command(kernel_cmd: list[str], workdir: Path, ipc_folder: Path, sandbox: San
         made.add(at)
 
     for path in readable_paths():
-        mount("--ro-bind", str(path), at=path)
+        for link in _links_on(path):  # e.g. a virtual environment reached through a link: the kernel starts by that path
+            if link not in made:
+                mount("--symlink", os.readlink(link), at=link)
+        if path.resolve() not in made:
+            mount("--ro-bind", str(path.resolve()), at=path.resolve())
     mount("--dir", at=Path("/tmp/matplotlib"), perms="01777")
     for cache in _matplotlib_font_caches():
         mount("--ro-bind", str(cache), at=Path("/tmp/matplotlib") / cache.name)
@@ -149,6 +153,11 @@ def command(kernel_cmd: list[str], workdir: Path, ipc_folder: Path, sandbox: San
         argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
                  "--inh-caps=-all", "--bounding-set=-all", "--"]
     return argv + list(kernel_cmd)
+
+
+def _links_on(path: Path) -> list[Path]:
+    """The symbolic links among ``path`` and the folders above it, outermost first."""
+    return [p for p in (*reversed(path.parents), path) if p.is_symlink()]
 
 
 @functools.cache

@@ -209,3 +209,13 @@ def test_without_confinement_grading_warns_once_and_goes_on(course_root, tmp_pat
     assert warnings_ == ["warning: submissions run unconfined, with the grader's rights: bwrap is not installed "
                          "(Debian and Ubuntu: apt install bubblewrap); see the README's \"Grading sandbox\" to enable it"]
     assert instructor.confinement(course_root, {"enabled": False}) == (False, None)
+
+
+def test_a_python_reached_through_a_link_is_reached_the_same_way_inside(tmp_path, monkeypatch):
+    real = tmp_path / "real-venv"
+    (real / "bin").mkdir(parents=True)
+    (tmp_path / "venv").symlink_to(real)
+    monkeypatch.setattr(sandbox, "readable_paths", lambda: [tmp_path / "venv"])
+    argv = sandbox.command(["true"], tmp_path, tmp_path, sandbox.Sandbox())
+    assert ["--symlink", str(real), str(tmp_path / "venv")] == argv[argv.index("--symlink"):][:3]
+    assert ["--ro-bind", str(real), str(real)] == argv[argv.index(str(real), argv.index("--symlink") + 2) - 1:][:3]
