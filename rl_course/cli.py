@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train PPO and write its learning curves, metrics, checkpoint and a GIF")
     train.add_argument("--env", default="CartPole-v1", help="gymnasium environment id (default: CartPole-v1)")
-    train.add_argument("--steps", type=int, default=None, help="environment steps (default: the config's, 100000)")
+    train.add_argument("--steps", type=int, default=None,
+                       help="environment steps (default: the environment's preset, PPOConfig.for_env; 100000 for CartPole-v1 and Pendulum-v1)")
     train.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     train.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (default: outputs/)")
     train.add_argument("--no-gif", action="store_true", help="skip rendering the animation")
@@ -119,7 +120,7 @@ def _train(args) -> int:
 
     from rl_course import plotting, ppo
 
-    config = ppo.PPOConfig(env_id=args.env, seed=args.seed)
+    config = ppo.PPOConfig.for_env(args.env, seed=args.seed)
     if args.steps is not None:
         config.total_steps = args.steps
     try:

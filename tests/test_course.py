@@ -14,12 +14,13 @@ from test_gradebook import gradebook_scores, reported_scores
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
 NOTEBOOKS = {"01_td_lambda": "td_lambda.ipynb", "02_forward_backward": "forward_backward.ipynb", "03_gae": "gae.ipynb",
-             "04_ppo": "ppo.ipynb"}
-FULL_MARKS = {"01_td_lambda": 12, "02_forward_backward": 15, "03_gae": 10, "04_ppo": 17}
+             "04_ppo": "ppo.ipynb", "05_continuous": "continuous.ipynb"}
+FULL_MARKS = {"01_td_lambda": 12, "02_forward_backward": 15, "03_gae": 10, "04_ppo": 17, "05_continuous": 22}
 # Cells that only demonstrate (figures, sweeps, the visible training run): left out of the mistake fixtures,
 # which need only what the graded cells use.
 DEMO_CELLS = {"sweep", "check_against_sweep", "bias_variance", "online_gap", "coefficients", "identity_check",
-              "cartpole", "checks", "gradient_table", "train_run", "diagnostics", "animation"}
+              "cartpole", "checks", "gradient_table", "train_run", "diagnostics", "animation",
+              "clipping_picture", "reward_scale_check", "kl_run", "ablation_figure"}
 
 MISTAKES = mistakes()
 

@@ -173,6 +173,13 @@ def test_train_command_writes_everything(tmp_path, capsys):
     assert "did not reach 475" in summary
 
 
+def test_train_command_uses_the_environment_preset(tmp_path, capsys):
+    assert cli.main(["train", "--env", "Pendulum-v1", "--steps", "2048", "--no-gif", "--out", str(tmp_path)]) == 0
+    assert ppo.load_checkpoint(tmp_path / "ppo_Pendulum-v1.pt")[1] == ppo.PPOConfig.for_env("Pendulum-v1", total_steps=2048)
+    assert ppo.PPOConfig.for_env("Pendulum-v1").gamma != ppo.PPOConfig().gamma  # the preset, not CartPole's defaults
+    assert capsys.readouterr().out.strip().splitlines()[-1].endswith("no solved threshold")
+
+
 def test_train_command_reports_bad_environments(tmp_path, capsys):
     assert cli.main(["train", "--env", "NoSuchEnv-v0", "--steps", "256", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err

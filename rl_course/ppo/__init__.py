@@ -1,28 +1,47 @@
 """Proximal Policy Optimization, built from the course's tested pieces.
 
-    config      PPOConfig: every hyperparameter, with its default and what it does
-    networks    ActorCritic: π(a|s) (categorical or Gaussian) and V(s), orthogonally initialized
-    losses      ρ, the clipped surrogate, the clipped critic loss, advantage normalization, diagnostics
-    trainer     train(): collect → GAE → flatten → epochs of minibatch updates → log; update()
-    evaluation  evaluate(), checkpoints, the rollout animation
+    config         PPOConfig: every hyperparameter, with its default and what it does; presets per environment
+    distributions  the Gaussian head: log π(a|s), entropy and KL(π_old‖π_θ) summed over action dimensions; sampling
+    networks       ActorCritic: π(a|s) (categorical or Gaussian) and V(s), orthogonally initialized
+    normalization  running statistics, observation normalization, reward scaling; the training environments
+    optimization   learning-rate and ε annealing, global gradient clipping
+    losses         ρ, the clipped surrogate, the clipped critic loss, the KL penalty, advantage normalization, diagnostics
+    trainer        train(): collect → GAE → flatten → epochs of minibatch updates → log; update()
+    evaluation     evaluate(), checkpoints, the rollout animation
 """
 
-from rl_course.ppo.config import PPOConfig
+from rl_course.ppo.config import PRESETS, PPOConfig
+from rl_course.ppo.distributions import gaussian_entropy, gaussian_kl, gaussian_log_prob, sample_actions
 from rl_course.ppo.evaluation import evaluate, load_checkpoint, render_episode, save_checkpoint, save_gif
 from rl_course.ppo.losses import (
+    adapt_kl_coef,
     approx_kl,
     clip_fraction,
     clipped_surrogate,
     clipped_value_loss,
     explained_variance,
+    kl_penalty_objective,
     normalize_advantages,
     probability_ratio,
 )
-from rl_course.ppo.networks import ActorCritic
+from rl_course.ppo.networks import ActorCritic, kl_divergence, orthogonal_matrix
+from rl_course.ppo.normalization import (
+    NormalizeObservation,
+    ObservationStatistics,
+    initial_stats,
+    make_training_env,
+    normalize_observations,
+    scale_rewards,
+    update_running_stats,
+)
+from rl_course.ppo.optimization import clip_grad_norm_, linear_schedule
 from rl_course.ppo.trainer import Training, train, update
 
 __all__ = [
     "PPOConfig", "ActorCritic", "Training", "train", "update", "evaluate", "save_checkpoint", "load_checkpoint",
     "render_episode", "save_gif", "probability_ratio", "clipped_surrogate", "clipped_value_loss",
-    "normalize_advantages", "approx_kl", "clip_fraction", "explained_variance",
+    "normalize_advantages", "approx_kl", "clip_fraction", "explained_variance", "PRESETS", "gaussian_log_prob",
+    "gaussian_entropy", "gaussian_kl", "sample_actions", "kl_divergence", "orthogonal_matrix", "NormalizeObservation",
+    "ObservationStatistics", "initial_stats", "make_training_env", "normalize_observations", "scale_rewards",
+    "update_running_stats", "clip_grad_norm_", "linear_schedule", "kl_penalty_objective", "adapt_kl_coef",
 ]

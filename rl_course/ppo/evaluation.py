@@ -15,7 +15,11 @@ from rl_course.ppo.networks import ActorCritic
 
 def evaluate(agent: ActorCritic, env_id: str, n_episodes: int = 10, seed: int = 10_000, deterministic: bool = True,
              **env_kwargs) -> np.ndarray:
-    """Returns of ``n_episodes`` full episodes of the agent (its most likely action if ``deterministic``)."""
+    """Returns of ``n_episodes`` full episodes of the agent (its most likely action if ``deterministic``).
+
+    Observations are normalized with the statistics the agent was trained with, frozen (``agent.observe``):
+    evaluation episodes do not change them.
+    """
     env = gym.make(env_id, **env_kwargs)
     returns = []
     try:
@@ -23,7 +27,7 @@ def evaluate(agent: ActorCritic, env_id: str, n_episodes: int = 10, seed: int = 
             obs, _ = env.reset(seed=seed + i)
             total, done = 0.0, False
             while not done:
-                action, _ = agent.act(obs[None], deterministic=deterministic)
+                action, _ = agent.act(agent.observe(obs[None]), deterministic=deterministic)
                 obs, reward, terminated, truncated, _ = env.step(agent.env_actions(action)[0])
                 total += float(reward)
                 done = terminated or truncated
@@ -43,7 +47,7 @@ def load_checkpoint(path: Path | str) -> tuple[ActorCritic, PPOConfig]:
     saved = torch.load(path, weights_only=True)
     config = PPOConfig(**{**saved["config"], "hidden_sizes": tuple(saved["config"]["hidden_sizes"])})
     env = gym.make(config.env_id, **config.env_kwargs)
-    agent = ActorCritic(env.observation_space, env.action_space, config.hidden_sizes)
+    agent = ActorCritic.for_config(config, env.observation_space, env.action_space)
     env.close()
     try:
         agent.load_state_dict(saved["state_dict"])
@@ -57,6 +61,7 @@ def render_episode(agent: ActorCritic, env_id: str, seed: int = 0, max_frames: i
     """RGB frames of one episode of the agent acting deterministically (rendered off-screen)."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame draws into memory; no display is needed
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    os.environ.setdefault("MUJOCO_GL", "egl")  # MuJoCo renders off-screen through EGL (osmesa where there is no GPU driver)
     env = gym.make(env_id, render_mode="rgb_array", **env_kwargs)
     frames = []
     try:
@@ -64,7 +69,7 @@ def render_episode(agent: ActorCritic, env_id: str, seed: int = 0, max_frames: i
         frames.append(env.render())
         done = False
         while not done and len(frames) < max_frames:
-            action, _ = agent.act(obs[None], deterministic=True)
+            action, _ = agent.act(agent.observe(obs[None]), deterministic=True)
             obs, _, terminated, truncated, _ = env.step(agent.env_actions(action)[0])
             frames.append(env.render())
             done = terminated or truncated

@@ -46,6 +46,32 @@ def normalize_advantages(advantages: torch.Tensor, eps: float = 1e-8) -> torch.T
     return (advantages - advantages.mean()) / (advantages.std() + eps)
 
 
+@reference
+def kl_penalty_objective(ratio: torch.Tensor, advantages: torch.Tensor, kl: torch.Tensor, kl_coef: float) -> torch.Tensor:
+    """The lecture's objective with the KL term, to be maximized (the alternative to clipping):
+
+        L^KLPEN = E[ ρ Ψ^GAE ] − C · E[ KL(π_old ‖ π_θ) ]
+
+    ``kl`` holds KL(π_old(·|s) ‖ π_θ(·|s)) per transition; a policy that moves away from π_old pays C per nat.
+    """
+    return (ratio * advantages).mean() - kl_coef * kl.mean()
+
+
+@reference
+def adapt_kl_coef(kl_coef: float, kl: float, kl_target: float) -> float:
+    """The adaptive penalty coefficient (Schulman et al. 2017), after an update that moved the policy by d = E[KL]:
+
+        d > 1.5 d_targ  →  C ← 2 C        (moved too far: penalize more)
+        d < d_targ / 1.5 →  C ← C / 2      (barely moved: penalize less)
+        otherwise C stays.
+    """
+    if kl > 1.5 * kl_target:
+        return kl_coef * 2
+    if kl < kl_target / 1.5:
+        return kl_coef / 2
+    return kl_coef
+
+
 def approx_kl(ratio: torch.Tensor) -> torch.Tensor:
     """KL(π_old ‖ π_θ) estimated from samples of π_old with low variance: E[(ρ − 1) − log ρ] (always ≥ 0)."""
     with torch.no_grad():

@@ -1,5 +1,10 @@
 """The actor-critic: a policy π_θ(a|s) and a critic V_φ(s), two separate tanh MLPs, orthogonally initialized.
 
+Orthogonal initialization (one of the lecture's "other hacks"): every weight matrix W starts as an
+orthogonal matrix times a gain g, WᵀW = g² I (or W Wᵀ, whichever is smaller), biases at 0. The customary
+gains: √2 for the tanh hidden layers, 0.01 for the policy's output (a nearly uniform, or zero-mean, first
+policy), 1 for the critic's output.
+
 The two networks share no weights, but their hidden layers have the same shapes. So each hidden
 layer of both is stored as one stacked tensor (leading axis 0 = actor, 1 = critic) and both networks
 are evaluated together: on networks this small one batched matrix product for two costs little more
@@ -16,7 +21,36 @@ import torch
 from torch import nn
 from torch.distributions import Normal
 
+from rl_course.grading import reference
+from rl_course.ppo.distributions import gaussian_kl
+from rl_course.ppo.normalization import ObservationStatistics
+
 ACTOR, CRITIC = 0, 1  # the index of each network on the leading axis of a TwinLinear
+HIDDEN_GAIN, POLICY_GAIN, VALUE_GAIN = math.sqrt(2), 0.01, 1.0  # the customary gains of orthogonal initialization
+
+
+@reference
+def orthogonal_matrix(n_rows: int, n_cols: int, gain: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A random (n_rows, n_cols) matrix g·Q with orthonormal rows or columns, whichever are fewer:
+
+        X ~ N(0, 1) of shape (max, min);  X = Q R (QR decomposition);  Q ← Q · sign(diag R);  W = g Q (transposed if wide)
+
+    The sign correction makes Q uniformly distributed over orthogonal matrices (what torch.nn.init.orthogonal_ draws).
+    """
+    if n_rows < 1 or n_cols < 1:
+        raise ValueError(f"n_rows and n_cols must be at least 1, got {n_rows} × {n_cols}")
+    tall = (max(n_rows, n_cols), min(n_rows, n_cols))
+    q, r = torch.linalg.qr(torch.randn(tall, generator=generator))
+    q = q * torch.sign(torch.diagonal(r))
+    return gain * (q if n_rows >= n_cols else q.T)
+
+
+def kl_divergence(old, new) -> torch.Tensor:
+    """KL(π_old(·|s) ‖ π_θ(·|s)) per state, for two distributions of ``ActorCritic.policy``: summed over the
+    actions of a categorical, over the dimensions of a diagonal Gaussian."""
+    if isinstance(old, Categorical):
+        return (old.probs * (old.logits - new.logits)).sum(-1)
+    return gaussian_kl(old.loc, old.scale.log(), new.loc, new.scale.log())
 
 
 class Categorical:
@@ -63,12 +97,16 @@ class TwinLinear(nn.Module):
     holds b_0 = b_1 = 0. Input (2, B, n_in), or (B, n_in) fed to both; output (2, B, n_out).
     """
 
-    def __init__(self, n_in: int, n_out: int, gain: float):
+    def __init__(self, n_in: int, n_out: int, gain: float, orthogonal: bool = True):
         super().__init__()
-        # nn.Linear's orthogonal init, on its (n_out, n_in) weight, for each network; stored transposed
-        weights = [nn.init.orthogonal_(torch.empty(n_out, n_in), gain=gain).T for _ in (ACTOR, CRITIC)]
+        if orthogonal:  # nn.Linear's orthogonal init, on its (n_out, n_in) weight, for each network; stored transposed
+            weights = [nn.init.orthogonal_(torch.empty(n_out, n_in), gain=gain).T for _ in (ACTOR, CRITIC)]
+            biases = [torch.zeros(1, n_out) for _ in (ACTOR, CRITIC)]
+        else:  # torch's default init of nn.Linear: uniform in ±1/√n_in, biases too
+            layers = [nn.Linear(n_in, n_out) for _ in (ACTOR, CRITIC)]
+            weights, biases = [layer.weight.detach().T for layer in layers], [layer.bias.detach()[None] for layer in layers]
         self.weight = nn.Parameter(torch.stack(weights))
-        self.bias = nn.Parameter(torch.zeros(2, 1, n_out))
+        self.bias = nn.Parameter(torch.stack(biases))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2:
@@ -76,11 +114,12 @@ class TwinLinear(nn.Module):
         return torch.baddbmm(self.bias, x, self.weight)  # bias + x @ weight, for both networks in one call
 
 
-def linear(n_in: int, n_out: int, gain: float) -> nn.Linear:
-    """An output layer: orthogonal weight with ``gain``, bias 0."""
+def linear(n_in: int, n_out: int, gain: float, orthogonal: bool = True) -> nn.Linear:
+    """An output layer: orthogonal weight with ``gain``, bias 0 (or torch's default init)."""
     layer = nn.Linear(n_in, n_out)
-    nn.init.orthogonal_(layer.weight, gain=gain)
-    nn.init.zeros_(layer.bias)
+    if orthogonal:
+        nn.init.orthogonal_(layer.weight, gain=gain)
+        nn.init.zeros_(layer.bias)
     return layer
 
 
@@ -94,11 +133,15 @@ class ActorCritic(nn.Module):
         critic  s → tanh → … → tanh → value_head  (gain 1)    → V(s)
 
     Parameters: ``hidden`` (TwinLinear layers, both networks' hidden layers stacked), ``policy_head``,
-    ``value_head`` and, for Gaussian policies, ``log_std``. ``actor(obs)`` and ``critic(obs)`` still
-    evaluate one network each; ``forward(obs)`` evaluates both in one pass.
+    ``value_head`` and, for Gaussian policies, ``log_std`` (starting at ``log_std_init``). ``actor(obs)`` and
+    ``critic(obs)`` still evaluate one network each; ``forward(obs)`` evaluates both in one pass.
+    ``orthogonal_init=False`` leaves torch's default initialization. With ``obs_clip`` set, the agent keeps
+    the observation statistics it was trained with (``obs_statistics``, frozen): ``observe(obs)`` turns raw
+    observations of a single environment into its input, as evaluation needs.
     """
 
-    def __init__(self, observation_space: gym.Space, action_space: gym.Space, hidden_sizes=(64, 64)):
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space, hidden_sizes=(64, 64),
+                 log_std_init: float = 0.0, orthogonal_init: bool = True, obs_clip: float | None = None):
         super().__init__()
         if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
             raise ValueError(f"ActorCritic needs flat Box observations, got {observation_space}")
@@ -108,14 +151,25 @@ class ActorCritic(nn.Module):
             n_out = int(action_space.n)
         elif isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
             n_out = action_space.shape[0]
-            self.log_std = nn.Parameter(torch.zeros(n_out))
+            self.log_std = nn.Parameter(torch.full((n_out,), float(log_std_init)))
         else:
             raise ValueError(f"unsupported action space {action_space}: PPO here handles Discrete and flat Box actions")
         self.action_space = action_space
         sizes = [obs_dim, *hidden_sizes]
-        self.hidden = nn.ModuleList(TwinLinear(n_in, n_out_, math.sqrt(2)) for n_in, n_out_ in zip(sizes[:-1], sizes[1:]))
-        self.policy_head = linear(sizes[-1], n_out, gain=0.01)
-        self.value_head = linear(sizes[-1], 1, gain=1.0)
+        self.hidden = nn.ModuleList(TwinLinear(n_in, n_out_, HIDDEN_GAIN, orthogonal_init) for n_in, n_out_ in zip(sizes[:-1], sizes[1:]))
+        self.policy_head = linear(sizes[-1], n_out, POLICY_GAIN, orthogonal_init)
+        self.value_head = linear(sizes[-1], 1, VALUE_GAIN, orthogonal_init)
+        self.obs_statistics = None if obs_clip is None else ObservationStatistics(observation_space.shape, obs_clip)
+
+    @classmethod
+    def for_config(cls, config, observation_space: gym.Space, action_space: gym.Space) -> "ActorCritic":
+        """The actor-critic a ``PPOConfig`` describes (layers, initial log-std, initialization, observation statistics)."""
+        return cls(observation_space, action_space, config.hidden_sizes, log_std_init=config.log_std_init,
+                   orthogonal_init=config.orthogonal_init, obs_clip=config.obs_clip if config.normalize_observations else None)
+
+    def observe(self, obs: np.ndarray) -> np.ndarray:
+        """Raw observations → the networks' input: normalized with the frozen training statistics, if any."""
+        return obs if self.obs_statistics is None else self.obs_statistics(obs)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Both networks on a batch of observations (..., obs_dim): (the actor's output, V(s))."""

@@ -1,7 +1,11 @@
 """The PPO loop: collect a rollout → GAE → flatten → epochs of minibatch updates → log.
 
 ``train`` takes the pieces it is built from as arguments (``gae``, ``policy_objective``,
-``value_loss``), so a notebook can train with its own implementations of them.
+``value_loss``), so a notebook can train with its own implementations of them. Every
+implementation detail of the lecture's "implementation matters" slide is a switch of
+``PPOConfig``: observation and reward normalization (in the environments, ``make_training_env``),
+orthogonal initialization, learning-rate and ε annealing, gradient clipping, advantage
+normalization, and the KL-penalty objective with KL early stopping as alternatives to clipping.
 """
 
 from __future__ import annotations
@@ -20,16 +24,20 @@ from rl_course import advantages as adv
 from rl_course.grading import reference
 from rl_course.ppo.config import PPOConfig
 from rl_course.ppo.losses import (
+    adapt_kl_coef,
     approx_kl,
     clip_fraction,
     clipped_surrogate,
     clipped_value_loss,
     explained_variance,
+    kl_penalty_objective,
     normalize_advantages,
     probability_ratio,
 )
-from rl_course.ppo.networks import ActorCritic
-from rl_course.rollouts import collect_rollout, make_vector_env
+from rl_course.ppo.networks import ActorCritic, kl_divergence
+from rl_course.ppo.normalization import make_training_env
+from rl_course.ppo.optimization import linear_schedule
+from rl_course.rollouts import collect_rollout
 
 RETURN_WINDOW = 20  # "mean return" is over the last 20 finished episodes
 
@@ -104,9 +112,10 @@ def train(
 
 def _train(config, gae, policy_objective, value_loss, progress, on_iteration, stop_when_solved) -> Training:
     torch.manual_seed(config.seed)
-    envs = make_vector_env(config.env_id, config.n_envs, **config.env_kwargs)
-    agent = ActorCritic(envs.single_observation_space, envs.single_action_space, config.hidden_sizes)
+    envs, observation_normalizer = make_training_env(config)
+    agent = ActorCritic.for_config(config, envs.single_observation_space, envs.single_action_space)
     optimizer = make_optimizer(agent, config)
+    kl_coef = config.kl_coef
     threshold = gym.spec(config.env_id).reward_threshold
     training = Training(agent, config)
     obs, _ = envs.reset(seed=config.seed)
@@ -114,9 +123,8 @@ def _train(config, gae, policy_objective, value_loss, progress, on_iteration, st
     bar = tqdm(total=config.n_iterations * config.batch_size, desc=f"PPO on {config.env_id}", unit="step", disable=not progress)
     try:
         for iteration in range(config.n_iterations):
-            remaining = 1.0 - iteration / config.n_iterations
-            lr = config.learning_rate * (remaining if config.anneal_lr else 1.0)
-            eps = config.clip_eps * (remaining if config.anneal_clip else 1.0)
+            lr = linear_schedule(config.learning_rate, iteration, config.n_iterations) if config.anneal_lr else config.learning_rate
+            eps = linear_schedule(config.clip_eps, iteration, config.n_iterations) if config.anneal_clip else config.clip_eps
             for group in optimizer.param_groups:
                 group["lr"] = lr
 
@@ -124,6 +132,8 @@ def _train(config, gae, policy_objective, value_loss, progress, on_iteration, st
             #    (act_and_value evaluates actor and critic in one pass)
             rollout = collect_rollout(envs, obs, agent.act_and_value, agent.values, config.n_steps, to_env=agent.env_actions)
             obs = rollout.last_observations
+            if observation_normalizer is not None:  # the agent keeps the statistics its observations were normalized with
+                agent.obs_statistics.load(observation_normalizer.obs_rms)
             first_new = len(training.episodes)
             ends = episode_end_steps(rollout, step)
             training.episodes += [(int(end), float(r)) for end, r in zip(ends, rollout.episode_returns)]
@@ -145,7 +155,10 @@ def _train(config, gae, policy_objective, value_loss, progress, on_iteration, st
             }
 
             # 4. epochs of minibatch updates
-            stats = update(agent, optimizer, batch, config, eps, policy_objective, value_loss)
+            stats = update(agent, optimizer, batch, config, eps, policy_objective, value_loss, kl_coef=kl_coef)
+            if config.objective == "kl_penalty":  # C moves toward the target KL for the next update
+                stats["kl_coef"] = kl_coef
+                kl_coef = adapt_kl_coef(kl_coef, stats["kl"], config.kl_target)
 
             # 5. log
             recent = [r for _, r in training.episodes[-RETURN_WINDOW:]]
@@ -184,17 +197,35 @@ def update(
     eps: float,
     policy_objective: Callable = clipped_surrogate,
     value_loss: Callable = clipped_value_loss,
+    kl_coef: float | None = None,
 ) -> dict:
     """``config.n_epochs`` passes over ``batch`` in shuffled minibatches; returns the mean diagnostics.
 
     Per minibatch: ρ = π_θ/π_old, advantages normalized within the minibatch, loss
     −L^CLIP + c_V · L^V − c_H · entropy, one Adam step after clipping the global gradient norm.
+    With ``config.objective == "kl_penalty"`` the policy term is −(E[ρΨ] − C·KL(π_old‖π_θ)) with
+    C = ``kl_coef``, and the diagnostics add ``kl``, the mean KL(π_old‖π_θ) over the batch after the update.
+    With ``config.early_stop_kl`` the update stops at the first minibatch whose approx-KL exceeds it
+    (before its step); ``epochs`` tells how many passes were made (a fraction when one was cut short).
     """
+    penalty = config.objective == "kl_penalty"
+    if penalty:  # π_old is the policy before the first step of this update: its outputs on the whole batch
+        with torch.no_grad():
+            batch = {**batch, "old_out": agent.actor(batch["obs"])}
+        old_log_std = agent.log_std.detach().clone() if not agent.discrete else None
     parameters = list(agent.parameters())
     diagnostics = []  # one tensor of the DIAGNOSTICS per minibatch, turned into floats once at the end
+    n_minibatches = -(-len(batch["advantages"]) // config.minibatch_size)
+    stopped = False
     for _ in range(config.n_epochs):
         for minibatch in minibatches(batch, config.minibatch_size):
-            loss, values = minibatch_loss(agent, minibatch, config, eps, policy_objective, value_loss)
+            kl = None
+            if penalty:
+                kl = (kl_coef if kl_coef is not None else config.kl_coef, old_policy(agent, minibatch["old_out"], old_log_std))
+            loss, values = minibatch_loss(agent, minibatch, config, eps, policy_objective, value_loss, kl)
+            if config.early_stop_kl is not None and values[3].item() > config.early_stop_kl:
+                stopped = True  # this minibatch's policy has moved too far from π_old already: no further steps
+                break
             if not math.isfinite(loss.item()):
                 policy_loss, critic_loss, entropy = values[:3].tolist()
                 raise FloatingPointError(
@@ -204,10 +235,29 @@ def update(
                 )
             optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm, foreach=True)
+            if config.max_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm, foreach=True)
             optimizer.step()
             diagnostics.append(values)
-    return dict(zip(DIAGNOSTICS, torch.stack(diagnostics).mean(0).tolist()))
+        if stopped:
+            break
+    steps = len(diagnostics)
+    if not diagnostics:  # stopped before the first step: the diagnostics of the unchanged policy
+        diagnostics.append(values)
+    stats = dict(zip(DIAGNOSTICS, torch.stack(diagnostics).mean(0).tolist()))
+    if config.early_stop_kl is not None:
+        stats["epochs"] = steps / n_minibatches
+    if penalty:
+        with torch.no_grad():
+            stats["kl"] = float(kl_divergence(old_policy(agent, batch["old_out"], old_log_std), agent.distribution(batch["obs"])).mean())
+    return stats
+
+
+def old_policy(agent: ActorCritic, old_out: torch.Tensor, old_log_std: torch.Tensor | None):
+    """π_old(·|s) from the actor's outputs recorded before the update (and the log-std of then)."""
+    if agent.discrete:
+        return agent.policy(old_out)
+    return torch.distributions.Normal(old_out, old_log_std.exp().expand_as(old_out), validate_args=False)
 
 
 def minibatches(batch: dict, size: int):
@@ -226,17 +276,23 @@ def minibatches(batch: dict, size: int):
         yield {key: value[idx] for key, value in batch.items()}
 
 
-def minibatch_loss(agent, minibatch, config, eps, policy_objective, value_loss) -> tuple[torch.Tensor, torch.Tensor]:
+def minibatch_loss(agent, minibatch, config, eps, policy_objective, value_loss, kl=None) -> tuple[torch.Tensor, torch.Tensor]:
     """The loss of one minibatch, to be minimized, and its DIAGNOSTICS (a tensor, no gradient):
 
         loss = −L^CLIP + c_V · L^V − c_H · mean H(π(·|s))
+
+    ``kl = (C, π_old)`` replaces L^CLIP by the KL-penalty objective E[ρΨ] − C·KL(π_old‖π_θ).
     """
     dist, values = agent.distribution_and_value(minibatch["obs"])  # actor and critic in one pass
     ratio = probability_ratio(agent.log_prob(dist, minibatch["actions"]), minibatch["log_probs"])
     advantages = minibatch["advantages"]
     if config.normalize_advantages:
         advantages = normalize_advantages(advantages)
-    policy_loss = -policy_objective(ratio, advantages, eps)
+    if kl is None:
+        policy_loss = -policy_objective(ratio, advantages, eps)
+    else:
+        coef, old = kl
+        policy_loss = -kl_penalty_objective(ratio, advantages, kl_divergence(old, dist), coef)
     critic_loss = value_loss(values, minibatch["values"], minibatch["targets"], config.clip_value)
     loss = policy_loss + config.vf_coef * critic_loss
     if config.ent_coef != 0:

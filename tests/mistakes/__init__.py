@@ -25,10 +25,10 @@ class Mistake:
 
 def mistakes() -> dict[str, Mistake]:
     """Every mistake of every assignment, by name."""
-    from . import forward_backward, gae, ppo, td_lambda
+    from . import continuous, forward_backward, gae, ppo, td_lambda
 
     found = {}
-    for module in (td_lambda, forward_backward, gae, ppo):
+    for module in (td_lambda, forward_backward, gae, ppo, continuous):
         for name, mistake in module.MISTAKES.items():
             assert name not in found, f"two mistakes are called {name}"
             found[name] = Mistake(**{**mistake.__dict__, "assignment": module.ASSIGNMENT})
