@@ -109,7 +109,9 @@ def _demo(args) -> int:
 
 
 def _train(args) -> int:
+    import copy
     import csv
+    import math
     import time
 
     import matplotlib
@@ -123,10 +125,17 @@ def _train(args) -> int:
     config = ppo.PPOConfig.for_env(args.env, seed=args.seed)
     if args.steps is not None:
         config.total_steps = args.steps
+    best = {"mean_return": -math.inf, "step": None, "state": None}
+
+    def keep_the_best(row: dict, training: ppo.Training) -> None:
+        """The agent where the mean return peaked: what the checkpoint and the GIF show (PPO can slip after solving)."""
+        if row["mean_return"] > best["mean_return"]:
+            best.update(mean_return=row["mean_return"], step=row["step"], state=copy.deepcopy(training.agent.state_dict()))
+
     try:
         config.check()
         started = time.perf_counter()
-        training = ppo.train(config)
+        training = ppo.train(config, on_iteration=keep_the_best)
         seconds = time.perf_counter() - started
     except (ValueError, FloatingPointError) as error:
         raise instructor.CourseError(f"train --env {args.env}: {error}") from None
@@ -140,6 +149,8 @@ def _train(args) -> int:
         writer = csv.DictWriter(f, fieldnames=list(training.history[0]))
         writer.writeheader()
         writer.writerows(training.history)
+    if best["state"] is not None:
+        training.agent.load_state_dict(best["state"])
     ppo.save_checkpoint(f"{stem}.pt", training.agent, config)
     written = [f"{stem}_curves.png", f"{stem}_metrics.csv", f"{stem}.pt"]
     if not args.no_gif:
@@ -147,6 +158,9 @@ def _train(args) -> int:
         written.append(f"{stem}.gif")
     for path in written:
         print(f"wrote {path}")
+    if best["state"] is not None:
+        print(f"the checkpoint and the GIF are the agent at step {best['step']}, where the mean return of the last "
+              f"20 episodes peaked at {best['mean_return']:.1f}")
     last = training.history[-1]
     solved = f"reached {threshold:g} at step {training.solved_at}" if training.solved_at else (
         f"did not reach {threshold:g}" if threshold is not None else "no solved threshold")

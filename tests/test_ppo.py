@@ -1,5 +1,8 @@
 """PPO: the losses and their gradient table, the networks, the trainer, checkpoints, the train command."""
 
+import csv
+import re
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -171,6 +174,20 @@ def test_train_command_writes_everything(tmp_path, capsys):
     summary = out.strip().splitlines()[-1]
     assert summary.startswith("CartPole-v1: 2048 steps, ") and "mean return of the last 20 episodes" in summary
     assert "did not reach 475" in summary
+
+
+def test_train_command_keeps_the_agent_where_the_mean_return_peaked(tmp_path, capsys):
+    assert cli.main(["train", "--env", "CartPole-v1", "--steps", "8192", "--no-gif", "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    step, peak = re.search(r"the agent at step (\d+), where the mean return of the last 20 episodes peaked at ([\d.]+)", lines[-2]).groups()
+    rows = list(csv.DictReader((tmp_path / "ppo_CartPole-v1_metrics.csv").open()))
+    best = max(rows, key=lambda row: float(row["mean_return"]))
+    assert (int(step), float(peak)) == (int(best["step"]), round(float(best["mean_return"]), 1))
+    agent, _ = ppo.load_checkpoint(tmp_path / "ppo_CartPole-v1.pt")
+    at_peak = {}  # the same training again, its agent captured at that step
+    ppo.train(ppo.PPOConfig(total_steps=8192), progress=False, on_iteration=lambda row, training: at_peak.update(
+        {k: v.clone() for k, v in training.agent.state_dict().items()}) if row["step"] == int(step) else None)
+    assert all(torch.equal(value, at_peak[key]) for key, value in agent.state_dict().items())
 
 
 def test_train_command_uses_the_environment_preset(tmp_path, capsys):
