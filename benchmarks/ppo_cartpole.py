@@ -12,13 +12,12 @@ the last 20 episodes first reaches 475, then the medians and the ratio.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
 import numpy as np
-import torch
 
+from peers import command_line
 from rl_course import ppo
 
 SOLVED = 475.0
@@ -58,17 +57,7 @@ def run_stable_baselines3(seed: int, max_steps: int) -> tuple[int | None, float]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--max-steps", type=int, default=100_000)
-    parser.add_argument("--only", choices=["rl_course", "stable-baselines3"], help="run one implementation (e.g. a seed sweep)")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])  # the first optimizer imports torch's compiler stack: not timed
-
-    runners = {"rl_course": run_rl_course, "stable-baselines3": run_stable_baselines3}
-    if args.only:
-        runners = {args.only: runners[args.only]}
+    args, runners = command_line(__doc__, {"rl_course": run_rl_course, "stable-baselines3": run_stable_baselines3}, "--max-steps")
     results = {name: [] for name in runners}
     print(f"CartPole-v1, rl-zoo hyperparameters, {args.seeds} seeds, at most {args.max_steps} steps; solved = mean of last 20 ≥ {SOLVED:g}")
     print(f"{'seed':>4}  " + "".join(f"{name + ' steps':>24}{'seconds':>9}" for name in runners))

@@ -16,14 +16,13 @@ seconds; then the medians and the ratios.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
 import gymnasium as gym
 import numpy as np
-import torch
 
+from peers import command_line
 from rl_course import ppo
 
 ENV = "Pendulum-v1"
@@ -81,17 +80,7 @@ def run_stable_baselines3(seed: int, steps: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=100_000)
-    parser.add_argument("--only", choices=["rl_course", "stable-baselines3"], help="run one implementation (e.g. a seed sweep)")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])  # the first optimizer imports torch's compiler stack: not timed
-
-    runners = {"rl_course": run_rl_course, "stable-baselines3": run_stable_baselines3}
-    if args.only:
-        runners = {args.only: runners[args.only]}
+    args, runners = command_line(__doc__, {"rl_course": run_rl_course, "stable-baselines3": run_stable_baselines3}, "--steps")
     marks = [args.steps * k // 4 for k in (1, 2, 3, 4)]
     results = {name: [] for name in runners}
     print(f"{ENV}, {args.seeds} seeds, {args.steps} steps. Training return = mean of the last {WINDOW} episodes at the step; "

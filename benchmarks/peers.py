@@ -1,0 +1,24 @@
+"""What the benchmarks against Stable-Baselines3 share: their command line and the conditions of timing."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Callable
+
+import torch
+
+
+def command_line(doc: str, runners: dict[str, Callable], steps_option: str) -> tuple[argparse.Namespace, dict[str, Callable]]:
+    """``--seeds``, the step budget ``steps_option`` and ``--only`` parsed, and the runners to alternate.
+
+    Every run gets one torch thread, and torch's one-time import of its compiler stack (which the first
+    optimizer triggers) happens here, before any run is timed.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument(steps_option, type=int, default=100_000)
+    parser.add_argument("--only", choices=list(runners), help="run one implementation (e.g. a seed sweep)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
+    return args, ({args.only: runners[args.only]} if args.only else runners)
