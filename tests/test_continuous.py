@@ -231,8 +231,8 @@ def test_presets_and_new_settings_are_checked():
 
 
 def test_ppo_learns_pendulum_with_its_preset():
-    """The preset on seed 0, 100k steps (about 20 s): −126.5 in evaluation. A random policy scores about −1200, one
-    stuck below the swing-up about −600; seeds 0–9 scored from −152 to −114."""
+    """The preset on seed 0, 100k steps (about 20 s): −154.4 in evaluation. A random policy scores about −1200, one
+    stuck below the swing-up about −600; seeds 0–9 scored from −154 to −114."""
     training = ppo.train(ppo.PPOConfig.for_env("Pendulum-v1", seed=0), progress=False)
     assert training.history[-1]["step"] >= 100_000
     assert ppo.evaluate(training.agent, "Pendulum-v1", n_episodes=10).mean() >= -250

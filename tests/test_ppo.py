@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rl_course import advantages, cli, ppo
-from rl_course.ppo import losses
+from rl_course.ppo import losses, networks, optimization, trainer
 
 
 def grad_of_surrogate(rho: float, advantage: float, eps: float = 0.2) -> float:
@@ -86,6 +86,98 @@ def test_networks_discrete_and_gaussian():
         ppo.ActorCritic(box, gym.spaces.MultiBinary(3))
 
 
+def test_hidden_activation_is_tanh():
+    z = torch.linspace(-20, 20, 100_001)
+    torch.testing.assert_close(networks.tanh(z), torch.tanh(z), atol=2e-7, rtol=0)
+    z = torch.randn(7, requires_grad=True, dtype=torch.float64)
+    (grad,) = torch.autograd.grad(networks.tanh(z).sum(), z)
+    torch.testing.assert_close(grad, 1 - torch.tanh(z.detach()) ** 2)  # d tanh z / dz = 1 − tanh² z
+
+
+def trained_a_little(action_space, hidden_sizes=(16, 8)):
+    """An actor-critic after a few Adam steps on its flattened parameters, and observations for it."""
+    torch.manual_seed(0)
+    box = gym.spaces.Box(-1, 1, (3,))
+    agent = ppo.ActorCritic(box, action_space, hidden_sizes)
+    optimizer = trainer.make_optimizer(agent, ppo.PPOConfig(learning_rate=0.05))
+    obs = torch.randn(64, 3)
+    for _ in range(3):
+        optimizer.zero_grad(set_to_none=False)
+        out, values = agent(obs)
+        (out.square().mean() - values.mean()).backward()
+        optimizer.step()
+    return agent, obs.numpy()
+
+
+@pytest.mark.parametrize("hidden_sizes", [(16, 8), ()], ids=["two hidden layers", "none"])
+@pytest.mark.parametrize("action_space", [gym.spaces.Discrete(3), gym.spaces.Box(-2, 2, (2,))], ids=["discrete", "gaussian"])
+def test_acting_in_numpy_is_the_torch_policy(action_space, hidden_sizes):
+    agent, obs = trained_a_little(action_space, hidden_sizes)
+    actions, log_probs, values = agent.act_and_value(obs)
+    with torch.no_grad():
+        out, expected_values = agent(torch.as_tensor(obs))
+        dist = agent.policy(out)
+        expected_log_probs = agent.log_prob(dist, torch.as_tensor(actions))
+        mode = dist.mode if agent.discrete else dist.mean
+    np.testing.assert_allclose(log_probs, expected_log_probs.numpy(), atol=1e-5)  # of the action sampled
+    np.testing.assert_allclose(values, expected_values.numpy(), atol=1e-5)
+    np.testing.assert_allclose(agent.act(obs, deterministic=True)[0], mode.numpy(), atol=1e-6)
+
+
+def test_acting_samples_from_the_policy_and_sees_every_update():
+    agent, obs = trained_a_little(gym.spaces.Discrete(3))
+    one = np.repeat(obs[:1], 20_000, axis=0)
+    actions, _ = agent.act(one)
+    probs = agent.distribution(torch.as_tensor(one[:1])).probs[0].detach().numpy()
+    np.testing.assert_allclose(np.bincount(actions, minlength=3) / len(actions), probs, atol=0.015)
+    before = agent.act_and_value(obs)[2]
+    with torch.no_grad():
+        agent.value_head.bias.add_(1.0)  # in place, as Adam steps
+    np.testing.assert_allclose(agent.act_and_value(obs)[2], before + 1.0, atol=1e-5)
+
+
+def test_flattened_parameters_are_views_of_one_tensor():
+    torch.manual_seed(0)
+    box = gym.spaces.Box(-1, 1, (3,))
+    agent = ppo.ActorCritic(box, gym.spaces.Discrete(2), (16,))
+    twin = ppo.ActorCritic(box, gym.spaces.Discrete(2), (16,))
+    twin.load_state_dict(agent.state_dict())
+    flat = optimization.flatten_parameters(agent)
+    assert flat.numel() == sum(p.numel() for p in twin.parameters())
+    obs = torch.randn(32, 3)
+    for module in (agent, twin):
+        out, values = module(obs)
+        (out.sum() + values.square().sum()).backward()
+    torch.testing.assert_close(flat.grad, torch.cat([p.grad.reshape(-1) for p in twin.parameters()]))
+    with torch.no_grad():
+        flat.add_(1.0)  # what an optimizer's step does: every parameter moves with it
+    torch.testing.assert_close(agent.policy_head.bias, twin.policy_head.bias + 1.0)
+    agent.load_state_dict(twin.state_dict())  # copies in place: still views
+    torch.testing.assert_close(flat, torch.cat([p.detach().reshape(-1) for p in twin.parameters()]))
+
+
+def test_update_diagnostics_are_those_of_its_minibatches():
+    torch.manual_seed(0)
+    agent = ppo.ActorCritic(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(2), (16,))
+    config = ppo.PPOConfig(n_envs=1, n_steps=48, n_epochs=3, minibatch_size=16, learning_rate=0.05)
+    optimizer = trainer.make_optimizer(agent, config)
+    batch = {"obs": torch.randn(48, 3), "actions": torch.randint(0, 2, (48,)), "log_probs": torch.full((48,), -0.7),
+             "advantages": torch.randn(48), "targets": torch.randn(48), "values": torch.zeros(48)}
+    seen = []
+
+    def spy(ratio, advantages, eps):
+        seen.append((ratio.detach(), losses.clipped_surrogate(ratio, advantages, eps).detach()))
+        return losses.clipped_surrogate(ratio, advantages, eps)
+
+    stats = ppo.update(agent, optimizer, batch, config, 0.1, policy_objective=spy)
+    assert len(seen) == 9  # 3 epochs × 3 minibatches
+    ratios = torch.cat([r for r, _ in seen])
+    assert stats["approx_kl"] == pytest.approx(float(((ratios - 1) - ratios.log()).mean()), rel=1e-5)
+    assert stats["clip_fraction"] == pytest.approx(float(((ratios - 1).abs() > 0.1).float().mean()))
+    assert stats["policy_loss"] == pytest.approx(-float(torch.stack([o for _, o in seen]).mean()), rel=1e-5)
+    assert 0 < stats["clip_fraction"] < 1
+
+
 def test_config_errors_name_the_setting():
     with pytest.raises(ValueError, match="PPOConfig.minibatch_size \\(512\\) exceeds the batch"):
         ppo.PPOConfig(minibatch_size=512).check()
@@ -101,7 +193,7 @@ def cartpole():
 
 def test_ppo_solves_cartpole(cartpole):
     assert cartpole.solved_at is not None and cartpole.solved_at <= 60_000
-    assert cartpole.history[-1]["mean_return"] >= 475
+    assert cartpole.history[-1]["mean_return"] >= 400  # sampled actions: 429–500 over seeds 0–9
     assert ppo.evaluate(cartpole.agent, "CartPole-v1", n_episodes=5).mean() >= 475
 
 

@@ -1,4 +1,5 @@
-"""The lecture's "standard tricks" of the optimizer: annealed step sizes and global gradient clipping."""
+"""The lecture's "standard tricks" of the optimizer: annealed step sizes and global gradient clipping;
+and the parameters of a network kept in one flat tensor, so the optimizer's step costs one pass."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import math
 from typing import Iterable
 
 import torch
+from torch import nn
 
 from rl_course.grading import reference
 
@@ -40,3 +42,26 @@ def clip_grad_norm_(parameters: Iterable[torch.Tensor], max_norm: float) -> floa
     for g in grads:
         g.mul_(factor)
     return norm
+
+
+def flatten_parameters(module: nn.Module) -> nn.Parameter:
+    """Keep every parameter of ``module`` in one flat tensor, and every gradient in another; returns the flat
+    parameter θ = (θ_1, …, θ_P), whose ``.grad`` is the flat gradient, for the optimizer and gradient clipping.
+
+    Each parameter becomes a view of its slice of θ, and its ``.grad`` a view of the same slice of θ's
+    gradient, into which backward accumulates. Adam's step, the global gradient norm and the zeroing then
+    make one pass over one tensor instead of one per parameter (on the course's 9,155-parameter actor-critic
+    that takes about a tenth off a PPO update, benchmarks/ppo_cartpole.py). The module works as before
+    (forward, ``parameters()``, ``state_dict``, ``load_state_dict``). Zero the gradients in place
+    (``optimizer.zero_grad(set_to_none=False)``): a ``.grad`` set to None no longer reaches θ's gradient.
+    """
+    parameters = list(module.parameters())
+    flat = nn.Parameter(torch.cat([p.detach().reshape(-1) for p in parameters]))
+    flat.grad = torch.zeros_like(flat)
+    offset = 0
+    for p in parameters:
+        n = p.numel()
+        p.data = flat.data[offset : offset + n].view_as(p)
+        p.grad = flat.grad[offset : offset + n].view_as(p)
+        offset += n
+    return flat

@@ -36,7 +36,7 @@ from rl_course.ppo.losses import (
 )
 from rl_course.ppo.networks import ActorCritic, kl_divergence
 from rl_course.ppo.normalization import make_training_env
-from rl_course.ppo.optimization import linear_schedule
+from rl_course.ppo.optimization import flatten_parameters, linear_schedule
 from rl_course.rollouts import collect_rollout
 
 RETURN_WINDOW = 20  # "mean return" is over the last 20 finished episodes
@@ -77,11 +77,13 @@ def episode_end_steps(rollout, first_step: int) -> np.ndarray:
 
 
 def make_optimizer(agent: ActorCritic, config: PPOConfig) -> torch.optim.Optimizer:
-    """Adam with ε = 1e-5; its fused version (one kernel updates every parameter) where this torch has one for CPU."""
+    """Adam with ε = 1e-5 over the agent's parameters kept in one flat tensor (``flatten_parameters``);
+    its fused version (one kernel for the whole step) where this torch has one for CPU."""
+    parameters = [flatten_parameters(agent)]
     try:
-        return torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5, fused=True)
+        return torch.optim.Adam(parameters, lr=config.learning_rate, eps=1e-5, fused=True)
     except (RuntimeError, ValueError):  # torch < 2.4 has no fused Adam on CPU
-        return torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
+        return torch.optim.Adam(parameters, lr=config.learning_rate, eps=1e-5)
 
 
 @reference
@@ -188,6 +190,14 @@ def _train(config, gae, policy_objective, value_loss, progress, on_iteration, st
 DIAGNOSTICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
 
 
+def diagnostics(records: list[tuple], eps: float) -> dict:
+    """The DIAGNOSTICS of an update from its minibatches' (policy loss, critic loss, entropy, ρ): the losses and
+    the entropy averaged over the minibatches, approx-KL and the clip fraction over all their transitions."""
+    losses = torch.stack([torch.stack([value.reshape(()) for value in record[:3]]) for record in records]).mean(0)
+    ratios = torch.cat([record[3] for record in records])
+    return dict(zip(DIAGNOSTICS, [*losses.tolist(), float(approx_kl(ratios)), float(clip_fraction(ratios, eps))]))
+
+
 @reference
 def update(
     agent: ActorCritic,
@@ -205,6 +215,8 @@ def update(
     −L^CLIP + c_V · L^V − c_H · entropy, one Adam step after clipping the global gradient norm.
     With ``config.objective == "kl_penalty"`` the policy term is −(E[ρΨ] − C·KL(π_old‖π_θ)) with
     C = ``kl_coef``, and the diagnostics add ``kl``, the mean KL(π_old‖π_θ) over the batch after the update.
+    The diagnostics: the losses and the entropy averaged over the minibatches, approx-KL and the clip
+    fraction over all their transitions.
     With ``config.early_stop_kl`` the update stops at the first minibatch whose approx-KL exceeds it
     (before its step); ``epochs`` tells how many passes were made (a fraction when one was cut short).
     """
@@ -213,8 +225,12 @@ def update(
         with torch.no_grad():
             batch = {**batch, "old_out": agent.actor(batch["obs"])}
         old_log_std = agent.log_std.detach().clone() if not agent.discrete else None
-    parameters = list(agent.parameters())
-    diagnostics = []  # one tensor of the DIAGNOSTICS per minibatch, turned into floats once at the end
+    normalize = config.normalize_advantages
+    if normalize and config.minibatch_size >= len(batch["advantages"]):
+        # one minibatch, the batch itself, every epoch: its normalized advantages are computed once
+        batch, normalize = {**batch, "advantages": normalize_advantages(batch["advantages"])}, False
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]  # the agent's, or them flattened
+    records = []  # per minibatch (policy loss, critic loss, entropy, ρ), turned into the diagnostics once at the end
     n_minibatches = -(-len(batch["advantages"]) // config.minibatch_size)
     stopped = False
     for _ in range(config.n_epochs):
@@ -222,29 +238,29 @@ def update(
             kl = None
             if penalty:
                 kl = (kl_coef if kl_coef is not None else config.kl_coef, old_policy(agent, minibatch["old_out"], old_log_std))
-            loss, values = minibatch_loss(agent, minibatch, config, eps, policy_objective, value_loss, kl)
-            if config.early_stop_kl is not None and values[3].item() > config.early_stop_kl:
+            loss, record = minibatch_loss(agent, minibatch, config, eps, policy_objective, value_loss, kl, normalize)
+            if config.early_stop_kl is not None and approx_kl(record[3]).item() > config.early_stop_kl:
                 stopped = True  # this minibatch's policy has moved too far from π_old already: no further steps
                 break
             if not math.isfinite(loss.item()):
-                policy_loss, critic_loss, entropy = values[:3].tolist()
+                policy_loss, critic_loss, entropy = (float(value) for value in record[:3])
                 raise FloatingPointError(
                     f"PPO loss is {loss.item()} (policy {policy_loss:.4g}, critic {critic_loss:.4g}, "
-                    f"entropy {entropy:.4g}) at minibatch {len(diagnostics)} of this update: check the rewards, "
+                    f"entropy {entropy:.4g}) at minibatch {len(records)} of this update: check the rewards, "
                     "the learning rate and the loss functions for NaN or overflow"
                 )
-            optimizer.zero_grad()
+            for p in parameters:  # in place: flattened gradients stay views of one tensor
+                if p.grad is not None:
+                    p.grad.zero_()
             loss.backward()
             if config.max_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm, foreach=True)
             optimizer.step()
-            diagnostics.append(values)
+            records.append(record)
         if stopped:
             break
-    steps = len(diagnostics)
-    if not diagnostics:  # stopped before the first step: the diagnostics of the unchanged policy
-        diagnostics.append(values)
-    stats = dict(zip(DIAGNOSTICS, torch.stack(diagnostics).mean(0).tolist()))
+    steps = len(records)
+    stats = diagnostics(records or [record], eps)  # stopped before the first step: those of the unchanged policy
     if config.early_stop_kl is not None:
         stats["epochs"] = steps / n_minibatches
     if penalty:
@@ -276,17 +292,19 @@ def minibatches(batch: dict, size: int):
         yield {key: value[idx] for key, value in batch.items()}
 
 
-def minibatch_loss(agent, minibatch, config, eps, policy_objective, value_loss, kl=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The loss of one minibatch, to be minimized, and its DIAGNOSTICS (a tensor, no gradient):
+def minibatch_loss(agent, minibatch, config, eps, policy_objective, value_loss, kl=None, normalize=None) -> tuple[torch.Tensor, tuple]:
+    """The loss of one minibatch, to be minimized, and what its diagnostics are made of, without gradient:
+    (−L^CLIP, L^V, mean H(π(·|s)), ρ per transition).
 
         loss = −L^CLIP + c_V · L^V − c_H · mean H(π(·|s))
 
-    ``kl = (C, π_old)`` replaces L^CLIP by the KL-penalty objective E[ρΨ] − C·KL(π_old‖π_θ).
+    ``kl = (C, π_old)`` replaces L^CLIP by the KL-penalty objective E[ρΨ] − C·KL(π_old‖π_θ). The advantages
+    are normalized within the minibatch if ``normalize`` (default: ``config.normalize_advantages``).
     """
     dist, values = agent.distribution_and_value(minibatch["obs"])  # actor and critic in one pass
     ratio = probability_ratio(agent.log_prob(dist, minibatch["actions"]), minibatch["log_probs"])
     advantages = minibatch["advantages"]
-    if config.normalize_advantages:
+    if config.normalize_advantages if normalize is None else normalize:
         advantages = normalize_advantages(advantages)
     if kl is None:
         policy_loss = -policy_objective(ratio, advantages, eps)
@@ -298,9 +316,7 @@ def minibatch_loss(agent, minibatch, config, eps, policy_objective, value_loss, 
     if config.ent_coef != 0:
         entropy = agent.entropy(dist).mean()
         loss = loss - config.ent_coef * entropy
-    with torch.no_grad():  # diagnostics only; without an entropy bonus the entropy is one too, and needs no gradient
-        if config.ent_coef == 0:
+    if config.ent_coef == 0:  # a diagnostic only: no gradient needed
+        with torch.no_grad():
             entropy = agent.entropy(dist).mean()
-        values = (policy_loss, critic_loss, entropy, approx_kl(ratio), clip_fraction(ratio, eps))
-        diagnostics = torch.stack([v.detach().reshape(()) for v in values])  # plug-in losses may return shape (1,)
-    return loss, diagnostics
+    return loss, (policy_loss.detach(), critic_loss.detach(), entropy.detach(), ratio.detach())
