@@ -124,6 +124,21 @@ def test_acting_in_numpy_is_the_torch_policy(action_space, hidden_sizes):
     np.testing.assert_allclose(agent.act(obs, deterministic=True)[0], mode.numpy(), atol=1e-6)
 
 
+def test_acting_takes_any_leading_axes_and_replaced_parameters():
+    agent, obs = trained_a_little(gym.spaces.Box(-2, 2, (2,)))
+    actions, log_probs, values = agent.act_and_value(obs[0])  # one observation, no batch axis
+    assert actions.shape == (2,) and log_probs.shape == () and values.shape == ()
+    grid = obs[:12].reshape(3, 4, 3)
+    actions, log_probs, values = agent.act_and_value(grid, deterministic=True)
+    assert actions.shape == (3, 4, 2) and values.shape == (3, 4)
+    np.testing.assert_allclose(values, agent.values(grid), atol=1e-5)
+    other, _ = trained_a_little(gym.spaces.Box(-2, 2, (2,)), (16, 8))
+    with torch.no_grad():
+        other.value_head.bias.add_(3.0)
+    agent.load_state_dict(other.state_dict(), assign=True)  # new parameter objects
+    np.testing.assert_allclose(agent.act_and_value(obs)[2], other.values(obs), atol=1e-5)
+
+
 def test_acting_samples_from_the_policy_and_sees_every_update():
     agent, obs = trained_a_little(gym.spaces.Discrete(3))
     one = np.repeat(obs[:1], 20_000, axis=0)
@@ -154,6 +169,18 @@ def test_flattened_parameters_are_views_of_one_tensor():
     torch.testing.assert_close(agent.policy_head.bias, twin.policy_head.bias + 1.0)
     agent.load_state_dict(twin.state_dict())  # copies in place: still views
     torch.testing.assert_close(flat, torch.cat([p.detach().reshape(-1) for p in twin.parameters()]))
+
+
+def test_update_trains_after_gradients_were_set_to_none():
+    agent, _ = trained_a_little(gym.spaces.Discrete(2))
+    config = ppo.PPOConfig(n_envs=1, n_steps=32, n_epochs=2, minibatch_size=32, learning_rate=0.05)
+    optimizer = trainer.make_optimizer(agent, config)
+    optimizer.zero_grad(), agent.zero_grad()  # both set gradients to None: they no longer reach Adam's flat gradient
+    before = [p.detach().clone() for p in agent.parameters()]
+    batch = {"obs": torch.randn(32, 3), "actions": torch.randint(0, 2, (32,)), "log_probs": torch.full((32,), -0.7),
+             "advantages": torch.randn(32), "targets": torch.randn(32), "values": torch.zeros(32)}
+    ppo.update(agent, optimizer, batch, config, 0.2)
+    assert all(not torch.equal(b, p) for b, p in zip(before, agent.parameters()))  # every parameter moved
 
 
 def test_update_diagnostics_are_those_of_its_minibatches():

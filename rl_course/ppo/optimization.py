@@ -52,16 +52,26 @@ def flatten_parameters(module: nn.Module) -> nn.Parameter:
     gradient, into which backward accumulates. Adam's step, the global gradient norm and the zeroing then
     make one pass over one tensor instead of one per parameter (on the course's 9,155-parameter actor-critic
     that takes about a tenth off a PPO update, benchmarks/ppo_cartpole.py). The module works as before
-    (forward, ``parameters()``, ``state_dict``, ``load_state_dict``). Zero the gradients in place
-    (``optimizer.zero_grad(set_to_none=False)``): a ``.grad`` set to None no longer reaches θ's gradient.
+    (forward, ``parameters()``, ``state_dict``, ``load_state_dict``). Gradients are zeroed in place; a
+    ``zero_grad()`` that sets them to None cuts them loose until ``attach_gradients(θ)`` restores the views.
     """
     parameters = list(module.parameters())
     flat = nn.Parameter(torch.cat([p.detach().reshape(-1) for p in parameters]))
-    flat.grad = torch.zeros_like(flat)
     offset = 0
     for p in parameters:
-        n = p.numel()
-        p.data = flat.data[offset : offset + n].view_as(p)
-        p.grad = flat.grad[offset : offset + n].view_as(p)
-        offset += n
+        p.data = flat.data[offset : offset + p.numel()].view_as(p)
+        offset += p.numel()
+    flat.members = parameters  # what attach_gradients points back at θ's gradient
+    attach_gradients(flat)
     return flat
+
+
+def attach_gradients(flat: nn.Parameter) -> None:
+    """Make θ's gradient (zeros if it was set to None) and each member's ``.grad`` a view of its slice, again."""
+    if flat.grad is None:
+        flat.grad = torch.zeros_like(flat)
+    offset = 0
+    for p in flat.members:
+        if p.grad is None or p.grad.data_ptr() != flat.grad[offset:].data_ptr():
+            p.grad = flat.grad[offset : offset + p.numel()].view_as(p)
+        offset += p.numel()

@@ -36,7 +36,7 @@ from rl_course.ppo.losses import (
 )
 from rl_course.ppo.networks import ActorCritic, kl_divergence
 from rl_course.ppo.normalization import make_training_env
-from rl_course.ppo.optimization import flatten_parameters, linear_schedule
+from rl_course.ppo.optimization import attach_gradients, flatten_parameters, linear_schedule
 from rl_course.rollouts import collect_rollout
 
 RETURN_WINDOW = 20  # "mean return" is over the last 20 finished episodes
@@ -78,7 +78,8 @@ def episode_end_steps(rollout, first_step: int) -> np.ndarray:
 
 def make_optimizer(agent: ActorCritic, config: PPOConfig) -> torch.optim.Optimizer:
     """Adam with ε = 1e-5 over the agent's parameters kept in one flat tensor (``flatten_parameters``);
-    its fused version (one kernel for the whole step) where this torch has one for CPU."""
+    its fused version (one kernel for the whole step) where this torch has one for CPU. ``update`` zeroes the
+    gradients in place; elsewhere call ``attach_gradients`` after a ``zero_grad()`` that set them to None."""
     parameters = [flatten_parameters(agent)]
     try:
         return torch.optim.Adam(parameters, lr=config.learning_rate, eps=1e-5, fused=True)
@@ -230,6 +231,9 @@ def update(
         # one minibatch, the batch itself, every epoch: its normalized advantages are computed once
         batch, normalize = {**batch, "advantages": normalize_advantages(batch["advantages"])}, False
     parameters = [p for group in optimizer.param_groups for p in group["params"]]  # the agent's, or them flattened
+    for p in parameters:
+        if hasattr(p, "members"):  # flattened: its gradient views may have been set to None since the last update
+            attach_gradients(p)
     records = []  # per minibatch (policy loss, critic loss, entropy, ρ), turned into the diagnostics once at the end
     n_minibatches = -(-len(batch["advantages"]) // config.minibatch_size)
     stopped = False
