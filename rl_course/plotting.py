@@ -68,7 +68,9 @@ def plot_training(history: list[dict], episodes: list[tuple[int, float]], title:
         ax.set_title(name)
         ax.legend(fontsize="small")
     axes[0, 1].set_yscale("symlog", linthresh=1e-2)
-    axes[1, 1].set_ylim(-1, None)
+    # explained variance can start far below 0: the panel starts at −1, or lower where the entropy goes (a Gaussian's
+    # differential entropy turns negative as σ shrinks)
+    axes[1, 1].set_ylim(float(np.nanmin([-1.0, *(row["entropy"] for row in history)])) - 0.1, None)
     for ax in axes.ravel():
         ax.grid(alpha=0.3)
     for ax in axes[1]:

@@ -4,11 +4,12 @@ import csv
 import re
 
 import gymnasium as gym
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 
-from rl_course import advantages, cli, ppo
+from rl_course import advantages, cli, plotting, ppo
 from rl_course.ppo import losses, networks, optimization, trainer
 
 
@@ -169,6 +170,15 @@ def test_flattened_parameters_are_views_of_one_tensor():
     torch.testing.assert_close(agent.policy_head.bias, twin.policy_head.bias + 1.0)
     agent.load_state_dict(twin.state_dict())  # copies in place: still views
     torch.testing.assert_close(flat, torch.cat([p.detach().reshape(-1) for p in twin.parameters()]))
+
+
+def test_training_figure_keeps_a_negative_entropy_in_view():
+    history = [{"step": 256 * (k + 1), "mean_return": float(k), "policy_loss": -0.01, "value_loss": 0.1, "approx_kl": 0.01,
+                "clip_fraction": 0.1, "explained_variance": -5.0 if k == 0 else 0.8, "entropy": 1.5 - k} for k in range(6)]
+    fig = plotting.plot_training(history, [(256, 0.0)], title="PPO")
+    low, _ = fig.axes[3].get_ylim()
+    assert -5.0 < low < -3.5  # the entropy reaches −3.5; the first explained variance, −5, is left out of view
+    plt.close(fig)
 
 
 def test_update_trains_after_gradients_were_set_to_none():
