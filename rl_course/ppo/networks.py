@@ -52,7 +52,7 @@ def tanh(z: torch.Tensor) -> torch.Tensor:
 
     The two agree to float32 rounding (|difference| < 2e-7), but on CPU torch's sigmoid kernel is about
     nine times faster than its tanh on a (2, 256, 64) batch of hidden units, which takes about a sixth off
-    the forward and backward pass of both networks on a PPO minibatch of 256 (benchmarks/ppo_cartpole.py).
+    the forward and backward pass of both networks on a PPO minibatch of 256 (torch 2.13, a 2-core x86 machine).
     """
     s = torch.sigmoid(z + z)
     return s + s - 1

@@ -51,7 +51,7 @@ def flatten_parameters(module: nn.Module) -> nn.Parameter:
     Each parameter becomes a view of its slice of θ, and its ``.grad`` a view of the same slice of θ's
     gradient, into which backward accumulates. Adam's step, the global gradient norm and the zeroing then
     make one pass over one tensor instead of one per parameter (on the course's 9,155-parameter actor-critic
-    that takes about a tenth off a PPO update, benchmarks/ppo_cartpole.py). The module works as before
+    that takes about a tenth off a PPO gradient step of the CartPole configuration). The module works as before
     (forward, ``parameters()``, ``state_dict``, ``load_state_dict``). Gradients are zeroed in place; a
     ``zero_grad()`` that sets them to None cuts them loose until ``attach_gradients(θ)`` restores the views.
     """
