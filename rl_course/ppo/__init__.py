@@ -4,7 +4,7 @@
     distributions  the Gaussian head: log π(a|s), entropy and KL(π_old‖π_θ) summed over action dimensions; sampling
     networks       ActorCritic: π(a|s) (categorical or Gaussian) and V(s), orthogonally initialized
     normalization  running statistics, observation normalization, reward scaling; the training environments
-    optimization   learning-rate and ε annealing, global gradient clipping
+    optimization   learning-rate and ε annealing, global gradient clipping, parameters kept in one flat tensor
     losses         ρ, the clipped surrogate, the clipped critic loss, the KL penalty, advantage normalization, diagnostics
     trainer        train(): collect → GAE → flatten → epochs of minibatch updates → log; update()
     evaluation     evaluate(), checkpoints, the rollout animation

@@ -112,7 +112,9 @@ class NormalizeObservation(VectorWrapper):
         self.update_running_mean = True
 
     def normalize(self, obs: np.ndarray) -> np.ndarray:
-        return np.clip((obs - self.obs_rms.mean) / np.sqrt(self.obs_rms.var + EPSILON), -self.clip, self.clip).astype(np.float32)
+        stats = (self.obs_rms.mean, self.obs_rms.var, self.obs_rms.count)
+        normalized, _ = normalize_observations(obs, stats, self.clip, update=False)
+        return normalized.astype(np.float32)
 
     def reset(self, *, seed=None, options=None) -> tuple[np.ndarray, dict[str, Any]]:
         obs, info = self.env.reset(seed=seed, options=options)
