@@ -29,6 +29,7 @@ from typing import Callable, Iterator
 
 import nbformat
 
+from rl_course import submissions
 from rl_course.tampering import find_tampering
 
 CONFIG_FILE = "nbgrader_config.py"
@@ -170,18 +171,14 @@ def grade(
     Where confinement is not possible, ``on_warning`` is told why and the kernels run unconfined.
     """
     submitted, course_root = Path(submitted), Path(course_root)
-    if not submitted.is_dir():
+    if not submitted.is_dir() and not submitted.is_symlink():
         raise CourseError(f"{submitted}: not a folder of submissions (expected {submitted}/<student>/<assignment>/<notebook>.ipynb)")
     if jobs < 1:
         raise CourseError(f"jobs must be at least 1, got {jobs}")
-    known = assignments(course_root)
-    tasks = []
-    for student_dir in sorted(d for d in submitted.iterdir() if d.is_dir() and not d.name.startswith(".")):
-        for assignment_dir in sorted(d for d in student_dir.iterdir() if d.is_dir() and not d.name.startswith(".")):
-            if assignment_dir.name not in known:
-                on_problem(f"{assignment_dir}: unknown assignment {assignment_dir.name!r} (this course has: {', '.join(known)})")
-            else:
-                tasks.append((student_dir.name, assignment_dir.name, assignment_dir))
+    try:
+        tasks = [(t.student, t.assignment, t.folder) for t in submissions.discover(submitted, assignments(course_root), on_problem)]
+    except submissions.NotGradable as error:
+        raise CourseError(str(error)) from None
     if timeout is not None and timeout < 1:
         raise CourseError(f"the time limit per cell must be at least 1 second, got {timeout}")
     confined, why_not = confinement(course_root, sandbox)
@@ -190,8 +187,9 @@ def grade(
     db_url = gradebook_url(course_root, db_url)
     prepare_gradebook(course_root, db_url, sorted({a for _, a, _ in tasks}), sorted({s for s, _, _ in tasks}))
     grades = []
+    misnamed = submissions.Submissions(config=_load_config(course_root)).misnamed_notebooks
     for grade_, problems, seconds in _grade_all(tasks, _Grader(course_root, db_url, timeout, feedback_dir, sandbox=dict(sandbox or {}),
-                                                                    confined=confined), jobs):
+                                                                    confined=confined, misnamed=misnamed), jobs):
         for line in problems:
             on_problem(line)
         grades.append(grade_)
@@ -275,6 +273,7 @@ class _Grader:
     scratch_parent: Path | None = None
     sandbox: dict = field(default_factory=dict)
     confined: bool = False
+    misnamed: str = "grade"
 
     @property
     def course_id(self) -> str:
@@ -301,7 +300,7 @@ class _Grader:
         api, scratch = self.api, self.scratch
         started = time.perf_counter()
         problems = _copy_gradable(assignment_dir, scratch / "submitted" / student / assignment,
-                                  Path(self.course_root) / SOURCE_DIR / assignment)
+                                  Path(self.course_root) / SOURCE_DIR / assignment, self.misnamed)
         graded = any((scratch / "submitted" / student / assignment).glob("*.ipynb"))
         if graded:
             result = api.autograde(assignment, student, force=True, create=True)
@@ -351,37 +350,20 @@ def _without_hidden_tests(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def _copy_gradable(source: Path, target: Path, solutions: Path) -> list[str]:
+def _copy_gradable(source: Path, target: Path, solutions: Path, misnamed: str = "grade") -> list[str]:
     """Copy the files of a submission that the assignment has (its notebooks, and any file beside them in
-    ``solutions/``), leaving out notebooks that are missing, unreadable or that tamper with the tests
-    (``rl_course.tampering``); returns the problems, one line each.
+    ``solutions/``), never following a link (``rl_course.submissions``), leaving out notebooks that are
+    missing, unreadable or that tamper with the tests (``rl_course.tampering``); returns the problems, one line each.
 
     Nothing else is copied: the kernel runs in the submission's folder, where a student's own
     ``rl_course/`` or ``numpy.py`` would be imported in place of the real one.
     """
-    problems = []
-    target.mkdir(parents=True)
-    for own in sorted(p for p in solutions.iterdir() if p.is_file()):
-        if (source / own.name).is_file():
-            shutil.copy(source / own.name, target / own.name)
-    for solution in sorted(solutions.glob("*.ipynb")):
-        path, shown = target / solution.name, source / solution.name
-        if not path.is_file():
-            problems.append(f"{shown}: missing (the assignment's notebook is {solution.name})")
-            continue
-        try:
-            submission = nbformat.read(path, as_version=4)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # cells without ids: nbgrader adds them
-                nbformat.validate(submission)
-        except Exception as error:  # not JSON, not a notebook, or an invalid one
-            problems.append(f"{shown}: not a readable notebook ({_one_line(error)})")
-            path.unlink()
-            continue
-        attempts = find_tampering(submission, nbformat.read(solution, as_version=4))
+    problems, copied = submissions.copy_gradable(source, target, solutions, misnamed)
+    for name, submission in copied.items():
+        attempts = find_tampering(submission, nbformat.read(solutions / name, as_version=4))
         if attempts:
-            problems.append(f"{shown}: not graded, it tampers with the tests: " + "; ".join(attempts))
-            path.unlink()
+            problems.append(f"{source / name}: not graded, it tampers with the tests: " + "; ".join(attempts))
+            (target / name).unlink()
     return problems
 
 
