@@ -5,6 +5,7 @@
     rl-course release [--check]                regenerate notebooks/ from solutions/ (or check it is in sync)
     rl-course grade DIR [--jobs N] [--db URL]  autograde DIR/<student>/<assignment>/<notebook>.ipynb into the gradebook
     rl-course feedback DIR [--out FOLDER]      autograde DIR and write nbgrader's HTML feedback per student
+    rl-course collect ARCHIVE [--lms NAME]     import an LMS's bulk download into DIR/<student>/<assignment>/
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
                                                                          "kernel (default: Sandbox.cpu_limit, 1200)")
     grading.add_argument("--unconfined", action="store_true", help="run submissions with the grader's rights, outside the sandbox")
     grading.add_argument("--course", type=Path, default=None, help="course root (default: found from the current folder)")
+    grading.add_argument("--lms", choices=["canvas", "moodle"], help="also write the grades as that LMS imports them, beside "
+                         "--csv: CSV-canvas.csv (Canvas's gradebook), CSV-moodle-<assignment>.csv (Moodle's grading worksheets)")
 
     grade = commands.add_parser("grade", parents=[grading], help="autograde submissions with nbgrader")
     grade.add_argument("--json", action="store_true", help="print the scores as JSON instead of a table")
@@ -76,6 +79,16 @@ def _parser() -> argparse.ArgumentParser:
     feedback.add_argument("--out", type=Path, default=Path("feedback"),
                           help="where the feedback goes, as OUT/<student>/<assignment>/<notebook>.html (default: feedback/)")
     feedback.set_defaults(run=_grade, json=False)
+
+    collect = commands.add_parser("collect", help="import an LMS's bulk download (zip or tar) with nbgrader's zip_collect")
+    collect.add_argument("archive", type=Path, metavar="ARCHIVE", help="the bulk download of one assignment's submissions")
+    collect.add_argument("--lms", choices=["canvas", "moodle"], help="how its files are named (default: nbgrader_config.py's "
+                                                                  "FileNameCollectorPlugin.named_regexp)")
+    collect.add_argument("--assignment", help="the assignment it holds (default: the one its notebooks are named after)")
+    collect.add_argument("--into", type=Path, default=Path("submitted"), metavar="DIR",
+                         help="where the submissions go, as DIR/<student>/<assignment>/ (default: submitted/)")
+    collect.add_argument("--course", type=Path, default=None, help="course root (default: found from the current folder)")
+    collect.set_defaults(run=_collect)
     return parser
 
 
@@ -205,12 +218,41 @@ def _grade(args) -> int:
                               feedback_dir=feedback_dir, jobs=args.jobs, db_url=db_url, sandbox=_sandbox(args),
                               on_warning=on_warning)
     instructor.write_grades_csv(grades, args.csv)
+    sheets = _lms_sheets(args, grades)
     if args.json:
         print(json.dumps(instructor.grades_json(grades), indent=2))
     else:
         print(instructor.grades_table(grades) if grades else "no submissions found")
         print(f"\ngrades written to {args.csv} and recorded in the gradebook {instructor.shown_url(db_url)}"
               + (f", feedback to {feedback_dir}/" if feedback_dir else ""))
+        for path in sheets:
+            print(f"{args.lms} grade sheet: {path}")
+    return 0
+
+
+def _lms_sheets(args, grades: list) -> list:
+    """The grade sheets of ``--lms``, named after ``--csv``."""
+    from rl_course import lms
+
+    if not args.lms:
+        return []
+    path = args.csv.with_name(f"{args.csv.stem}-{args.lms}.csv")
+    return lms.write_sheet(grades, args.lms, path, lms.read_roster(args.submitted))
+
+
+def _collect(args) -> int:
+    from rl_course import lms
+
+    root = args.course.resolve() if args.course else instructor.find_course_root()
+    result = lms.collect(args.archive, root, args.into, lms=args.lms, assignment=args.assignment)
+    print(f"{args.archive} → {result.into}/<student>/{result.assignment}/: {len(result.students)} students")
+    for student, (name, files) in sorted(result.students.items()):
+        again = " (replaces the earlier copy)" if student in result.replaced else ""
+        print(f"  {student} ({name}){again}: {', '.join(files)}")
+    for line in result.duplicates:
+        print(f"duplicate: {line}")
+    for path in result.unmatched:
+        print(f"not matched to a student: {path}")
     return 0
 
 
