@@ -160,7 +160,7 @@ def _zip_members(data: bytes, shown: str, hazards: list[str], budget: dict, dept
 def _tar_members(tar: tarfile.TarFile, shown: str, hazards: list[str], budget: dict, depth: int) -> list[Member]:
     members = []
     for info in tar.getmembers():
-        what = ("a symbolic link" if info.issym() else "a hard link" if info.islnk() else "a device file" if info.isdev()
+        what = ("a symbolic link" if info.issym() else "a hard link" if info.islnk() else "a FIFO" if info.isfifo() else "a device file" if info.isdev()
                 else None if info.isfile() or info.isdir() else "not a regular file")
         problem = _path_problem(info.name) or (f"{what}, refused" if what else None)
         if problem:
