@@ -18,3 +18,11 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # and stops a cell that runs longer than this many seconds.
 c.ExecutePreprocessor.kernel_name = "python3"
 c.ExecutePreprocessor.timeout = 300
+
+# Submissions (rl_course/submissions.py, rl_course/lms.py). The one notebook of an assignment folder under
+# another name is graded with a problem line ("grade") or scores 0 ("refuse"). `rl-course collect` reads
+# each LMS's file names with c.Collect.naming ({"canvas": regexp, "moodle": regexp}, nbgrader's
+# FileNameCollectorPlugin.named_regexp) and refuses an archive past these caps.
+# c.Submissions.misnamed_notebooks = "grade"
+# c.Collect.max_total_size = "1G"
+# c.Collect.max_files = 10000

@@ -155,8 +155,9 @@ def grade(
     """Autograde every submission under ``submitted`` (``<student>/<assignment>/<notebook>.ipynb``).
 
     A submission that cannot be graded (unknown assignment, missing or unreadable
-    notebook) is reported through ``on_problem`` as one line naming the file, scores what
-    it can (0 when nothing is gradable), and the rest of the batch is graded as usual.
+    notebook, a link or special file, which are never followed: ``rl_course.submissions``) is
+    reported through ``on_problem`` as one line naming the file and why, never quoting it, scores
+    what it can (0 when nothing is gradable), and the rest of the batch is graded as usual.
     ``timeout`` overrides the seconds a cell may run (``nbgrader_config.py``'s ``ExecutePreprocessor.timeout``).
     With ``feedback_dir``, nbgrader's HTML feedback of every graded submission is written to
     ``feedback_dir/<student>/<assignment>/<notebook>.html``. Grading runs in ``jobs`` worker processes,
@@ -181,13 +182,16 @@ def grade(
         raise CourseError(str(error)) from None
     if timeout is not None and timeout < 1:
         raise CourseError(f"the time limit per cell must be at least 1 second, got {timeout}")
+    try:
+        misnamed = submissions.Submissions(config=_load_config(course_root)).misnamed_notebooks
+    except Exception as error:  # a value Enum does not allow
+        raise CourseError(f"{CONFIG_FILE}: c.Submissions.misnamed_notebooks: {_one_line(error)}") from None
     confined, why_not = confinement(course_root, sandbox)
     if why_not:
         on_warning(f"submissions run unconfined, with the grader's rights: {why_not}")
     db_url = gradebook_url(course_root, db_url)
     prepare_gradebook(course_root, db_url, sorted({a for _, a, _ in tasks}), sorted({s for s, _, _ in tasks}))
     grades = []
-    misnamed = submissions.Submissions(config=_load_config(course_root)).misnamed_notebooks
     for grade_, problems, seconds in _grade_all(tasks, _Grader(course_root, db_url, timeout, feedback_dir, sandbox=dict(sandbox or {}),
                                                                     confined=confined, misnamed=misnamed), jobs):
         for line in problems:

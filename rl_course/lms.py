@@ -114,7 +114,8 @@ def check_archive(path: Path, max_total_size: int, max_files: int) -> list[Membe
     if budget["files"] < 0:
         hazards.append(f"more than {max_files} files (c.Collect.max_files)")
     if budget["bytes"] < 0:
-        hazards.append(f"more than {max_total_size} bytes once unpacked (c.Collect.max_total_size): a zip bomb?")
+        hazards.append(f"more than {max_total_size} bytes ({max_total_size / 2**20:g} MiB) once unpacked "
+                       f"(c.Collect.max_total_size): a zip bomb?")
     if hazards:
         shown = hazards[:8] + ([f"and {len(hazards) - 8} more"] if len(hazards) > 8 else [])
         raise ArchiveRefused(f"{path}: refused, nothing collected: " + "; ".join(shown))

@@ -141,6 +141,13 @@ def test_the_misnamed_setting_is_read_from_the_course_config(course_copy):
     assert submissions.Submissions(config=instructor._load_config(course_copy)).misnamed_notebooks == "refuse"
 
 
+def test_an_unknown_misnamed_setting_is_a_one_line_error(course_copy, layout):
+    with open(course_copy / "nbgrader_config.py", "a") as f:
+        f.write('\nc.Submissions.misnamed_notebooks = "sometimes"\n')
+    code, _, err = _run("grade", layout["sub"], "--course", course_copy)
+    assert code == 2 and "c.Submissions.misnamed_notebooks" in err and "'sometimes'" in err, err
+
+
 def test_a_link_swapped_in_for_a_student_folder_after_discovery_is_not_followed(layout, tmp_path):
     honest = layout["sub"] / "honest"
     honest.rename(layout["sub"] / "moved")
@@ -176,7 +183,7 @@ def test_an_honest_archive_passes_with_its_files(tmp_path):
 def test_a_zip_bomb_over_the_size_cap_and_too_many_files_are_refused_without_unpacking(tmp_path):
     bomb = _zip(tmp_path / "bomb.zip", [("leeann_101_1_td_lambda.ipynb", b"\0" * 50 * 2**20, None, None)], zipfile.ZIP_DEFLATED)
     assert bomb.stat().st_size < 2**20 / 10
-    with pytest.raises(lms.ArchiveRefused, match=r"more than 10485760 bytes once unpacked .*zip bomb"):
+    with pytest.raises(lms.ArchiveRefused, match=r"more than 10485760 bytes \(10 MiB\) once unpacked .*zip bomb"):
         lms.check_archive(bomb, 10 * 2**20, 100)
     assert len(lms.check_archive(bomb, 60 * 2**20, 100)) == 1
     many = _zip(tmp_path / "many.zip", [(f"f{i}.txt", "x", None, None) for i in range(11)])
