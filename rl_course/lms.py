@@ -148,8 +148,8 @@ def _zip_members(data: bytes, shown: str, hazards: list[str], budget: dict, dept
             if info.is_dir():
                 continue
             member = Member(_clean(info.filename), info.file_size, datetime(*info.date_time).timestamp())
-            if _count(member, budget):
-                try:
+            if _count(member, budget) and (depth == 0 or member.path.lower().endswith(NESTED_SUFFIXES)):
+                try:  # what is collected, and archives to look into; the rest of a nested archive is only counted
                     member.data = z.read(info)
                 except Exception as error:  # a CRC or size that does not match what it holds, an unknown compression
                     hazards.append(f"{shown}: {info.filename!r}: cannot be read ({type(error).__name__})")
@@ -170,7 +170,7 @@ def _tar_members(tar: tarfile.TarFile, shown: str, hazards: list[str], budget: d
         if info.isdir():
             continue
         member = Member(_clean(info.name), info.size, float(info.mtime))
-        if _count(member, budget):
+        if _count(member, budget) and (depth == 0 or member.path.lower().endswith(NESTED_SUFFIXES)):
             member.data = tar.extractfile(info).read()
             members += _nested(member, shown, hazards, budget, depth)
     return members

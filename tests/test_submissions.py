@@ -249,6 +249,17 @@ def test_grade_sheets_round_trip_with_each_lms_headers(tmp_path):
 # ---------------------------------------------------------------- graded through rl-course, one run
 
 
+# name: the members each archive adds to an honest one, and what refuses it
+HAZARDS = {
+    "climbs_out": lambda layout: [("../../td_lambda.ipynb", "{}", None, None)],
+    "absolute": lambda layout: [(str(layout["secret"].parent / "td_lambda.ipynb"), "{}", None, None)],
+    "link": lambda layout: [("mallory_198_90010_td_lambda.ipynb", str(layout["secret"]), None, stat.S_IFLNK | 0o777)],
+    "bomb": lambda layout: [("bomb_197_90011_td_lambda.ipynb", b" " * 6 * 2**20, None, None)],
+}
+REFUSED_BECAUSE = {"climbs_out": "a path that climbs out of the archive (..), refused", "absolute": "an absolute path, refused",
+                   "link": "'mallory_198_90010_td_lambda.ipynb': a symbolic link, refused", "bomb": "(5 MiB) once unpacked"}
+
+
 @pytest.fixture(scope="module")
 def graded(course_root, tmp_path_factory):
     """The hostile layout, a Canvas download collected beside it, graded in one run with --lms canvas;
@@ -265,7 +276,16 @@ def graded(course_root, tmp_path_factory):
     moodle = _zip(tmp / "moodle.zip", [
         ("Ann Lee_700001_assignsubmission_file_/td_lambda.ipynb", solution, None, None),
         ("Dan Wu_700002_assignsubmission_file_td_lambda.ipynb", release, None, None)])
+    capped = tmp / "course"  # the course, with a small cap on an archive's size
+    capped.mkdir()
+    for name in ("solutions", "notebooks"):
+        (capped / name).symlink_to(course_root / name, target_is_directory=True)
+    (capped / "nbgrader_config.py").write_text((course_root / "nbgrader_config.py").read_text() + '\nc.Collect.max_total_size = "5M"\n')
     runs = {}
+    for hazard, members in HAZARDS.items():  # each refused whole: its honest-looking member 199 is not collected either
+        path = _zip(tmp / f"{hazard}.zip", [("zoe_199_90009_td_lambda.ipynb", solution, None, None), *members(layout_)],
+                    zipfile.ZIP_DEFLATED)
+        runs[f"refused {hazard}"] = _run("collect", path, "--lms", "canvas", "--into", layout_["sub"], "--course", capped)
     runs["collect_canvas"] = _run("collect", canvas, "--lms", "canvas", "--into", layout_["sub"], "--course", course_root)
     runs["collect_moodle"] = _run("collect", moodle, "--lms", "moodle", "--into", tmp / "moodle", "--course", course_root)
     common = ["--timeout", TIMEOUT, "--jobs", 2, "--course", course_root]
@@ -330,3 +350,12 @@ def test_a_moodle_download_is_collected_graded_and_exported_as_its_grading_works
     assert list(rows[0])[:6] == ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade"]
     assert [(r["Identifier"], r["Full name"], r["Grade"], r["Maximum Grade"]) for r in rows] == [
         ("Participant 700001", "Ann Lee", "12", "12"), ("Participant 700002", "Dan Wu", "0", "12")]
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("hazard", sorted(HAZARDS))
+def test_a_hazardous_download_is_refused_whole_in_the_same_run(graded, hazard):
+    code, out, err = graded["runs"][f"refused {hazard}"]
+    assert code == 2 and REFUSED_BECAUSE[hazard] in err and "refused, nothing collected" in err, err
+    assert not {"197", "198", "199"} & set(graded["rows"]) and not (graded["sub"] / "199").exists()
+    assert not (graded["tmp"] / "td_lambda.ipynb").exists() and not (graded["secret"].parent / "td_lambda.ipynb").exists()
