@@ -98,7 +98,12 @@ def discover(submitted: Path, known: list[str], on_problem: Callable[[str], None
                 on_problem(f"{student_path}: an archive where a student's folder should be, not opened "
                            f"(unpack it into {submitted}/<student>/<assignment>/, or use `rl-course collect`)")
             continue
-        for entry in _entries(student_path):
+        try:
+            entries = _entries(student_path)
+        except OSError as error:
+            on_problem(f"{student_path}: cannot be read ({os.strerror(error.errno) if error.errno else error})")
+            continue
+        for entry in entries:
             path = student_path / entry.name
             what = kind(entry.stat(follow_symlinks=False).st_mode)
             if entry.is_dir(follow_symlinks=False) or what:
@@ -119,6 +124,17 @@ def _entries(folder: Path) -> list[os.DirEntry]:
         return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
 
 
+def _why_not_opened(name: str, dir_fd: int, error: OSError) -> str:
+    """Why the folder ``name`` of ``dir_fd`` could not be opened, in words."""
+    try:
+        mode = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        return "missing"
+    if stat.S_ISDIR(mode):
+        return f"cannot be opened ({os.strerror(error.errno)})"
+    return f"{kind(mode) or 'not a folder'}, not followed"
+
+
 class _Folder:
     """A folder opened without following links (``with _Folder.open(path) as folder``), its entries as lstat sees them."""
 
@@ -136,13 +152,8 @@ class _Folder:
             for i, part in enumerate(parts):
                 try:
                     child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-                except OSError:
-                    shown = Path(top, *parts[: i + 1])
-                    try:
-                        what = kind(os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode) or "not a folder"
-                    except FileNotFoundError:
-                        what = "missing"
-                    raise NotGradable(f"{shown}: {what}, not followed" if what != "missing" else f"{shown}: missing") from None
+                except OSError as error:
+                    raise NotGradable(f"{Path(top, *parts[: i + 1])}: {_why_not_opened(part, fd, error)}") from None
                 os.close(fd)
                 fd = child
         except BaseException:
