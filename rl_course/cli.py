@@ -5,6 +5,8 @@
     rl-course release [--check]                regenerate notebooks/ from solutions/ (or check it is in sync)
     rl-course grade DIR [--jobs N] [--db URL]  autograde DIR/<student>/<assignment>/<notebook>.ipynb into the gradebook
     rl-course feedback DIR [--out FOLDER]      autograde DIR and write nbgrader's HTML feedback per student
+    rl-course student-edition --open 03 [--solved 01 02] [--out DIR]
+                                               the wheel and notebooks students install, without the answers of 03 and later
 """
 
 from __future__ import annotations
@@ -76,6 +78,16 @@ def _parser() -> argparse.ArgumentParser:
     feedback.add_argument("--out", type=Path, default=Path("feedback"),
                           help="where the feedback goes, as OUT/<student>/<assignment>/<notebook>.html (default: feedback/)")
     feedback.set_defaults(run=_grade, json=False)
+
+    edition = commands.add_parser("student-edition", help="build what students install for an assignment window: "
+                                                          "the library's wheel without the answers, and the open notebooks")
+    edition.add_argument("--open", nargs="+", required=True, metavar="NN",
+                         help="the assignments open in this window, e.g. 03 (their notebooks are released; their answers withheld)")
+    edition.add_argument("--solved", nargs="*", default=[], metavar="NN",
+                         help="the assignments whose deadline has passed: the library keeps their answers (default: none)")
+    edition.add_argument("--out", type=Path, default=Path("student-edition"), help="output folder (default: student-edition/)")
+    edition.add_argument("--course", type=Path, default=None, help="course root (default: found from the current folder)")
+    edition.set_defaults(run=_student_edition)
     return parser
 
 
@@ -211,6 +223,21 @@ def _grade(args) -> int:
         print(instructor.grades_table(grades) if grades else "no submissions found")
         print(f"\ngrades written to {args.csv} and recorded in the gradebook {instructor.shown_url(db_url)}"
               + (f", feedback to {feedback_dir}/" if feedback_dir else ""))
+    return 0
+
+
+def _student_edition(args) -> int:
+    from rl_course import edition
+
+    root = args.course.resolve() if args.course else instructor.find_course_root()
+    built = edition.build(root, args.open, args.solved, args.out)
+    print(f"wrote {built.wheel}")
+    for path in sorted(built.notebooks.rglob("*.ipynb")):
+        print(f"wrote {path}")
+    print(f"open: {', '.join(built.open)}; answers kept: {', '.join(built.solved) or 'none'}; "
+          f"answers withheld: {', '.join(built.withheld)}")
+    print(f"students: pip install {built.wheel.name} (in an environment without the instructor's rl-course), "
+          f"then open {built.notebooks.name}/ in JupyterLab")
     return 0
 
 
