@@ -183,14 +183,15 @@ def build(course_root: Path, open_: list[str], solved: list[str] = (), out: Path
     problems = unmapped_references()
     if problems:
         raise CourseError("; ".join(problems))
+    out = Path(out or course_root / "student-edition").resolve()
+    earlier = out.exists() and any(out.iterdir())
+    if earlier and (not (out / "notebooks").is_dir() or not list(out.glob("*.whl"))):
+        raise CourseError(f"--out {out}: not empty and not an earlier student edition; choose an empty folder")
     stale = [line for line in check_release(course_root) if line.split("/")[1:2] and line.split("/")[1] in open_]
     if stale:
         raise CourseError(f"{stale[0]}: run `rl-course release` first")
     withheld = [a for a in assignments(course_root) if a not in solved]
-    out = Path(out or course_root / "student-edition").resolve()
-    if out.exists() and any(out.iterdir()):
-        if not (out / "notebooks").is_dir() or not list(out.glob("*.whl")):
-            raise CourseError(f"--out {out}: not empty and not an earlier student edition; choose an empty folder")
+    if earlier:
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     notebooks = out / "notebooks"
@@ -268,7 +269,7 @@ def withhold(source: str, module: str, functions: dict[str, Answer]) -> tuple[st
         indent = re.match(r"\s*", lines[first - 1]).group(0)
         answer = functions[name]
         stub = (f"{indent}from rl_course.withheld import own_answer\n\n"
-                f"{indent}return own_answer({name!r}, {answer.assignment!r}, {answer.notebook_name!r}, {_forwarded(node.args)})\n")
+                f"{indent}return own_answer({name!r}, {answer.assignment!r}, {answer.notebook_name!r}, locals())\n")
         lines[first - 1:last] = [stub]
     return "".join(lines), {name for _, name in found}
 
@@ -282,13 +283,6 @@ def _functions(tree: ast.Module):
             elif isinstance(node, ast.ClassDef):
                 yield from walk(node.body, f"{prefix}{node.name}.")
     yield from walk(tree.body, "")
-
-
-def _forwarded(args: ast.arguments) -> str:
-    """The ``args, kwargs`` that pass a function's own parameters on: ``(a, b, *rest), {"k": k, **options}``."""
-    positional = [a.arg for a in args.posonlyargs + args.args] + ([f"*{args.vararg.arg}"] if args.vararg else [])
-    keywords = [f"{a.arg!r}: {a.arg}" for a in args.kwonlyargs] + ([f"**{args.kwarg.arg}"] if args.kwarg else [])
-    return f"({', '.join(positional)}{',' if len(positional) == 1 else ''}), {{{', '.join(keywords)}}}"
 
 
 # ---------------------------------------------------------------- the scan

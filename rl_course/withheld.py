@@ -19,6 +19,8 @@ The instructor's edition never calls anything here.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import sys
 
 from rl_course.grading import is_reference
@@ -40,13 +42,17 @@ STAND_INS = {"rl_course.ppo.networks.orthogonal_matrix": _torch_orthogonal}
 _running: set[str] = set()  # the withheld answers whose stand-in is running: one that calls itself back is no answer
 
 
-def own_answer(qualname: str, assignment: str, name: str | None, args: tuple, kwargs: dict):
-    """Call the notebook's own ``name`` with ``args`` and ``kwargs`` in place of the withheld ``qualname``.
+def own_answer(qualname: str, assignment: str, name: str | None, arguments: dict):
+    """Call the notebook's own ``name`` in place of the withheld ``qualname``, with the ``arguments`` the
+    library's function was given (its ``locals()``): required ones by position, the others by name and
+    only where they differ from the default, so that the student's function needs no parameter it does
+    not use (``collect_rollout(…, to_env=None)``).
 
     Without one, a function of ``STAND_INS`` is computed by its stand-in. Raises ``AnswerWithheld`` when
-    the notebook defines no ``name``, when its ``name`` is the library's
-    stand-in itself (imported from ``rl_course``), or when it calls back into the stand-in.
+    the notebook defines no ``name``, when its ``name`` is the library's stand-in itself (imported from
+    ``rl_course``), or when it calls back into the stand-in.
     """
+    args, kwargs = _passed(qualname, arguments)
     notebook = sys.modules.get("__main__")
     own = getattr(notebook, name, None) if name else None
     if qualname in _running:
@@ -63,3 +69,28 @@ def own_answer(qualname: str, assignment: str, name: str | None, args: tuple, kw
         return own(*args, **kwargs)
     finally:
         _running.discard(qualname)
+
+
+def _passed(qualname: str, arguments: dict) -> tuple[tuple, dict]:
+    """(args, kwargs) that pass on what the withheld function ``qualname`` was given."""
+    owner, parts = None, qualname.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            owner = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for part in parts[cut:]:
+            owner = getattr(owner, part)
+        break
+    args, kwargs = [], {}
+    for parameter in inspect.signature(inspect.unwrap(owner)).parameters.values():
+        value = arguments[parameter.name]
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            args.extend(value)
+        elif parameter.kind is parameter.VAR_KEYWORD:
+            kwargs.update(value)
+        elif parameter.default is parameter.empty and parameter.kind is not parameter.KEYWORD_ONLY:
+            args.append(value)
+        elif parameter.default is parameter.empty or value is not parameter.default:
+            kwargs[parameter.name] = value
+    return tuple(args), kwargs

@@ -31,7 +31,9 @@ def run(path: Path) -> dict:
         except CellExecutionError as exc:
             failed, error = index, str(exc)[-3000:]
         probe = nbformat.v4.new_code_cell(WHERE)
-        client.execute_cell(probe, len(nb.cells))
+        nb.cells.append(probe)
+        client.execute_cell(probe, len(nb.cells) - 1)
+        nb.cells.pop()
     seconds = time.perf_counter() - started
     nbformat.write(nb, path)
     where = "".join(o.get("text", "") for o in probe.outputs).split("RL_COURSE_AT")[-1].strip()

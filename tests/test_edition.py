@@ -3,6 +3,7 @@
 import ast
 import contextlib
 import copy
+import importlib
 import io
 import json
 import os
@@ -22,8 +23,8 @@ from test_course import DEMO_CELLS, FULL_MARKS, NOTEBOOKS
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = Path(__file__).with_name("edition_runner.py")
 ALL = sorted(NOTEBOOKS)
-# The windows the notebook tests run in: each assignment open with the ones before it open or closed.
-WINDOWS = {"early": (["01", "02", "03"], []), "ppo": (["04"], ["01", "02", "03"]), "continuous": (["05"], ["01", "02", "03", "04"])}
+# The windows the notebook tests run in: each assignment open, the ones before it closed.
+WINDOWS = {a[:2]: ([a[:2]], [b[:2] for b in ALL if b < a]) for a in ALL}
 
 
 # ---------------------------------------------------------------- the map of answers
@@ -70,28 +71,31 @@ SOURCE = textwrap.dedent('''
 ''')
 
 
-def test_withholding_keeps_signature_docstring_and_mark_and_calls_the_notebooks_own():
+def test_withholding_keeps_signature_docstring_and_mark_and_calls_the_notebooks_own(tmp_path, monkeypatch):
     answer = edition.Answer("03_gae", "gae")
-    source, replaced = edition.withhold(SOURCE, "demo", {"demo.gae": answer})
-    assert replaced == {"demo.gae"}
+    source, replaced = edition.withhold(SOURCE, "withheld_demo", {"withheld_demo.gae": answer})
+    assert replaced == {"withheld_demo.gae"}
     assert "the answer" not in source and "following" not in source
     assert "def kept(x):\n    return x + 1" in source
-    namespace = {}
-    exec(compile(source, "demo.py", "exec"), namespace)
-    gae = namespace["gae"]
+    (tmp_path / "withheld_demo.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "withheld_demo", raising=False)
+    gae = importlib.import_module("withheld_demo").gae
     assert gae.__doc__ == "Ψ^GAE, by the backward recursion." and gae.__rl_course_reference__
     main = sys.modules["__main__"]
-    with pytest.raises(NotImplementedError, match=r"^demo.gae is the answer of assignment 03_gae and is not in the student "
-                                                  r"edition: write your own gae in the notebook and run its cell"):
+    with pytest.raises(NotImplementedError, match=r"^withheld_demo.gae is the answer of assignment 03_gae and is not in the "
+                                                  r"student edition: write your own gae in the notebook and run its cell"):
         gae([1.0], [0.0])
-    main.gae = lambda *args, **kwargs: (args, kwargs)  # the student's own, as a notebook defines it
-    try:
-        assert gae([1.0], [0.0], 5, lam=0.5, extra=1) == (([1.0], [0.0], 5), {"lam": 0.5, "extra": 1})
-        main.gae = lambda *args, **kwargs: gae(*args, **kwargs)  # one that calls the library's stand-in back
-        with pytest.raises(NotImplementedError, match="your gae calls demo.gae, the answer of assignment 03_gae"):
-            gae([1.0], [0.0])
-    finally:
-        del main.gae
+    # the student's own, as a notebook defines it, gets what the library's was given: lam only where not the default
+    monkeypatch.setattr(main, "gae", lambda *args, **kwargs: (args, kwargs), raising=False)
+    assert gae([1.0], [0.0], 5, lam=0.5, extra=1) == (([1.0], [0.0], 5), {"lam": 0.5, "extra": 1})
+    assert gae([1.0], [0.0]) == (([1.0], [0.0]), {})
+    monkeypatch.setattr(main, "gae", lambda *args, **kwargs: gae(*args, **kwargs))  # one that calls the library's back
+    with pytest.raises(NotImplementedError, match="your gae calls withheld_demo.gae, the answer of assignment 03_gae"):
+        gae([1.0], [0.0])
+    monkeypatch.setattr(main, "gae", gae)  # the library's, imported into the notebook
+    with pytest.raises(NotImplementedError, match="is not in the student edition"):
+        gae([1.0], [0.0])
 
 
 def test_normalized_bodies_see_through_renaming_and_reformatting_but_not_a_changed_formula():
@@ -208,7 +212,7 @@ def test_the_student_edition_holds_no_answer(editions, window):
 
 @pytest.mark.notebook
 def test_solved_assignments_keep_their_answers_and_later_ones_do_not(editions):
-    files = edition.edition_files(editions["ppo"])
+    files = edition.edition_files(editions["04"])
     source = {name.split("/", 1)[1]: content.decode() for name, content in files.items() if name.endswith(".py")}
     tree = ast.parse(source["rl_course/advantages.py"])
     kept = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
@@ -243,7 +247,7 @@ def student_python(tmp_path_factory, editions):
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
     pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
-    subprocess.run([*pip, "torch==2.13.0", str(editions["early"].wheel)], check=True, timeout=1800)
+    subprocess.run([*pip, "torch==2.13.0", str(editions["01"].wheel)], check=True, timeout=1800)
     return python
 
 
@@ -306,7 +310,7 @@ def test_released_notebook_with_the_solutions_runs_in_the_student_edition(studen
 @pytest.mark.notebook
 def test_the_solved_window_trains_04_with_the_librarys_gae(student_python, editions, tmp_path):
     """With 01–03 solved, the library's GAE is the real one; 04's answers are the stand-ins."""
-    _install(student_python, editions["ppo"].wheel)
+    _install(student_python, editions["04"].wheel)
     rng = np.random.default_rng(0)
     r, v, nv = rng.normal(size=(6, 3)), rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
     term, trunc = rng.random((6, 3)) < 0.2, rng.random((6, 3)) < 0.2
@@ -348,9 +352,7 @@ def graded_runs(student_runs, editions, tmp_path_factory):
         nb = nbformat.read(path, as_version=4)
         nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
         for student, notebook in (("solved_in_student_edition", nb),
-                                  ("untouched", nbformat.read(editions["early" if assignment < "04" else
-                                                                       "ppo" if assignment == "04_ppo" else "continuous"]
-                                                              .notebooks / assignment / NOTEBOOKS[assignment], as_version=4))):
+                                  ("untouched", nbformat.read(editions[assignment[:2]].notebooks / assignment / NOTEBOOKS[assignment], as_version=4))):
             (submitted / student / assignment).mkdir(parents=True)
             nbformat.write(notebook, submitted / student / assignment / NOTEBOOKS[assignment])
     cheat = copy.deepcopy(nbformat.read(student_runs["03_gae"][0], as_version=4))
