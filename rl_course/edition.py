@@ -328,7 +328,7 @@ def scan(files: dict[str, bytes], course_root: Path, withheld_assignments: list[
     for name, content in sorted(files.items()):
         if content in solution_files:
             findings.append(f"{name}: the file {solution_files[content]}")
-        if f"{SOURCE_DIR}/" in name.replace("\\", "/").split("/", 1)[-1] or name.startswith(f"{SOURCE_DIR}/"):
+        if f"/{SOURCE_DIR}/" in f"/{name}":
             findings.append(f"{name}: a file of {SOURCE_DIR}/")
         if name.endswith((".pyc", ".pyo", ".so", ".pyd")):
             findings.append(f"{name}: compiled code")

@@ -8,6 +8,7 @@ error, and where the kernel found rl_course (to prove which edition ran).
 """
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -29,7 +30,7 @@ def run(path: Path) -> dict:
             for index, cell in enumerate(nb.cells):
                 client.execute_cell(cell, index)
         except CellExecutionError as exc:
-            failed, error = index, str(exc)[-3000:]
+            failed, error = index, re.sub(r"\x1b\[[0-9;]*m", "", str(exc))[-3000:]
         probe = nbformat.v4.new_code_cell(WHERE)
         nb.cells.append(probe)
         client.execute_cell(probe, len(nb.cells) - 1)
