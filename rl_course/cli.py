@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from rl_course import instructor
+from rl_course.withheld import AnswerWithheld
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except instructor.CourseError as error:
+    except (instructor.CourseError, AnswerWithheld) as error:  # AnswerWithheld: a command that needs an answer, in the student edition
         print(f"rl-course: error: {error}", file=sys.stderr)
         return 2
 

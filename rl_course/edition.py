@@ -213,8 +213,7 @@ def build_wheel(course_root: Path, withheld_assignments: list[str], out: Path) -
     functions = withheld_functions(withheld_assignments)
     with tempfile.TemporaryDirectory(prefix="rl-course-edition-") as tmp:
         stage = Path(tmp) / "stage"
-        package = Path(rl_course.__file__).resolve().parent
-        shutil.copytree(package, stage / PACKAGE, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so"))
+        shutil.copytree(_library(course_root), stage / PACKAGE, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so"))
         done = set()
         for path in sorted((stage / PACKAGE).rglob("*.py")):
             module = ".".join(path.relative_to(stage).with_suffix("").parts).removesuffix(".__init__")
@@ -368,7 +367,7 @@ def normalized_body(node: ast.FunctionDef) -> str:
 def _answer_bodies(course_root: Path, withheld_assignments: list[str]) -> dict[str, list[str]]:
     """Normalized body → what it is, for every withheld reference and every solution function of a withheld assignment."""
     bodies: dict[str, list[str]] = {}
-    package = Path(rl_course.__file__).resolve().parent
+    package = _library(course_root)
     functions = withheld_functions(withheld_assignments)
     for path in sorted(package.rglob("*.py")):
         module = ".".join(path.relative_to(package.parent).with_suffix("").parts).removesuffix(".__init__")
@@ -403,9 +402,15 @@ def _hidden_lines(course_root: Path) -> dict[str, str]:
                     hidden.setdefault(stripped, path.parent.name)
                 elif not inside and not cell.metadata.get("nbgrader", {}).get("solution"):
                     visible.add(stripped)
-    for path in Path(rl_course.__file__).resolve().parent.rglob("*.py"):  # code of the library is no secret of a test
+    for path in _library(course_root).rglob("*.py"):  # code of the library is no secret of a test
         visible.update(line.strip() for line in path.read_text().splitlines())
     return {line: assignment for line, assignment in hidden.items() if line not in visible}
+
+
+def _library(course_root: Path) -> Path:
+    """The library's source: the course's own ``rl_course/``, else the installed one."""
+    own = Path(course_root) / PACKAGE
+    return own if (own / "__init__.py").is_file() else Path(rl_course.__file__).resolve().parent
 
 
 def _code_of(name: str, content: bytes):

@@ -7,17 +7,17 @@ import importlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
-import zipfile
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 
-from rl_course import advantages, cli, edition, instructor
+from rl_course import advantages, cli, edition
 from test_course import DEMO_CELLS, FULL_MARKS, NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -329,6 +329,10 @@ def test_the_solved_window_trains_04_with_the_librarys_gae(student_python, editi
     assert result.returncode == 0, result.stderr
     got, message = result.stdout.splitlines()
     np.testing.assert_allclose(json.loads(got), advantages.gae(r, v, nv, term, trunc, 0.9, 0.8))
+    train = subprocess.run([str(student_python.parent / "rl-course"), "train", "--steps", "256", "--no-gif", "--out", str(tmp_path)],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert train.returncode == 2 and train.stderr.startswith(
+        "rl-course: error: rl_course.ppo.trainer.train is the answer of assignment 04_ppo and is not in the student edition"), train.stderr
     assert message == ("rl_course.ppo.losses.probability_ratio is the answer of assignment 04_ppo and is not in the student "
                        "edition: write your own probability_ratio in the notebook and run its cell (the library calls it from there)")
 
@@ -386,3 +390,21 @@ def test_a_submission_that_imports_a_withheld_answer_gets_the_guards_feedback(gr
     assert lines and all("AssertionError: gae uses the library's reference implementation rl_course.advantages.gae; write the "
                          "computation yourself, without calling rl_course's solution" in line for line in lines), lines
     assert "Traceback" not in stderr
+
+
+@pytest.mark.notebook
+def test_a_students_jupyterlab_has_the_student_tools_of_nbgrader_only(student_python, editions, tmp_path):
+    _install(student_python, editions["01"].wheel)
+    jupyter = student_python.parent / "jupyter"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "VIRTUAL_ENV"))}
+    env.update(JUPYTER_CONFIG_DIR=str(tmp_path / "user-config"), NO_COLOR="1")  # a student without settings of their own
+    lab = subprocess.run([str(jupyter), "labextension", "list"], capture_output=True, text=True, env=env, cwd=tmp_path).stderr
+    disabled = lab.split("Disabled extensions:")[1].split()
+    assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:course-list"} <= set(disabled)
+    assert not {"@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:validate-assignment"} & set(disabled)
+    server = subprocess.run([str(jupyter), "server", "extension", "list"], capture_output=True, text=True, env=env,
+                            cwd=tmp_path).stderr
+    state = dict(re.findall(r"^\s*(nbgrader\.server_extensions\.\w+) \S*(enabled|disabled)", server, re.M))
+    assert state == {"nbgrader.server_extensions.formgrader": "disabled", "nbgrader.server_extensions.course_list": "disabled",
+                     "nbgrader.server_extensions.assignment_list": "enabled",
+                     "nbgrader.server_extensions.validate_assignment": "enabled"}, server
