@@ -237,6 +237,10 @@ def _student_edition(args) -> int:
         print(f"wrote {path}")
     print(f"open: {', '.join(built.open)}; answers kept: {', '.join(built.solved) or 'none'}; "
           f"answers withheld: {', '.join(built.withheld)}")
+    earlier = [a for a in built.withheld if a < built.open[0]]
+    if earlier:
+        print(f"note: {', '.join(earlier)} come before the open assignments but are not --solved: their answers are withheld, "
+              f"and the notebooks that build on them run only with the student's own")
     print(f"students: pip install {built.wheel.name} (in an environment without the instructor's rl-course), "
           f"then open {built.notebooks.name}/ in JupyterLab")
     return 0

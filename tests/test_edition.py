@@ -247,13 +247,18 @@ def student_python(tmp_path_factory, editions):
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
     pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
-    subprocess.run([*pip, "torch==2.13.0", str(editions["01"].wheel)], check=True, timeout=1800)
+    _pip(pip, "torch==2.13.0", str(editions["01"].wheel))
     return python
 
 
 def _install(python: Path, wheel: Path) -> None:
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-                    "--no-deps", "--force-reinstall", str(wheel)], check=True, timeout=600)
+    _pip([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile", "--no-deps",
+          "--force-reinstall"], str(wheel))
+
+
+def _pip(command: list, *what: str) -> None:
+    result = subprocess.run([*command, *what], capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
 def _with_solutions_pasted(released: Path, assignment: str) -> nbformat.NotebookNode:
