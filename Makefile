@@ -7,8 +7,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DIR    ?= submitted
 JOBS   ?= 1
+OPEN   ?=
+SOLVED ?=
 
-.PHONY: install demo test release release-check grade feedback bench clean
+.PHONY: install demo test release release-check grade feedback student-edition bench clean
 
 install: $(STAMP)
 
@@ -35,6 +37,10 @@ grade: $(STAMP)
 
 feedback: $(STAMP)
 	$(BIN)/rl-course feedback $(DIR) --jobs $(JOBS)
+
+# e.g. make student-edition OPEN=03 SOLVED="01 02": the wheel and notebooks students install, in student-edition/
+student-edition: $(STAMP)
+	$(BIN)/rl-course student-edition --open $(OPEN) $(if $(SOLVED),--solved $(SOLVED))
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/td_sweep.py

@@ -6,6 +6,8 @@
     rl-course grade DIR [--jobs N] [--db URL]  autograde DIR/<student>/<assignment>/<notebook>.ipynb into the gradebook
     rl-course feedback DIR [--out FOLDER]      autograde DIR and write nbgrader's HTML feedback per student
     rl-course collect ARCHIVE [--lms NAME]     import an LMS's bulk download into DIR/<student>/<assignment>/
+    rl-course student-edition --open 03 [--solved 01 02] [--out DIR]
+                                               the wheel and notebooks students install, without the answers of 03 and later
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 from pathlib import Path
 
 from rl_course import instructor
+from rl_course.withheld import AnswerWithheld
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except instructor.CourseError as error:
+    except (instructor.CourseError, AnswerWithheld) as error:  # AnswerWithheld: a command that needs an answer, in the student edition
         print(f"rl-course: error: {error}", file=sys.stderr)
         return 2
 
@@ -89,6 +92,15 @@ def _parser() -> argparse.ArgumentParser:
                          help="where the submissions go, as DIR/<student>/<assignment>/ (default: submitted/)")
     collect.add_argument("--course", type=Path, default=None, help="course root (default: found from the current folder)")
     collect.set_defaults(run=_collect)
+    edition = commands.add_parser("student-edition", help="build what students install for an assignment window: "
+                                                          "the library's wheel without the answers, and the open notebooks")
+    edition.add_argument("--open", nargs="+", required=True, metavar="NN",
+                         help="the assignments open in this window, e.g. 03 (their notebooks are released; their answers withheld)")
+    edition.add_argument("--solved", nargs="*", default=[], metavar="NN",
+                         help="the assignments whose deadline has passed: the library keeps their answers (default: none)")
+    edition.add_argument("--out", type=Path, default=Path("student-edition"), help="output folder (default: student-edition/)")
+    edition.add_argument("--course", type=Path, default=None, help="course root (default: found from the current folder)")
+    edition.set_defaults(run=_student_edition)
     return parser
 
 
@@ -253,6 +265,25 @@ def _collect(args) -> int:
         print(f"duplicate: {line}")
     for path in result.unmatched:
         print(f"not matched to a student: {path}")
+    return 0
+
+
+def _student_edition(args) -> int:
+    from rl_course import edition
+
+    root = args.course.resolve() if args.course else instructor.find_course_root()
+    built = edition.build(root, args.open, args.solved, args.out)
+    print(f"wrote {built.wheel}")
+    for path in sorted(built.notebooks.rglob("*.ipynb")):
+        print(f"wrote {path}")
+    print(f"open: {', '.join(built.open)}; answers kept: {', '.join(built.solved) or 'none'}; "
+          f"answers withheld: {', '.join(built.withheld)}")
+    earlier = [a for a in built.withheld if a < built.open[0]]
+    if earlier:
+        print(f"note: {', '.join(earlier)} come before the open assignments but are not --solved: their answers are withheld, "
+              f"and the notebooks that build on them run only with the student's own")
+    print(f"students: pip install {built.wheel.name} (in an environment without the instructor's rl-course), "
+          f"then open {built.notebooks.name}/ in JupyterLab")
     return 0
 
 

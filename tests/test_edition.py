@@ -1,0 +1,415 @@
+"""The student edition: built by `rl-course student-edition`, it holds no answers, and a student can do every assignment with it."""
+
+import ast
+import contextlib
+import copy
+import importlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from rl_course import advantages, cli, edition
+from test_course import DEMO_CELLS, FULL_MARKS, NOTEBOOKS
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNNER = Path(__file__).with_name("edition_runner.py")
+ALL = sorted(NOTEBOOKS)
+# The windows the notebook tests run in: each assignment open, the ones before it closed.
+WINDOWS = {a[:2]: ([a[:2]], [b[:2] for b in ALL if b < a]) for a in ALL}
+
+
+# ---------------------------------------------------------------- the map of answers
+
+
+def test_every_reference_belongs_to_an_assignment():
+    assert edition.unmapped_references() == []
+    found = set(edition.references())
+    assert len(found) == len(edition.ANSWERS) + len(edition.NOT_ASKED) == 31
+    # a new @reference without an assignment is named, as is an entry that names no reference
+    problems = edition.unmapped_references(found | {"rl_course.tabular.new_answer"})
+    assert problems == ["rl_course.tabular.new_answer: a @reference with no assignment in rl_course.edition.ANSWERS"]
+    problems = edition.unmapped_references(found - {"rl_course.advantages.gae"})
+    assert problems == ["rl_course.advantages.gae: listed in rl_course.edition but not a @reference"]
+
+
+def test_the_map_names_the_functions_the_notebooks_ask_for():
+    """Each answer's notebook name is a function that its assignment's solution defines in an answer cell."""
+    asked = {}
+    for assignment in ALL:
+        nb = nbformat.read(ROOT / "solutions" / assignment / NOTEBOOKS[assignment], as_version=4)
+        asked[assignment] = {node.name for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("solution")
+                             for node in ast.walk(ast.parse(cell.source)) if isinstance(node, ast.FunctionDef)}
+    for name, answer in {**edition.ANSWERS, **edition.COMPANIONS}.items():
+        assert answer.assignment in ALL, name
+        if answer.notebook_name is not None:
+            assert answer.notebook_name in asked[answer.assignment], f"{name}: {answer.notebook_name} not asked in {answer.assignment}"
+
+
+# ---------------------------------------------------------------- withholding and scanning, on small pieces
+
+
+SOURCE = textwrap.dedent('''
+    from rl_course.grading import reference
+
+    @reference
+    def gae(rewards, values, *rest, lam=0.9, **options):
+        """Ψ^GAE, by the backward recursion."""
+        following = 0.0  # the answer
+        return [following + r for r in rewards]
+
+    def kept(x):
+        return x + 1
+''')
+
+
+def test_withholding_keeps_signature_docstring_and_mark_and_calls_the_notebooks_own(tmp_path, monkeypatch):
+    answer = edition.Answer("03_gae", "gae")
+    source, replaced = edition.withhold(SOURCE, "withheld_demo", {"withheld_demo.gae": answer})
+    assert replaced == {"withheld_demo.gae"}
+    assert "the answer" not in source and "following" not in source
+    assert "def kept(x):\n    return x + 1" in source
+    (tmp_path / "withheld_demo.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "withheld_demo", raising=False)
+    gae = importlib.import_module("withheld_demo").gae
+    assert gae.__doc__ == "Ψ^GAE, by the backward recursion." and gae.__rl_course_reference__
+    main = sys.modules["__main__"]
+    with pytest.raises(NotImplementedError, match=r"^withheld_demo.gae is the answer of assignment 03_gae and is not in the "
+                                                  r"student edition: write your own gae in the notebook and run its cell"):
+        gae([1.0], [0.0])
+    # the student's own, as a notebook defines it, gets what the library's was given: lam only where not the default
+    monkeypatch.setattr(main, "gae", lambda *args, **kwargs: (args, kwargs), raising=False)
+    assert gae([1.0], [0.0], 5, lam=0.5, extra=1) == (([1.0], [0.0], 5), {"lam": 0.5, "extra": 1})
+    assert gae([1.0], [0.0]) == (([1.0], [0.0]), {})
+    monkeypatch.setattr(main, "gae", lambda *args, **kwargs: gae(*args, **kwargs))  # one that calls the library's back
+    with pytest.raises(NotImplementedError, match="your gae calls withheld_demo.gae, the answer of assignment 03_gae"):
+        gae([1.0], [0.0])
+    monkeypatch.setattr(main, "gae", gae)  # the library's, imported into the notebook
+    with pytest.raises(NotImplementedError, match="is not in the student edition"):
+        gae([1.0], [0.0])
+
+
+def test_normalized_bodies_see_through_renaming_and_reformatting_but_not_a_changed_formula():
+    def body(source):
+        return edition.normalized_body(ast.parse(textwrap.dedent(source)).body[0])
+
+    original = body('''
+        def gae(rewards, values, lam):
+            """doc"""
+            out = np.zeros(len(rewards))  # comment
+            for t in reversed(range(len(rewards))):
+                out[t] = rewards[t] - values[t] + lam * (out[t + 1] if t + 1 < len(out) else 0.0)
+            return out
+    ''')
+    renamed = body('''
+        def my_estimator(r,v,l):
+            result=np.zeros(len(r))
+            for k in reversed(range(len(r))): result[k] = (r[k] - v[k]
+                + l * (result[k + 1] if k + 1 < len(result) else 0.0))
+            return result
+    ''')
+    changed = body('''
+        def gae(rewards, values, lam):
+            out = np.zeros(len(rewards))
+            for t in reversed(range(len(rewards))):
+                out[t] = rewards[t] - values[t] + lam * (out[t + 1] if t + 1 < len(out) else 1.0)
+            return out
+    ''')
+    assert original == renamed
+    assert original != changed
+
+
+def _renamed_copy_of(function) -> str:
+    """The source of a library function with every name changed and its layout rewritten by ast.unparse."""
+    import inspect
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(function))))
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            node.id = names.setdefault(node.id, f"v{len(names)}")
+        elif isinstance(node, ast.arg):
+            node.arg = names.setdefault(node.arg, f"v{len(names)}")
+    tree.body[0].name, tree.body[0].decorator_list = "my_own_estimator", []
+    return ast.unparse(tree)
+
+
+def test_the_scan_finds_every_answer_of_the_instructors_edition():
+    files = edition.instructor_files(ROOT)
+    findings = edition.scan(files, ROOT, ALL)
+    text = "\n".join(findings)
+    for name in {**edition.ANSWERS, **edition.COMPANIONS}:  # every reference's body, in the library's source
+        module, function = name.rsplit(".", 1)
+        assert any(line.startswith(f"{module.replace('.', '/')}.py: {function} holds the answer") and f"{name} (" in line
+                   for line in findings), name
+    for assignment in ALL:
+        solution = f"solutions/{assignment}/{NOTEBOOKS[assignment]}"
+        assert f"{solution}: the file {solution}" in text
+        assert f"{solution}: a file of solutions/" in text
+        assert f"a line of the hidden tests of {assignment}" in text
+        assert any(line.startswith(f"{solution} cell") and f"of {solution}" in line for line in findings), assignment
+    assert not [line for line in findings if line.startswith("notebooks/") and "hidden tests" in line]
+
+
+def test_the_scan_finds_an_answer_renamed_and_reformatted(tmp_path):
+    hiding = _renamed_copy_of(advantages.gae)
+    assert "deltas" not in hiding and "following" not in hiding
+    findings = edition.scan({"somewhere/helpers.py": hiding.encode()}, ROOT, ["03_gae"])
+    assert findings == ["somewhere/helpers.py: my_own_estimator holds the answer rl_course.advantages.gae (assignment 03_gae)"]
+    assert edition.scan({"somewhere/helpers.py": hiding.encode()}, ROOT, ["04_ppo", "05_continuous"]) == []
+    assert edition.scan({"x/cache.cpython-311.pyc": b"\0"}, ROOT, ALL) == ["x/cache.cpython-311.pyc: compiled code"]
+
+
+# ---------------------------------------------------------------- building
+
+
+@pytest.fixture(scope="module")
+def editions(tmp_path_factory):
+    """The student editions of the windows, built by `rl-course student-edition`."""
+    built = {}
+    for window, (open_, solved) in WINDOWS.items():
+        out = tmp_path_factory.mktemp("editions") / window
+        stdout = io.StringIO()
+        with contextlib.redirect_stdout(stdout):
+            code = cli.main(["student-edition", "--open", *open_, "--solved", *solved, "--out", str(out), "--course", str(ROOT)])
+        assert code == 0
+        wheel = next(out.glob("*.whl"))
+        assert f"wrote {wheel}" in stdout.getvalue()
+        built[window] = edition.Edition(wheel=wheel, notebooks=out / "notebooks", open=edition.resolve(ROOT, open_, ""),
+                                        solved=edition.resolve(ROOT, solved, ""),
+                                        withheld=[a for a in ALL if a not in edition.resolve(ROOT, solved, "")])
+    return built
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("window", sorted(WINDOWS))
+def test_the_student_edition_holds_no_answer(editions, window):
+    built = editions[window]
+    files = edition.edition_files(built)
+    assert edition.scan(files, ROOT, built.withheld) == []
+    # what it holds: the wheel's source files and Jupyter configuration, and the open notebooks, released
+    notebooks = sorted(name for name in files if name.endswith(".ipynb"))
+    assert notebooks == [f"notebooks/{a}/{NOTEBOOKS[a]}" for a in built.open]
+    for name in notebooks:
+        assert files[name] == (ROOT / name).read_bytes()
+    assert not [name for name in files if name.endswith((".pyc", ".so")) or "solutions" in name]
+    # the same scan over the same files with the instructor's library in the wheel finds every withheld answer
+    with_answers = {**files, **{f"{built.wheel.name}/{name}": content for name, content in edition.instructor_files(ROOT).items()
+                                if name.startswith("rl_course/")}}
+    found = "\n".join(edition.scan(with_answers, ROOT, built.withheld))
+    for name in edition.withheld_functions(built.withheld):
+        assert f"{name} (assignment" in found, name
+
+
+@pytest.mark.notebook
+def test_solved_assignments_keep_their_answers_and_later_ones_do_not(editions):
+    files = edition.edition_files(editions["04"])
+    source = {name.split("/", 1)[1]: content.decode() for name, content in files.items() if name.endswith(".py")}
+    tree = ast.parse(source["rl_course/advantages.py"])
+    kept = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert "own_answer" not in ast.unparse(kept["gae"]) and "own_answer" not in ast.unparse(kept["td_errors"])
+    assert "own_answer" in ast.unparse(ast.parse(source["rl_course/ppo/losses.py"]))
+    found = "\n".join(edition.scan(files, ROOT, ["03_gae"]))  # 03's answers are there …
+    assert "rl_course.advantages.gae (assignment 03_gae)" in found and "rl_course.rollouts.collect_rollout (assignment" in found
+    assert edition.scan(files, ROOT, ["04_ppo", "05_continuous"]) == []  # … 04's and 05's are not
+
+
+def test_a_bad_window_is_a_one_line_error(tmp_path, capsys):
+    assert cli.main(["student-edition", "--open", "09", "--out", str(tmp_path / "e"), "--course", str(ROOT)]) == 2
+    assert "--open 09: no such assignment (this course has: 01_td_lambda, 02_forward_backward" in capsys.readouterr().err
+    assert cli.main(["student-edition", "--open", "02", "--solved", "01", "02", "--out", str(tmp_path / "e"),
+                     "--course", str(ROOT)]) == 2
+    assert "02_forward_backward: both open and solved" in capsys.readouterr().err
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "thesis.tex").write_text("mine")
+    assert cli.main(["student-edition", "--open", "01", "--out", str(tmp_path / "busy"), "--course", str(ROOT)]) == 2
+    assert "not empty and not an earlier student edition" in capsys.readouterr().err
+    assert (tmp_path / "busy" / "thesis.tex").read_text() == "mine"
+
+
+# ---------------------------------------------------------------- a student's environment
+
+
+@pytest.fixture(scope="module")
+def student_python(tmp_path_factory, editions):
+    """A fresh virtual environment (no system site-packages) with the first edition's wheel and its
+    dependencies from the local package index, torch pinned; returns its Python."""
+    venv = tmp_path_factory.mktemp("student") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
+    _pip(pip, "torch==2.13.0", str(editions["01"].wheel))
+    return python
+
+
+def _install(python: Path, wheel: Path) -> None:
+    _pip([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile", "--no-deps",
+          "--force-reinstall"], str(wheel))
+
+
+def _pip(command: list, *what: str) -> None:
+    result = subprocess.run([*command, *what], capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def _with_solutions_pasted(released: Path, assignment: str) -> nbformat.NotebookNode:
+    """The released notebook with the code of the solution pasted into each answer cell, markers left out."""
+    nb = nbformat.read(released, as_version=4)
+    solution = nbformat.read(ROOT / "solutions" / assignment / NOTEBOOKS[assignment], as_version=4)
+    answers = {c.metadata.nbgrader.grade_id: c.source for c in solution.cells if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = "\n".join(line for line in answers[cell.metadata.nbgrader.grade_id].splitlines()
+                                    if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+    return nb
+
+
+def _run_in(python: Path, notebooks: list[Path], tmp: Path) -> dict:
+    out = tmp / "runs.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "JUPYTER"))}
+    env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
+    result = subprocess.run([str(python), str(RUNNER), str(out), *map(str, notebooks)], capture_output=True, text=True,
+                            env=env, cwd=tmp, timeout=3600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def student_runs(student_python, editions, tmp_path_factory):
+    """Each released notebook with the solutions pasted in, run in the student edition of its window:
+    {assignment: (the executed notebook's path, its record)}."""
+    runs = {}
+    for window, built in editions.items():
+        _install(student_python, built.wheel)
+        tmp = tmp_path_factory.mktemp(f"run-{window}")
+        paths = []
+        for assignment in built.open:
+            path = tmp / assignment / NOTEBOOKS[assignment]
+            path.parent.mkdir()
+            nbformat.write(_with_solutions_pasted(built.notebooks / assignment / NOTEBOOKS[assignment], assignment), path)
+            paths.append(path)
+        records = _run_in(student_python, paths, tmp)
+        for assignment, path in zip(built.open, paths):
+            runs[assignment] = (path, records[str(path)])
+    return runs
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("assignment", ALL)
+def test_released_notebook_with_the_solutions_runs_in_the_student_edition(student_runs, student_python, assignment):
+    path, record = student_runs[assignment]
+    assert record["failed_cell"] is None, f"{assignment}: cell {record['failed_cell']} failed:\n{record['error']}"
+    assert record["rl_course"].startswith(str(student_python.parents[1])), record["rl_course"]
+    print(f"{assignment}: {record['seconds']:.0f} s in the student edition")
+
+
+@pytest.mark.notebook
+def test_the_solved_window_trains_04_with_the_librarys_gae(student_python, editions, tmp_path):
+    """With 01–03 solved, the library's GAE is the real one; 04's answers are the stand-ins."""
+    _install(student_python, editions["04"].wheel)
+    rng = np.random.default_rng(0)
+    r, v, nv = rng.normal(size=(6, 3)), rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
+    term, trunc = rng.random((6, 3)) < 0.2, rng.random((6, 3)) < 0.2
+    script = textwrap.dedent(f"""
+        import json, numpy as np, torch
+        from rl_course import advantages, ppo
+        r, v, nv, term, trunc = (np.array(x) for x in json.loads({json.dumps(json.dumps([r.tolist(), v.tolist(), nv.tolist(),
+                                                                                       term.tolist(), trunc.tolist()]))}))
+        print(json.dumps(advantages.gae(r, v, nv, term, trunc, 0.9, 0.8).tolist()))
+        try:
+            ppo.probability_ratio(torch.zeros(2), torch.zeros(2))
+        except NotImplementedError as error:
+            print(error)
+    """)
+    result = subprocess.run([str(student_python), "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    got, message = result.stdout.splitlines()
+    np.testing.assert_allclose(json.loads(got), advantages.gae(r, v, nv, term, trunc, 0.9, 0.8))
+    train = subprocess.run([str(student_python.parent / "rl-course"), "train", "--steps", "256", "--no-gif", "--out", str(tmp_path)],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert train.returncode == 2 and train.stderr.startswith(
+        "rl-course: error: rl_course.ppo.trainer.train is the answer of assignment 04_ppo and is not in the student edition"), train.stderr
+    assert message == ("rl_course.ppo.losses.probability_ratio is the answer of assignment 04_ppo and is not in the student "
+                       "edition: write your own probability_ratio in the notebook and run its cell (the library calls it from there)")
+
+
+# ---------------------------------------------------------------- graded by the instructor's edition
+
+
+IMPORTS_REFERENCE = '''def gae(rewards, values, next_values, terminated, truncated, gamma, lam):
+    from rl_course.advantages import gae as library_gae
+    return library_gae(rewards, values, next_values, terminated, truncated, gamma, lam)
+'''
+
+
+@pytest.fixture(scope="module")
+def graded_runs(student_runs, editions, tmp_path_factory):
+    """Grade with the instructor's edition: each notebook run in the student edition (the cells that only
+    demonstrate left out, as in test_course), each released notebook untouched, and a gae that imports the library's."""
+    tmp = tmp_path_factory.mktemp("graded")
+    submitted = tmp / "submitted"
+    for assignment, (path, _) in student_runs.items():
+        nb = nbformat.read(path, as_version=4)
+        nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
+        for student, notebook in (("solved_in_student_edition", nb),
+                                  ("untouched", nbformat.read(editions[assignment[:2]].notebooks / assignment / NOTEBOOKS[assignment], as_version=4))):
+            (submitted / student / assignment).mkdir(parents=True)
+            nbformat.write(notebook, submitted / student / assignment / NOTEBOOKS[assignment])
+    cheat = copy.deepcopy(nbformat.read(student_runs["03_gae"][0], as_version=4))
+    cheat.cells = [c for c in cheat.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
+    next(c for c in cheat.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "gae").source = IMPORTS_REFERENCE
+    (submitted / "imports_reference" / "03_gae").mkdir(parents=True)
+    nbformat.write(cheat, submitted / "imports_reference" / "03_gae" / NOTEBOOKS["03_gae"])
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = cli.main(["grade", str(submitted), "--json", "--csv", str(tmp / "grades.csv"), "--jobs", "2",
+                         "--db", f"sqlite:///{tmp / 'gradebook.db'}", "--course", str(ROOT)])
+    assert code == 0, stderr.getvalue()
+    return json.loads(stdout.getvalue()), stderr.getvalue()
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("assignment", ALL)
+def test_a_notebook_done_in_the_student_edition_earns_full_marks_and_untouched_zero(graded_runs, assignment):
+    scores, stderr = graded_runs
+    full = FULL_MARKS[assignment]
+    assert scores["solved_in_student_edition"][assignment] == {"score": full, "max_score": full}, stderr
+    assert scores["untouched"][assignment] == {"score": 0.0, "max_score": full}
+
+
+@pytest.mark.notebook
+def test_a_submission_that_imports_a_withheld_answer_gets_the_guards_feedback(graded_runs):
+    scores, stderr = graded_runs
+    block = stderr.split("graded imports_reference/03_gae:")[1].split("\ngraded ")[0]
+    lines = [line.strip() for line in block.splitlines()[1:]]
+    assert scores["imports_reference"]["03_gae"]["score"] == FULL_MARKS["03_gae"] - 5  # the five gae tests, a point each
+    assert lines and all("AssertionError: gae uses the library's reference implementation rl_course.advantages.gae; write the "
+                         "computation yourself, without calling rl_course's solution" in line for line in lines), lines
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.notebook
+def test_a_students_jupyterlab_has_the_student_tools_of_nbgrader_only(student_python, editions, tmp_path):
+    _install(student_python, editions["01"].wheel)
+    jupyter = student_python.parent / "jupyter"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "VIRTUAL_ENV"))}
+    env.update(JUPYTER_CONFIG_DIR=str(tmp_path / "user-config"), NO_COLOR="1")  # a student without settings of their own
+    lab = subprocess.run([str(jupyter), "labextension", "list"], capture_output=True, text=True, env=env, cwd=tmp_path).stderr
+    disabled = lab.split("Disabled extensions:")[1].split()
+    assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:course-list"} <= set(disabled)
+    assert not {"@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:validate-assignment"} & set(disabled)
+    server = subprocess.run([str(jupyter), "server", "extension", "list"], capture_output=True, text=True, env=env,
+                            cwd=tmp_path).stderr
+    state = dict(re.findall(r"^\s*(nbgrader\.server_extensions\.\w+) \S*(enabled|disabled)", server, re.M))
+    assert state == {"nbgrader.server_extensions.formgrader": "disabled", "nbgrader.server_extensions.course_list": "disabled",
+                     "nbgrader.server_extensions.assignment_list": "enabled",
+                     "nbgrader.server_extensions.validate_assignment": "enabled"}, server
