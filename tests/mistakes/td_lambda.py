@@ -86,3 +86,35 @@ MISTAKES = {
         "rms_error", "hands in the library's reference", RMS, "uses the library's reference implementation",
         source="def rms_error(V, v_true):\n    return tabular.rms_error(V, v_true)\n"),
 }
+
+# Wrong answers that earned full marks before the hidden tests reached offline replacing traces and a terminal state
+# inside the table.
+MISTAKES.update({
+    "offline_branch_ignores_trace": mistake(
+        "td_lambda_episode", "a separate offline branch that always accumulates, whatever `trace` says", {"test_td_lambda_replacing"},
+        "offline updates use the trace that `trace` asks for",
+        source="def td_lambda_episode(V, episode, alpha, lam, gamma=1.0, trace=\"accumulating\", online=True):\n"
+               "    V_new = np.array(V, dtype=float)\n"
+               "    e = np.zeros_like(V_new)\n"
+               "    T = len(episode.rewards)\n"
+               "    if not online:  # offline: Ψ₍₁₎ from the start table, the increments summed and applied at the end\n"
+               "        total = np.zeros_like(V_new)\n"
+               "        for k in range(T):\n"
+               "            s = episode.states[k]\n"
+               "            psi = td_error(V_new, s, episode.rewards[k], episode.states[k + 1], terminated=(k == T - 1), gamma=gamma)\n"
+               "            e[s] += 1.0\n"
+               "            total += alpha * e * psi\n"
+               "            e *= lam * gamma\n"
+               "        return V_new + total\n"
+               "    for k in range(T):\n"
+               "        s = episode.states[k]\n"
+               "        psi = td_error(V_new, s, episode.rewards[k], episode.states[k + 1], terminated=(k == T - 1), gamma=gamma)\n"
+               "        e[s] = e[s] + 1.0 if trace == \"accumulating\" else 1.0\n"
+               "        V_new = V_new + alpha * e * psi\n"
+               "        e = lam * gamma * e\n"
+               "    return V_new\n"),
+    "terminal_read_off_the_table_ends": mistake(
+        "td_lambda_episode", "a step counts as terminal when s′ is the first or last state of the table, not when it is s_T",
+        {"test_td_lambda_terminal"}, "(terminal state 2), online",
+        replace=("terminated=(k == T - 1)", "terminated=(s_next in (0, len(V_new) - 1))")),
+})
