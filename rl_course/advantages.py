@@ -19,6 +19,8 @@ of all those terms lands on Ψ₍∞₎ and the weights still sum to one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from rl_course.grading import reference
@@ -112,36 +114,94 @@ def _check_lambda(lam) -> None:
         raise ValueError(f"lam (λ) must be in [0, 1], got {lam}")
 
 
-def target_bias_variance(episodes, V, v_true, estimator) -> tuple[float, float]:
+@dataclass(frozen=True)
+class BiasVariance:
+    """A measured bias and variance, each with a bootstrap confidence interval (low, high) over episodes."""
+
+    bias: float
+    variance: float
+    bias_interval: tuple[float, float]
+    variance_interval: tuple[float, float]
+    confidence: float
+
+
+def target_bias_variance(episodes, V, v_true, estimator, **kwargs) -> BiasVariance:
     """Bias and variance of the critic targets y_t = Ψ(s_t) + V(s_t) of an estimator, measured.
 
     ``estimator(rewards, values)`` returns Ψ(s_t) for one episode (values = V along it).
-    Targets are grouped by the state they start from and compared with V^π there
-    (``grouped_bias_variance``).
+    Targets are grouped by the state they start from and compared with V^π there, one
+    target per state per episode (``grouped_bias_variance``, which takes ``kwargs``).
     """
     V, v_true = np.asarray(V, dtype=float), np.asarray(v_true, dtype=float)
     states = np.concatenate([ep.states[:-1] for ep in episodes])
     targets = np.concatenate([np.asarray(estimator(ep.rewards, V[ep.states]), dtype=float) + V[ep.states[:-1]] for ep in episodes])
-    return grouped_bias_variance(targets, states, v_true)
+    labels = np.concatenate([np.full(len(ep.rewards), i) for i, ep in enumerate(episodes)])
+    return grouped_bias_variance(targets, states, v_true, labels, **kwargs)
 
 
-def grouped_bias_variance(estimates, groups, truth) -> tuple[float, float]:
-    """Bias and variance of noisy estimates of ``truth[g]``, each estimate tagged with its group g.
+def grouped_bias_variance(estimates, groups, truth, episodes, confidence: float = 0.95, n_bootstrap: int = 1000,
+                          seed: int = 0) -> BiasVariance:
+    """Bias and variance of noisy estimates of ``truth[g]``, each tagged with its group g and its episode.
 
-    For each group g seen n(g) ≥ 2 times: var(g) is the sample variance of its estimates and
-    bias(g)² is estimated without the sampling noise of the mean, (mean − truth[g])² − var(g)/n(g).
-    Returns the visit-weighted root-mean-square bias √E[bias(g)²] and the mean variance E[var(g)].
+    Estimates from one episode are correlated (a state visited twice sees the same future), so
+    only the first estimate of each group in each episode is kept: x_e(g). Episodes are
+    independent, so for each group seen in n(g) ≥ 2 episodes, var(g) is the sample variance of
+    its x_e(g) and bias(g)² = (mean − truth[g])² − var(g)/n(g) removes the sampling noise of the
+    mean. Returns the root-mean-square bias √E[bias(g)²] (0 where the estimate is negative) and
+    the mean variance E[var(g)], weighted by n(g)/Σn, each with a basic bootstrap interval at
+    ``confidence``: the episodes resampled with replacement ``n_bootstrap`` times, and the spread
+    of each resampled estimate around its value on the sample (the truth of the resampled world)
+    taken as the spread of the estimate around the truth. The interval of the bias is that of
+    bias² with its ends put through √max(·, 0): an unbiased estimator's interval reaches 0.
     """
-    estimates, groups, truth = np.asarray(estimates, dtype=float).ravel(), np.asarray(groups).ravel(), np.asarray(truth, dtype=float)
-    visits = np.bincount(groups, minlength=len(truth))
-    seen = visits > 1
-    n = visits[seen]
-    mean = np.bincount(groups, weights=estimates, minlength=len(truth))[seen] / n
-    square = np.bincount(groups, weights=estimates**2, minlength=len(truth))[seen] / n
-    variance = (square - mean**2) * n / (n - 1)
-    weights = n / n.sum()
-    bias_squared = (mean - truth[seen]) ** 2 - variance / n
-    return float(np.sqrt(max(weights @ bias_squared, 0.0))), float(weights @ variance)
+    estimates = np.asarray(estimates, dtype=float).ravel()
+    groups, episodes = np.asarray(groups).ravel(), np.asarray(episodes).ravel()
+    truth = np.asarray(truth, dtype=float)
+    if not (len(estimates) == len(groups) == len(episodes)):
+        raise ValueError(f"estimates, groups and episodes must have one entry each per estimate, got "
+                         f"{len(estimates)}, {len(groups)} and {len(episodes)}")
+    if len(groups) and (groups.min() < 0 or groups.max() >= len(truth)):
+        raise ValueError(f"groups must index truth (0 … {len(truth) - 1}), got {groups.min()} … {groups.max()}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    episode_ids, episode_index = np.unique(episodes, return_inverse=True)
+    n_episodes, n_groups = len(episode_ids), len(truth)
+    first = np.unique(episode_index * n_groups + groups, return_index=True)[1]  # the first estimate of each (episode, group)
+    cell = episode_index[first] * n_groups + groups[first]
+    seen = np.zeros(n_episodes * n_groups)
+    seen[cell] = 1.0
+    value = np.zeros(n_episodes * n_groups)
+    value[cell] = estimates[first]
+    seen, value = seen.reshape(n_episodes, n_groups), value.reshape(n_episodes, n_groups)
+
+    def measure(weights):  # weights: (B, n_episodes), how often each episode is drawn
+        n = weights @ seen
+        mean = (weights @ value) / np.maximum(n, 1)
+        square = (weights @ value**2) / np.maximum(n, 1)
+        counted = n > 1
+        share = np.where(counted, n, 0.0)
+        share = share / np.maximum(share.sum(axis=1, keepdims=True), 1)
+        plug_in_variance = np.where(counted, square - mean**2, 0.0)  # the variance of the sample itself (ddof = 0)
+        variance = plug_in_variance * n / np.where(counted, n - 1, 1)
+        plug_in_bias_squared = np.where(counted, (mean - truth) ** 2, 0.0)
+        bias_squared = plug_in_bias_squared - variance / np.maximum(n, 1)
+        return ((share * bias_squared).sum(axis=1), (share * variance).sum(axis=1),
+                (share * plug_in_bias_squared).sum(axis=1), (share * plug_in_variance).sum(axis=1))
+
+    bias_squared, variance, plug_in_bias_squared, plug_in_variance = (x[0] for x in measure(np.ones((1, n_episodes))))
+    draws = np.random.default_rng(seed).multinomial(n_episodes, np.full(n_episodes, 1 / n_episodes), size=n_bootstrap)
+    boot_bias_squared, boot_variance, _, _ = measure(draws.astype(float))
+
+    def interval(estimate, plug_in, replicates):
+        # the basic bootstrap: estimate − (replicate − plug-in) stands for truth, the plug-in being the resampled world's truth
+        low, high = np.percentile(replicates - plug_in, [(1 + confidence) / 2 * 100, (1 - confidence) / 2 * 100])
+        return estimate - low, estimate - high
+
+    bias_low, bias_high = interval(bias_squared, plug_in_bias_squared, boot_bias_squared)
+    variance_low, variance_high = interval(variance, plug_in_variance, boot_variance)
+    root = lambda x: float(np.sqrt(max(x, 0.0)))
+    return BiasVariance(root(bias_squared), float(variance), (root(bias_low), root(bias_high)),
+                        (float(max(variance_low, 0.0)), float(variance_high)), confidence)
 
 
 # ---------------------------------------------------------------- batched rollouts: GAE

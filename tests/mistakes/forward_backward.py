@@ -98,3 +98,41 @@ MISTAKES = {
         "true_online_td_lambda_episode", "V_old never updated: the correction term is always V(s) − 0", {"test_true_online_equals_online_lambda_return", "test_true_online_episodes"}, "V_old := 0 at the start of every episode",
         replace=("        v_old = v_next\n", "")),
 }
+
+# Wrong answers that earned full marks before the hidden tests checked the forward view's weights, the inputs after
+# the call, and true online TD(λ) with junk at the terminal states.
+MISTAKES.update({
+    "lambda_by_the_backward_recursion": mistake(
+        "lambda_estimates", "the forward view written as the backward recursion (same numbers, not the weighted sum the task asks for)",
+        {"test_lambda_general"}, "(from your n_step_estimates) in Ψ^λ",
+        source="def lambda_estimates(rewards, values, lam, gamma=1.0):\n"
+               "    deltas = td_errors(rewards, values, gamma)\n"
+               "    out, following = np.zeros(len(deltas)), 0.0\n"
+               "    for t in reversed(range(len(deltas))):\n"
+               "        following = deltas[t] + gamma * lam * following\n"
+               "        out[t] = following\n"
+               "    return out\n"),
+    "psi_1_zeroes_the_terminal_value_in_place": mistake(
+        "td_errors", "V(s_T) set to 0 in the caller's array (values[-1] = 0) before the one-step errors", {"test_td_errors_terminal"},
+        "the input array values was modified in place",
+        source="def td_errors(rewards, values, gamma=1.0):\n"
+               "    v = np.asarray(values, dtype=float)\n"
+               "    v[-1] = 0.0  # no future after the end\n"
+               "    return np.asarray(rewards, dtype=float) + gamma * v[1:] - v[:-1]\n"),
+    "n_step_zeroes_the_terminal_value_in_place": mistake(
+        "n_step_estimates", "V(s_T) set to 0 in the caller's array, then bootstrapped from everywhere", {"test_n_step_end_of_episode"},
+        "was modified in place",
+        source="def n_step_estimates(rewards, values, n, gamma=1.0):\n"
+               "    r, v = np.asarray(rewards, dtype=float), np.asarray(values, dtype=float)\n"
+               "    v[-1] = 0.0  # no future after the end: now every N may bootstrap\n"
+               "    T = len(r)\n"
+               "    out = np.empty(T)\n"
+               "    for t in range(T):\n"
+               "        end = T if n == np.inf else min(t + int(n), T)\n"
+               "        out[t] = sum(gamma ** k * r[t + k] for k in range(end - t)) + gamma ** (end - t) * v[end] - v[t]\n"
+               "    return out\n"),
+    "true_online_reads_the_terminal_value": mistake(
+        "true_online_td_lambda_episode", "v′ read from the table at the terminal s_T", {"test_true_online_episodes"},
+        "with 0.6, −0.8 instead of 0 at the terminals",
+        replace=("v_next = 0.0 if k == T - 1 else V_new[s_next]", "v_next = V_new[s_next]")),
+})

@@ -52,3 +52,30 @@ MISTAKES = {
                  "    for k in reversed(range(len(flat_d))):\n        acc = flat_d[k] + lam * gamma * (0.0 if flat_e[k] else acc)\n        res[k] = acc\n"
                  "    out = res.reshape(deltas.shape[1], deltas.shape[0]).T")),
 }
+
+# Wrong answers that earned full marks before the hidden tests reached a step both terminated and truncated, an
+# episode ending on the rollout's last step, a stochastic policy, and the inputs after the call.
+MISTAKES.update({
+    "terminated_and_truncated_recorded_as_truncated": mistake(
+        "collect_rollout", "a step both terminated and truncated is recorded as truncated, and bootstraps from V(final observation)",
+        {"test_collect_truncation"}, "counts as terminated",
+        replace=("truncated = truncated & ~terminated", "terminated = terminated & ~truncated")),
+    "last_step_bootstraps_from_the_next_rollout": mistake(
+        "collect_rollout", "after the last step every environment bootstraps from value(last observation), even one whose episode just ended",
+        {"test_collect_truncation", "test_collect_episode_ends"}, "rollout.next_values",
+        replace=("    next_values[-1][ongoing] = value(obs)[ongoing]\n", "    next_values[-1] = value(obs)\n")),
+    "log_prob_of_another_sample": mistake(
+        "collect_rollout", "policy called twice per step: the stored log-probability belongs to a second sample, not to the action taken",
+        {"test_collect_episode_ends"}, "rollout.log_probs of a stochastic policy",
+        replace=("        actions, log_probs = policy(obs)\n", "        actions, _ = policy(obs)\n        _, log_probs = policy(obs)\n")),
+    "batched_psi_1_masks_next_values_in_place": mistake(
+        "td_errors", "next_values multiplied by (1 − terminated) in the caller's array", {"test_td_errors_ends", "test_gae_batch"}, "the input array next_values was modified in place",
+        source="def td_errors(rewards, values, next_values, terminated, gamma):\n"
+               "    next_values = np.asarray(next_values, dtype=float)\n"
+               "    next_values *= 1.0 - np.asarray(terminated, dtype=float)\n"
+               "    return np.asarray(rewards, dtype=float) + gamma * next_values - np.asarray(values, dtype=float)\n"),
+    "gae_merges_the_flags_in_place": mistake(
+        "gae", "terminated |= truncated on the caller's array", {"test_gae_truncation", "test_gae_batch", "test_gae_general"}, "Ψ^GAE with episodes truncated at (t=3, env=0)",
+        replace=("ended = np.asarray(terminated, dtype=bool) | np.asarray(truncated, dtype=bool)",
+                 "ended = np.asarray(terminated, dtype=bool)\n    ended |= np.asarray(truncated, dtype=bool)")),
+})
