@@ -4,8 +4,11 @@
 
 The full configuration is the Pendulum-v1 preset (``PPOConfig.for_env("Pendulum-v1")``); each variant
 changes one setting of it (``VARIANTS``): a trick switched off, or, for the annealing the preset does not use,
-switched on; two more replace or guard the clipped objective with the KL-based ones of the lecture. Every configuration runs on the same seeds. It prints a table of final returns (10 evaluation
-episodes of the final policy, its most likely action: median and range over the seeds) and writes one
+switched on; two change how a trick is done (the critic loss clipped; the advantages normalized over the whole rollout
+instead of each minibatch); two more replace or guard the clipped objective with the KL-based ones of the lecture. Every
+configuration runs on the same seeds. It prints a table of final returns (10 evaluation episodes of the final policy,
+its most likely action: median and range over the seeds; approx-KL: the median over the seeds of each run's median
+approx-KL per update), the final return and the median approx-KL of every seed, and writes one
 figure: the mean return of the last 20 training episodes against environment steps, the median over the
 seeds with a band from the lowest to the highest seed, each variant beside the full configuration.
 """
@@ -35,13 +38,16 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "with ε annealing": ("ε decayed linearly to 0 (the preset keeps it constant)", {"anneal_clip": True}),
     "no gradient clipping": ("max_grad_norm None", {"max_grad_norm": None}),
     "no advantage normalization": ("raw Ψ^GAE in the loss", {"normalize_advantages": False}),
+    "value clipping": ("critic loss clipped with ε̂ = 0.2 (Andrychowicz et al. 2021 advise against it)", {"clip_value": 0.2}),
+    "batch advantage normalization": ("Ψ^GAE normalized once over the rollout, not per minibatch", {"advantage_scope": "batch"}),
     "KL penalty": ("E[ρΨ] − C·KL(π_old‖π_θ), C adapted toward 0.01, no clipping", {"objective": "kl_penalty"}),
     "KL early stopping": ("clipping, and the epochs stop once approx-KL > 0.03", {"early_stop_kl": 0.03}),
 }
 
 
-def run(job: tuple[str, int, int]) -> tuple[str, int, list[tuple[int, float]], float, float]:
-    """One training run: (variant, seed, its episodes (end step, return), final evaluation return, seconds)."""
+def run(job: tuple[str, int, int]) -> tuple[str, int, list[tuple[int, float]], float, float, float]:
+    """One training run: (variant, seed, its episodes (end step, return), final evaluation return, seconds,
+    the median over its updates of approx-KL, how far one update moved the policy)."""
     import torch
 
     from rl_course import ppo
@@ -53,7 +59,8 @@ def run(job: tuple[str, int, int]) -> tuple[str, int, list[tuple[int, float]], f
     training = ppo.train(config, progress=False)
     seconds = time.perf_counter() - started
     final = float(ppo.evaluate(training.agent, ENV, n_episodes=10).mean())
-    return name, seed, training.episodes, final, seconds
+    kl = float(np.median([row["approx_kl"] for row in training.history]))
+    return name, seed, training.episodes, final, seconds, kl
 
 
 def curve(episodes: list[tuple[int, float]], grid: np.ndarray, window: int = 20) -> np.ndarray:
@@ -120,18 +127,27 @@ def main() -> None:
 
     results: dict[str, dict[int, tuple]] = {name: {} for name in names}
     with ProcessPoolExecutor(args.jobs) as pool:
-        for name, seed, episodes, final, seconds in tqdm(pool.map(run, jobs), total=len(jobs), desc="ablation runs", unit="run"):
-            results[name][seed] = (episodes, final, seconds)
+        for name, seed, episodes, final, seconds, kl in tqdm(pool.map(run, jobs), total=len(jobs), desc="ablation runs", unit="run"):
+            results[name][seed] = (episodes, final, seconds, kl)
 
     grid = np.linspace(0, args.steps, 101)[1:]
     curves = {name: np.stack([curve(results[name][s][0], grid) for s in range(args.seeds)]) for name in names}
     print(f"\n{ENV}, {args.steps} steps, seeds 0–{args.seeds - 1}; final = 10 evaluation episodes of the final policy")
-    print(f"{'configuration':<28}{'median final':>13}{'worst':>9}{'best':>9}{'training @end':>15}{'seconds':>9}   what changes")
+    print(f"{'configuration':<32}{'median final':>13}{'worst':>9}{'best':>9}{'training @end':>15}{'approx-KL':>11}{'seconds':>9}   what changes")
     for name in names:
         finals = [results[name][s][1] for s in range(args.seeds)]
         seconds = np.median([results[name][s][2] for s in range(args.seeds)])
-        print(f"{name:<28}{np.median(finals):>13.1f}{min(finals):>9.1f}{max(finals):>9.1f}"
-              f"{np.nanmedian(curves[name][:, -1]):>15.1f}{seconds:>9.1f}   {VARIANTS[name][0]}")
+        print(f"{name:<32}{np.median(finals):>13.1f}{min(finals):>9.1f}{max(finals):>9.1f}"
+              f"{np.nanmedian(curves[name][:, -1]):>15.1f}{np.median([results[name][s][3] for s in range(args.seeds)]):>11.4f}"
+              f"{seconds:>9.1f}   {VARIANTS[name][0]}")
+    print(f"\nfinal return per seed (10 evaluation episodes each)")
+    print(f"{'configuration':<32}" + "".join(f"{f'seed {s}':>9}" for s in range(args.seeds)))
+    for name in names:
+        print(f"{name:<32}" + "".join(f"{results[name][s][1]:>9.1f}" for s in range(args.seeds)))
+    print(f"\nmedian approx-KL per update, per seed")
+    print(f"{'configuration':<32}" + "".join(f"{f'seed {s}':>9}" for s in range(args.seeds)))
+    for name in names:
+        print(f"{name:<32}" + "".join(f"{results[name][s][3]:>9.4f}" for s in range(args.seeds)))
     plot(curves, grid, args.out, args.seeds)
     print(f"\nfigure: {args.out}")
 

@@ -40,7 +40,9 @@ class PPOConfig:
     clip_value: float | None = None
     """ε̂ of the clipped critic loss; None trains the critic on the plain squared error."""
     normalize_advantages: bool = True
-    """normalize Ψ^GAE to zero mean and unit variance within each minibatch."""
+    """normalize Ψ^GAE to zero mean and unit variance (torch's unbiased std), over what ``advantage_scope`` says."""
+    advantage_scope: str = "minibatch"
+    """what the advantages are normalized over: "minibatch" (each minibatch just before its loss, as CleanRL and SB3) or "batch" (the whole rollout once)."""
     ent_coef: float = 0.0
     """weight of the entropy bonus."""
     vf_coef: float = 0.5
@@ -112,6 +114,8 @@ class PPOConfig:
                 raise ValueError(f"PPOConfig.{name} must be positive, got {getattr(self, name)}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"PPOConfig.objective must be one of {', '.join(map(repr, OBJECTIVES))}, got {self.objective!r}")
+        if self.advantage_scope not in ADVANTAGE_SCOPES:
+            raise ValueError(f"PPOConfig.advantage_scope must be one of {', '.join(map(repr, ADVANTAGE_SCOPES))}, got {self.advantage_scope!r}")
         if self.clip_value is not None and not self.clip_value > 0:
             raise ValueError(f"PPOConfig.clip_value must be positive or None, got {self.clip_value}")
         if self.minibatch_size > self.batch_size:
@@ -119,6 +123,7 @@ class PPOConfig:
 
 
 OBJECTIVES = ("clip", "kl_penalty")
+ADVANTAGE_SCOPES = ("minibatch", "batch")
 
 # Per-environment defaults: what PPOConfig.for_env starts from (every other field keeps the class default).
 PRESETS: dict[str, dict] = {

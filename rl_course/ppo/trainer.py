@@ -212,7 +212,8 @@ def update(
 ) -> dict:
     """``config.n_epochs`` passes over ``batch`` in shuffled minibatches; returns the mean diagnostics.
 
-    Per minibatch: ρ = π_θ/π_old, advantages normalized within the minibatch, loss
+    Per minibatch: ρ = π_θ/π_old, advantages normalized within the minibatch (once over the whole batch with
+    ``config.advantage_scope == "batch"``), loss
     −L^CLIP + c_V · L^V − c_H · entropy, one Adam step after clipping the global gradient norm.
     With ``config.objective == "kl_penalty"`` the policy term is −(E[ρΨ] − C·KL(π_old‖π_θ)) with
     C = ``kl_coef``, and the diagnostics add ``kl``, the mean KL(π_old‖π_θ) over the batch after the update.
@@ -227,8 +228,8 @@ def update(
             batch = {**batch, "old_out": agent.actor(batch["obs"])}
         old_log_std = agent.log_std.detach().clone() if not agent.discrete else None
     normalize = config.normalize_advantages
-    if normalize and config.minibatch_size >= len(batch["advantages"]):
-        # one minibatch, the batch itself, every epoch: its normalized advantages are computed once
+    if normalize and (config.advantage_scope == "batch" or config.minibatch_size >= len(batch["advantages"])):
+        # over the whole batch (or one minibatch, the batch itself, every epoch): the normalized advantages are computed once
         batch, normalize = {**batch, "advantages": normalize_advantages(batch["advantages"])}, False
     parameters = [p for group in optimizer.param_groups for p in group["params"]]  # the agent's, or them flattened
     for p in parameters:

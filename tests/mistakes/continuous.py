@@ -20,6 +20,10 @@ MISTAKES = {
     "log_prob_without_log_std": mistake(
         "gaussian_log_prob", "the normalizing −log σ left out", LOG_PROB, "log π(a|s), one dimension at row=0",
         replace=(" - log_std - 0.5 * np.log(2 * np.pi)", " - 0.5 * np.log(2 * np.pi)")),
+    "log_prob_through_numpy": mistake(
+        "gaussian_log_prob", "summed in numpy and turned back into a tensor: the right value, no gradient toward μ and log σ",
+        {"test_gaussian_log_prob_dimensions"}, "returns no gradient toward μ and log σ",
+        replace=("    return per_dim.sum(-1)", "    return torch.as_tensor(per_dim.detach().numpy().sum(-1))")),
     "entropy_mean_over_dimensions": mistake(
         "gaussian_entropy", "the mean over action dimensions instead of the sum", {"test_gaussian_entropy"},
         "sum ½ log(2πe) + log σ_i over the action dimensions", replace=("+ log_std).sum(-1)", "+ log_std).mean(-1)")),
@@ -29,6 +33,11 @@ MISTAKES = {
     "entropy_of_sigma": mistake(
         "gaussian_entropy", "σ_i in place of log σ_i", {"test_gaussian_entropy"}, "H of N(0, 1)",
         replace=("+ log_std).sum(-1)", "+ torch.exp(log_std)).sum(-1)")),
+    "entropy_as_a_float": mistake(
+        "gaussian_entropy", "the entropy as a Python float in a new tensor: the right value, no gradient toward log σ",
+        {"test_gaussian_entropy"}, "returns no gradient toward log σ",
+        replace=("    return (0.5 * np.log(2 * np.pi * np.e) + log_std).sum(-1)",
+                 "    return torch.tensor(float((0.5 * np.log(2 * np.pi * np.e) + log_std).sum(-1)))")),
     "clipped_action_stored": mistake(
         "sample_actions", "the clipped action stored and scored instead of the sample", {"test_sample_actions_stored"},
         "store the sample a itself, not the clipped action",
@@ -46,6 +55,10 @@ MISTAKES = {
         "sample_actions", "the mean taken as the action: no exploration", {"test_sample_actions_stored"},
         "of the stored actions lie above the bound 2",
         replace=("actions = mean + torch.exp(log_std) * torch.randn_like(mean)", "actions = mean.clone()")),
+    "sample_scaled_by_variance": mistake(
+        "sample_actions", "a = μ + σ² ξ: the noise scaled by the variance (the same as σ at σ = 1)", {"test_sample_actions_stored"},
+        "std of the stored samples for σ = (0.5, 2)",
+        replace=("torch.exp(log_std) * torch.randn_like(mean)", "torch.exp(2 * log_std) * torch.randn_like(mean)")),
     "stats_without_spread_of_means": mistake(
         "update_running_stats", "the variances merged without the spread between the batch means, δ² n m / n′",
         {"test_running_stats_values", "test_running_stats_many"} | SCALE, "includes the spread between the two means",
@@ -107,6 +120,10 @@ MISTAKES = {
         {"test_orthogonal_square", "test_orthogonal_rectangular"}, "WᵀW for gain √2",
         replace=("    q, r = torch.linalg.qr(torch.randn(tall, generator=generator))\n    q = q * torch.sign(torch.diagonal(r))",
                  "    q = torch.randn(tall, generator=generator)\n    q = q / q.norm(dim=0)")),
+    "orthogonal_without_sign_correction": mistake(
+        "orthogonal_matrix", "Q of the QR decomposition used as it is, without Q ← Q diag(sign(diag R)): orthogonal, but not uniformly distributed",
+        {"test_orthogonal_rectangular"}, "flips the sign of some columns of Q",
+        replace=("    q = q * torch.sign(torch.diagonal(r))\n", "")),
     "schedule_reaches_zero": mistake(
         "linear_schedule", "x_0 (1 − (k + 1)/K): the last iteration gets 0", {"test_linear_schedule"}, "the first iteration uses x_0",
         replace=("(1 - iteration / n_iterations)", "(1 - (iteration + 1) / n_iterations)")),
@@ -126,6 +143,10 @@ MISTAKES = {
     "gradient_scaled_up": mistake(
         "clip_grad_norm_", "every gradient rescaled to norm max_norm, short ones stretched", {"test_clip_grad_global"},
         "never scaled up", replace=("factor = min(1.0, max_norm / (norm + 1e-6))", "factor = max_norm / (norm + 1e-6)")),
+    "gradient_parameters_walked_twice": mistake(
+        "clip_grad_norm_", "parameters walked twice, for the norm and for the scaling: a generator such as model.parameters() is empty the second time",
+        {"test_clip_grad_global"}, "model.parameters() is a generator",
+        replace=("    for g in grads:\n        g.mul_(factor)", "    for g in (p.grad for p in parameters if p.grad is not None):\n        g.mul_(factor)")),
     "kl_wrong_direction": mistake(
         "gaussian_kl", "KL(π_θ ‖ π_old): the expectation over the new policy", {"test_gaussian_kl_direction"},
         "the expectation is over π_old",
@@ -137,6 +158,11 @@ MISTAKES = {
     "kl_without_half": mistake(
         "gaussian_kl", "the −½ of each dimension left out: KL(π ‖ π) ≠ 0", {"test_gaussian_kl_values", "test_gaussian_kl_direction"},
         "KL of a distribution with itself is 0", replace=(" / (2 * var) - 0.5)", " / (2 * var))")),
+    "kl_through_numpy": mistake(
+        "gaussian_kl", "computed in numpy and turned back into a tensor: the right value, no gradient toward π_θ",
+        {"test_gaussian_kl_direction"}, "returns no gradient toward μ and log σ of π_θ",
+        replace=("    return (log_std - log_std_old + (var_old + (mean_old - mean) ** 2) / (2 * var) - 0.5).sum(-1)",
+                 "    return torch.as_tensor((log_std - log_std_old + (var_old + (mean_old - mean) ** 2) / (2 * var) - 0.5).sum(-1).detach().numpy())")),
     "kl_penalty_added": mistake(
         "kl_penalty_objective", "E[ρΨ] + C·KL: the penalty's sign flipped, a bonus for moving away", {"test_kl_penalty_objective"},
         "the penalty is subtracted", replace=("- kl_coef * kl.mean()", "+ kl_coef * kl.mean()")),

@@ -7,6 +7,7 @@ LOG_PROB = {"test_log_prob_basic", "test_log_prob_general"}
 SURROGATE = {"test_surrogate_values", "test_surrogate_positive_advantage", "test_surrogate_negative_advantage"}
 VALUE_LOSS = {"test_value_loss_values", "test_value_loss_clip_centre"}
 TRAINING = {"test_update_improves", "test_train_learns"}  # a wrong piece of the loss may or may not stop PPO learning
+PIPELINE = {"test_train_pipeline"}  # what train_ppo hands ppo_update, checked on short runs that update nothing
 
 MISTAKES = {
     "log_prob_of_the_wrong_actions": mistake(
@@ -20,6 +21,17 @@ MISTAKES = {
     "logits_not_normalized": mistake(
         "log_prob_of_actions", "the logit z_a taken as log π(a|s), without log_softmax", {"test_log_prob_general"},
         "normalize the logits (log_softmax)", replace=("torch.log_softmax(logits, dim=-1)", "logits"), may_also_fail=TRAINING),
+    "log_of_softmax": mistake(
+        "log_prob_of_actions", "log(softmax(z)) instead of log_softmax(z): −inf once the logits are far apart",
+        {"test_log_prob_general"}, "log π(a|s) for logits 1000 apart",
+        replace=("torch.log_softmax(logits, dim=-1)", "torch.log(torch.softmax(logits, dim=-1))")),
+    "categorical_log_prob_through_numpy": mistake(
+        "log_prob_of_actions", "computed in numpy and turned back into a tensor: the right values, no gradient toward the logits",
+        {"test_log_prob_general", "test_update_steps"}, "returns no gradient toward the logits",
+        replace=("    return torch.log_softmax(logits, dim=-1).gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)",
+                 "    chosen = torch.log_softmax(logits, dim=-1).gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)\n"
+                 "    return torch.as_tensor(chosen.detach().numpy())"),
+        may_also_fail=TRAINING),
     "ratio_not_detached": mistake(
         "probability_ratio", "π_old is not treated as a constant", {"test_ratio_old_is_constant"}, "π_old is data, detach it",
         replace=("old_log_probs.detach()", "old_log_probs")),
@@ -42,6 +54,9 @@ MISTAKES = {
     "sum_instead_of_mean": mistake(
         "clipped_surrogate", "the sum over the batch instead of the mean", {"test_surrogate_values"}, "L^CLIP: expected 0.08",
         replace=("* advantages).mean()", "* advantages).sum()"), may_also_fail=TRAINING),
+    "clip_range_fixed_at_0_2": mistake(
+        "clipped_surrogate", "ρ clipped to [0.8, 1.2] whatever ε is given", {"test_surrogate_positive_advantage", "test_surrogate_negative_advantage"},
+        "not a fixed 0.2", replace=("torch.clamp(ratio, 1 - eps, 1 + eps)", "torch.clamp(ratio, 0.8, 1.2)"), may_also_fail=TRAINING),
     "critic_clipped_around_the_target": mistake(
         "clipped_value_loss", "the critic's clip range is centred on y instead of V_old", {"test_value_loss_values", "test_value_loss_clip_centre"},
         "around V_old and not around y",
@@ -62,6 +77,9 @@ MISTAKES = {
     "population_standard_deviation": mistake(
         "normalize_advantages", "std with 1/n instead of torch's 1/(n − 1)", {"test_normalize"}, "normalized Ψ",
         replace=("advantages.std()", "advantages.std(unbiased=False)"), may_also_fail={"test_update_minibatches"} | TRAINING),
+    "no_guard_against_zero_std": mistake(
+        "normalize_advantages", "(Ψ − mean Ψ) / std Ψ without the 1e-8: NaN for a minibatch of equal advantages", {"test_normalize"},
+        "keep the + 1e-8", replace=("(advantages.std() + 1e-8)", "advantages.std()")),
     "advantages_normalized_over_the_whole_batch": mistake(
         "ppo_update", "advantages normalized once over the batch, not per minibatch", {"test_update_minibatches"}, "normalize within each minibatch",
         replace=('adv = batch["advantages"][idx]\n            if config.normalize_advantages:\n                adv = normalize_advantages(adv)',
@@ -69,6 +87,30 @@ MISTAKES = {
     "advantages_not_normalized": mistake(
         "ppo_update", "advantages never normalized", {"test_update_minibatches"}, "normalize within each minibatch",
         replace=('            if config.normalize_advantages:\n                adv = normalize_advantages(adv)\n', "")),
+    "normalize_advantages_ignored": mistake(
+        "ppo_update", "advantages normalized even with config.normalize_advantages = False", {"test_update_minibatches"},
+        "normalize only if config.normalize_advantages",
+        replace=('            if config.normalize_advantages:\n                adv = normalize_advantages(adv)\n',
+                 '            adv = normalize_advantages(adv)\n')),
+    "update_clips_with_config_clip_eps": mistake(
+        "ppo_update", "ρ clipped with config.clip_eps instead of the annealed ε given to ppo_update", {"test_update_steps"},
+        "not the ε = 0.15 given to ppo_update", replace=("policy_objective(ratio, adv, eps)", "policy_objective(ratio, adv, config.clip_eps)"),
+        may_also_fail=TRAINING),
+    "last_minibatch_dropped": mistake(
+        "ppo_update", "only full minibatches: the transitions left over when minibatch_size does not divide the batch are never used",
+        {"test_update_minibatches", "test_update_steps"}, "the 2 left over",
+        replace=("for start in range(0, n, config.minibatch_size):", "for start in range(0, n - config.minibatch_size + 1, config.minibatch_size):"),
+        may_also_fail=TRAINING),
+    "entropy_bonus_as_a_float": mistake(
+        "ppo_update", "the entropy taken as a Python float: the right value in the loss, no gradient, no bonus",
+        {"test_update_steps", "test_update_entropy_bonus"}, "without the entropy bonus",
+        replace=("entropy = dist.entropy().mean()", "entropy = float(dist.entropy().mean())"), may_also_fail=TRAINING),
+    "parameters_generator_reused": mistake(
+        "ppo_update", "agent.parameters() taken once and given to clip_grad_norm_ every minibatch: empty after the first",
+        {"test_update_steps"}, "clip the global gradient norm",
+        replace=("            torch.nn.utils.clip_grad_norm_(agent.parameters(), config.max_grad_norm)",
+                 "            parameters = parameters if steps else agent.parameters()\n"
+                 "            torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)")),
     "entropy_bonus_with_the_wrong_sign": mistake(
         "ppo_update", "+ c_H H: the entropy is penalized instead of rewarded", {"test_update_entropy_bonus"}, "the entropy must rise",
         replace=("- config.ent_coef * entropy", "+ config.ent_coef * entropy")),
@@ -94,6 +136,12 @@ MISTAKES = {
     "critic_clip_range_ignored": mistake(
         "ppo_update", "ε̂ = config.clip_value ignored: the critic is never clipped", {"test_update_steps"},
         "the critic's clip range ε̂ is config.clip_value", replace=("config.clip_value)", "None)")),
+    "policy_loss_reported_as_the_objective": mistake(
+        "ppo_update", "policy_loss reported as L^CLIP instead of the loss −L^CLIP", {"test_update_steps"}, "the diagnostic policy_loss",
+        replace=('totals["policy_loss"] += float(policy_loss)', 'totals["policy_loss"] += float(-policy_loss)')),
+    "entropy_of_the_last_minibatch": mistake(
+        "ppo_update", "the entropy diagnostic of the last minibatch only, not the mean over the minibatches", {"test_update_steps"},
+        "the diagnostic entropy", replace=('totals["entropy"] += float(entropy)', 'totals["entropy"] = steps * float(entropy)')),
     "clip_fraction_never_counts": mistake(
         "ppo_update", "clip fraction of ρ > 1 + ε *and* ρ < 1 − ε: always 0", {"test_update_diagnostics"},
         "whose ρ lies outside [1 − ε, 1 + ε]",
@@ -106,16 +154,48 @@ MISTAKES = {
         "ppo_update", "approx-KL as −mean(log ρ), the naive high-variance estimator", {"test_update_diagnostics"},
         "the lecture's low-variance estimator, mean((ρ − 1) − log ρ)", replace=("((ratio - 1) - torch.log(ratio))", "(-torch.log(ratio))"),
         may_also_fail={"test_update_improves"}),
+    "diagnostics_after_the_step": mistake(
+        "ppo_update", "approx-KL and clip fraction measured on ρ recomputed after the optimizer step", {"test_update_diagnostics"},
+        "measured on ρ before the optimizer step",
+        replace=('            with torch.no_grad():\n                totals["policy_loss"]',
+                 '            with torch.no_grad():\n                ratio = probability_ratio(log_prob_of_actions(agent.distribution(batch["obs"][idx]).logits, '
+                 'batch["actions"][idx]), batch["log_probs"][idx])\n                totals["policy_loss"]')),
     "explained_variance_upside_down": mistake(
         "ppo_update", "explained variance as Var[y − V]/Var[y], without the 1 −", {"test_update_diagnostics"},
         "1 − Var[y − V_old] / Var[y] over the whole batch", replace=("1 - (y - v).var() / y.var()", "(y - v).var() / y.var()")),
     "critic_targets_without_the_baseline": mistake(
-        "train_ppo", "critic targets y = Ψ^GAE instead of Ψ^GAE + V_old", set(), "test_train_learns (0 / 2)",
+        "train_ppo", "critic targets y = Ψ^GAE instead of Ψ^GAE + V_old", PIPELINE, "the critic's targets are Ψ^GAE alone",
         replace=('"targets": flat(psi + rollout.values)', '"targets": flat(psi)'), may_also_fail=TRAINING),
+    "train_clips_with_config_clip_eps": mistake(
+        "train_ppo", "ppo_update given config.clip_eps instead of this iteration's annealed ε", PIPELINE, "the ε given to ppo_update at iteration",
+        replace=("stats = ppo_update(agent, optimizer, batch, config, eps)", "stats = ppo_update(agent, optimizer, batch, config, config.clip_eps)"),
+        may_also_fail=TRAINING),
+    "learning_rate_not_annealed": mistake(
+        "train_ppo", "the learning rate kept at config.learning_rate whatever config.anneal_lr says", PIPELINE, "the learning rate at iteration",
+        replace=('group["lr"] = config.learning_rate * (remaining if config.anneal_lr else 1)', 'group["lr"] = config.learning_rate'),
+        may_also_fail=TRAINING),
+    "clip_range_not_annealed": mistake(
+        "train_ppo", "ε kept at config.clip_eps whatever config.anneal_clip says", PIPELINE, "the ε given to ppo_update at iteration",
+        replace=("eps = config.clip_eps * (remaining if config.anneal_clip else 1)", "eps = config.clip_eps"), may_also_fail=TRAINING),
+    "annealing_off_by_one": mistake(
+        "train_ppo", "1 − (k + 1)/K: every iteration annealed one step early, the last one at 0", PIPELINE, "the learning rate at iteration k=0",
+        replace=("remaining = 1 - k / config.n_iterations", "remaining = 1 - (k + 1) / config.n_iterations"), may_also_fail=TRAINING),
+    "annealing_ignores_the_switches": mistake(
+        "train_ppo", "learning rate and ε always annealed, whatever config.anneal_lr and config.anneal_clip say", PIPELINE,
+        "(anneal_clip=False)", replace=("eps = config.clip_eps * (remaining if config.anneal_clip else 1)", "eps = config.clip_eps * remaining"),
+        may_also_fail=TRAINING),
+    "time_limits_as_terminations": mistake(
+        "train_ppo", "GAE given terminated | truncated as terminations: episodes cut by the time limit never bootstrap", PIPELINE,
+        "treat the time-limit cuts as terminations",
+        replace=("rollout.terminated, rollout.truncated,\n", "rollout.terminated | rollout.truncated, np.zeros_like(rollout.truncated),\n"),
+        may_also_fail=TRAINING),
+    "mean_return_of_this_rollout": mistake(
+        "train_ppo", "mean_return over all episodes so far instead of the last 20", PIPELINE, "not of this rollout alone",
+        replace=("float(np.mean(returns[-20:]))", "float(np.mean(returns))"), may_also_fail=TRAINING),
     "steps_not_counted": mistake(
-        "train_ppo", "the history's environment steps are never advanced", {"test_train_learns"}, "stopped after 0 environment steps",
+        "train_ppo", "the history's environment steps are never advanced", {"test_train_learns"} | PIPELINE, "row['step'] after iteration 0",
         replace=("        step += config.batch_size\n", "")),
     "no_update": mistake(
-        "train_ppo", "the update is never applied", {"test_train_learns"}, "never rose above",
+        "train_ppo", "the update is never applied", {"test_train_learns"} | PIPELINE, "never rose above",
         replace=("stats = ppo_update(agent, optimizer, batch, config, eps)", "stats = {}")),
 }
