@@ -574,6 +574,13 @@ class Live:
             self.handle.update(self.image())
 
 
+def show(figure) -> None:
+    """Display a figure of this module (not one of pyplot's) in a notebook, as a PNG."""
+    from IPython.display import Image, display
+
+    display(Image(data=render(figure), format="png"))
+
+
 def live(draw: Callable, **controls) -> Live:
     """Show ``draw(**values of controls)`` with its controls, redrawn whenever one moves; returns the ``Live``."""
     return Live(draw, **controls).show()
@@ -617,3 +624,38 @@ def ablation_figure():
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: python benchmarks/ablations.py draws it")
     return path
+
+
+def control_positions(control) -> list:
+    """Every value a control can take: a selection's options, or a slider's range in its steps."""
+    if getattr(control, "options", None):
+        return [value for _, value in control.options]
+    return list(np.round(np.arange(control.min, control.max + control.step / 2, control.step), 10))
+
+
+def drive_controls(namespace: dict) -> dict:
+    """Move every control of every ``Live`` panel in ``namespace`` (a notebook's globals) through its range, one
+    control at a time (the others where they are), then back. Returns, per "panel.control", one record per position:
+    the value, how many redraws it caused, whether the figure drawn has content, its PNG size, and the seconds
+    (wall and CPU) the move took — the draw and the PNG, what a lecturer waits for while dragging."""
+    import time
+
+    from matplotlib.figure import Figure
+
+    report = {}
+    for name, panel in sorted(namespace.items()):
+        if not isinstance(panel, Live):
+            continue
+        for key, control in panel.controls.items():
+            start, visits = control.value, []
+            for value in control_positions(control):
+                before, wall, cpu = panel.redraws, time.perf_counter(), time.process_time()
+                control.value = value
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                figure = panel.figure
+                drawn = isinstance(figure, Figure) and any(ax.lines or ax.patches or ax.tables for ax in figure.axes)
+                visits.append({"value": str(value), "redrawn": panel.redraws - before, "figure": bool(drawn),
+                               "png": len(render(figure)), "seconds": wall, "cpu_seconds": cpu})
+            control.value = start
+            report[f"{name}.{key}"] = visits
+    return report
