@@ -358,8 +358,8 @@ def plot_clip(eps: float = 0.2, advantage: float = 1.0):
     rhos = np.linspace(0.2, 2.0, 181)
     values, gradient = clip_curves(eps, advantage, rhos)
     fig = Figure(figsize=(10.0, 3.6), dpi=DPI)
-    objective, slope, table_ax = fig.subplots(1, 3, width_ratios=[1, 1, 1.1])
-    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.15, top=0.9, wspace=0.25)
+    objective, slope, table_ax = fig.subplots(1, 3, width_ratios=[1, 1, 1.25])
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.15, top=0.9, wspace=0.22)
     color = "tab:green" if advantage >= 0 else "tab:red"
     objective.plot(rhos, rhos * advantage, color="grey", ls="--", lw=1, label="ρA (unclipped)")
     objective.plot(rhos, values, color=color, lw=2, label="min(ρA, clip(ρ)A)")
@@ -374,22 +374,21 @@ def plot_clip(eps: float = 0.2, advantage: float = 1.0):
         ax.grid(alpha=0.3)
     grads = gradient_table(eps)
     table_ax.axis("off")
-    cells = [[_gradient_word(g, a) for g in row] for row, a in zip(grads, (1.0, -1.0))]
-    shown = table_ax.table(cellText=cells, rowLabels=["A ≥ 0: π(a|s) ↑", "A < 0: π(a|s) ↓"],
-                           colLabels=["ρ < 1−ε", "inside", "ρ > 1+ε"], loc="center", cellLoc="center")
+    cells = [[label] + [_gradient_word(g, a) for g in row] for label, row, a in zip(("A ≥ 0: π(a|s) ↑", "A < 0: π(a|s) ↓"), grads, (1.0, -1.0))]
+    shown = table_ax.table(cellText=cells, colLabels=["", "ρ < 1−ε", "inside", "ρ > 1+ε"], cellLoc="center",
+                           colWidths=[0.34, 0.22, 0.22, 0.22], bbox=[0.0, 0.3, 1.0, 0.4])
     shown.auto_set_font_size(False)
-    shown.set_fontsize(9)
-    shown.scale(1.0, 1.6)
+    shown.set_fontsize(10)
     row = 1 if advantage >= 0 else 2
-    for col in range(3):
+    for col in range(4):
         shown[row, col].set_facecolor("#e8f4e8" if advantage >= 0 else "#f8e4e4")
-    table_ax.set_title(f"gradient by autograd, ε = {eps:.2f}")
+    table_ax.set_title(f"∂L^CLIP/∂ρ by autograd, ε = {eps:.2f}")
     return fig
 
 
 def _gradient_word(g: float, advantage: float) -> str:
-    """'0' where clipping stops the gradient, 'same' where it is the unclipped one (A), with the number."""
-    return f"0 ({g:+.1f})" if g == 0 else (f"same ({g:+.1f})" if np.isclose(g, advantage) else f"{g:+.2f}")
+    """'0' where clipping stops the gradient, 'same' where it is the unclipped one (A), else the number."""
+    return "0" if g == 0 else ("same" if np.isclose(g, advantage) else f"{g:+.2f}")
 
 
 def plot_critic_loss(eps_hat: float = 0.2, target: float = 1.0, old_value: float = 0.3):
@@ -503,8 +502,8 @@ def trace_animation(episode: tabular.Episode, lam: float = 0.8, gamma: float = 1
     return FuncAnimation(fig, draw, frames=len(episode), interval=interval, blit=False)
 
 
-PLAYER_SYMBOLS = {"fa-minus": "−", "fa-plus": "+", "fa-fast-backward": "⏮", "fa-step-backward": "◁", "fa-pause": "⏸",
-                  "fa-play": "▶", "fa-step-forward": "▷", "fa-fast-forward": "⏭"}
+PLAYER_SYMBOLS = {"fa-minus": "−", "fa-plus": "+", "fa-fast-backward": "«", "fa-step-backward": "◁", "fa-pause": "‖",
+                  "fa-play": "▶", "fa-step-forward": "▷", "fa-fast-forward": "»"}  # in every common font
 
 
 def animation_html(animation, default_mode: str = "once") -> str:
@@ -636,7 +635,7 @@ def control_positions(control) -> list:
 def drive_controls(namespace: dict) -> dict:
     """Move every control of every ``Live`` panel in ``namespace`` (a notebook's globals) through its range, one
     control at a time (the others where they are), then back. Returns, per "panel.control", one record per position:
-    the value, how many redraws it caused, whether the figure drawn has content, its PNG size, and the seconds
+    the value, whether it moved the control, how many redraws it caused, whether the figure drawn has content, its PNG size, and the seconds
     (wall and CPU) the move took — the draw and the PNG, what a lecturer waits for while dragging."""
     import time
 
@@ -649,12 +648,13 @@ def drive_controls(namespace: dict) -> dict:
         for key, control in panel.controls.items():
             start, visits = control.value, []
             for value in control_positions(control):
+                moved = value != control.value
                 before, wall, cpu = panel.redraws, time.perf_counter(), time.process_time()
                 control.value = value
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
                 figure = panel.figure
                 drawn = isinstance(figure, Figure) and any(ax.lines or ax.patches or ax.tables for ax in figure.axes)
-                visits.append({"value": str(value), "redrawn": panel.redraws - before, "figure": bool(drawn),
+                visits.append({"value": str(value), "moved": bool(moved), "redrawn": panel.redraws - before, "figure": bool(drawn),
                                "png": len(render(figure)), "seconds": wall, "cpu_seconds": cpu})
             control.value = start
             report[f"{name}.{key}"] = visits

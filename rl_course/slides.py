@@ -140,7 +140,7 @@ def network_references(html: str) -> list[str]:
     for css in re.findall(r"<style[^>]*>(.*?)</style>", html, flags=re.S):
         found += re.findall(r"""url\(\s*["']?((?:https?:)?//[^)"']+)""", css)
         found += re.findall(r"""@import\s+(?:url\()?["']?((?:https?:)?//[^"')]+)""", css)
-    return found
+    return list(dict.fromkeys(found))
 
 
 def count_slides(nb) -> int:
