@@ -2,6 +2,7 @@
 
     rl-course demo [--out DIR]                 the random-walk TD(λ) figure, as a PNG, with its numbers
     rl-course train --env ID [--steps N]       PPO: learning curves (PNG), metrics (CSV), checkpoint, animation (GIF)
+    rl-course slides [--out DIR]               execute the lecture deck and export it as one self-contained reveal.js page
     rl-course release [--check]                regenerate notebooks/ from solutions/ (or check it is in sync)
     rl-course grade DIR [--jobs N] [--db URL]  autograde DIR/<student>/<assignment>/<notebook>.ipynb into the gradebook
     rl-course feedback DIR [--out FOLDER]      autograde DIR and write nbgrader's HTML feedback per student
@@ -49,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (default: outputs/)")
     train.add_argument("--no-gif", action="store_true", help="skip rendering the animation")
     train.set_defaults(run=_train)
+
+    slides = commands.add_parser("slides", help="execute the lecture deck and export it as one self-contained reveal.js HTML page")
+    slides.add_argument("--out", type=Path, default=Path("outputs"), help="folder for the page (default: outputs/)")
+    slides.add_argument("--deck", type=Path, default=None, help="the deck notebook (default: lecture/credit_assignment.ipynb)")
+    slides.set_defaults(run=_slides)
 
     release = commands.add_parser("release", help="regenerate the student notebooks/ from solutions/ with nbgrader")
     release.add_argument("--check", action="store_true", help="change nothing; exit 1 naming each notebook that is out of date")
@@ -191,6 +197,25 @@ def _train(args) -> int:
         f"did not reach {threshold:g}" if threshold is not None else "no solved threshold")
     print(f"{args.env}: {last['step']} steps, {seconds:.1f} s, mean return of the last 20 episodes "
           f"{last['mean_return']:.1f}, {solved}")
+    return 0
+
+
+def _slides(args) -> int:
+    from rl_course import slides
+
+    try:
+        deck = args.deck or slides.find_deck()
+        print(f"executing {deck} …")
+        path = slides.build(deck, args.out)
+    except slides.DeckError as error:
+        raise instructor.CourseError(str(error)) from None
+    facts = slides.summary(path)
+    print(f"wrote {path}: {facts['slides']} slides, {facts['bytes'] / 1e6:.1f} MB")
+    if facts["network"]:
+        print("the page loads from the network: " + ", ".join(facts["network"]) + "; pip install 'rl-course[lecture]' "
+              "inlines MathJax so that it needs none")
+    else:
+        print("the page loads nothing from the network: open it in any browser, offline too")
     return 0
 
 

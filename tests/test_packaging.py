@@ -20,9 +20,11 @@ def _normalize(requirement: str) -> tuple[str, str]:
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = dict(map(_normalize, project["dependencies"] + project["optional-dependencies"]["dev"]))
+    extras = project["optional-dependencies"]
+    wanted = dict(map(_normalize, project["dependencies"] + extras["dev"] + extras["lecture"]))
     conda = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
-    listed = dict(_normalize(d) for d in conda if isinstance(d, str) and not d.startswith(("python", "pip")))
+    from_pip = [d for entry in conda if isinstance(entry, dict) for d in entry.get("pip", [])]  # not on conda-forge
+    listed = dict(_normalize(d) for d in conda + from_pip if isinstance(d, str) and not d.startswith(("python", "pip")))
     assert listed == wanted
 
 

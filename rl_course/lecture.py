@@ -1,0 +1,661 @@
+"""The lecture deck's pictures: what each slide computes, and the figure it draws, for given parameters.
+
+Every quantity comes from the library's tested estimators (``advantages``, ``tabular``, ``ppo.losses``);
+this module only arranges them. Data functions return arrays, figure functions return a matplotlib
+Figure (closed for pyplot, so it shows only where it is displayed), and ``live`` redraws a figure
+whenever one of its ipywidgets controls moves, which is how the deck's sliders work.
+
+    lambda_return_weights   forward view: the weight of Ψ₍N₎ in Ψ^λ, (1 − λ) λ^{N−1}, the rest on Ψ₍∞₎
+    gae_weights             backward view: the weight of Ψ₍₁₎(s_{t+k}) in Ψ^GAE(s_t), (γλ)^k, zeroed past an episode end
+    coefficient_table       the coefficient of r(t) and V(s(t)) in Ψ^λ(s(0)), both views and the lecture's closed forms
+    clip_curves             L^CLIP of one transition against ρ and its gradient ∂L^CLIP/∂ρ
+    gradient_table          that gradient for A > 0 and A < 0, below, inside and above [1 − ε, 1 + ε]
+    trace_history           the eligibility trace e(s) of every state at every step of an episode
+    random_walk_table       the textbook's random-walk experiment: RMS error per (λ, α), the best α per λ
+    estimator_bias_variance bias and variance of Ψ₍N₎ and Ψ^λ targets on the small MDP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from rl_course import advantages, envs, tabular
+
+# The parameters of assignment 02's coefficient table and of assignment 01's random-walk experiment.
+COEFFICIENT_LAM, COEFFICIENT_GAMMA, COEFFICIENT_TERMS = 0.8, 0.9, 5
+RANDOM_WALK_RUNS, RANDOM_WALK_EPISODES, RANDOM_WALK_SEED = 100, 10, 0
+# The small MDP of assignment 03: the uniformly random policy, γ = 0.9, and its poor critic 0.5·V^π + 1.
+SMALL_MDP_GAMMA = 0.9
+HORIZONS = (1, 2, 4, 8, 16, np.inf)
+BIAS_VARIANCE_LAMS = tuple(np.round(np.linspace(0.0, 1.0, 21), 2))
+
+
+# ---------------------------------------------------------------- λ-returns and GAE: the weights
+
+
+def lambda_return_weights(lam: float, horizon: int) -> np.ndarray:
+    """The forward view's weights of Ψ₍₁₎ … Ψ₍H−1₎ and Ψ₍∞₎ at a state H = ``horizon`` steps before the episode ends:
+
+        w_N = (1 − λ) λ^{N−1}   for N = 1 … H−1,      w_∞ = λ^{H−1}   (every N ≥ H is Monte-Carlo)
+
+    so that Ψ^λ = Σ_N w_N Ψ₍N₎ + w_∞ Ψ₍∞₎ (``advantages.lambda_estimates``) and the weights sum to one.
+    Returns an array of length H, the last entry w_∞.
+    """
+    advantages._check_lambda(lam)
+    if not (float(horizon).is_integer() and horizon >= 1):
+        raise ValueError(f"horizon (steps left in the episode) must be an integer ≥ 1, got {horizon!r}")
+    horizon = int(horizon)
+    return np.r_[(1 - lam) * lam ** np.arange(horizon - 1), lam ** (horizon - 1)]
+
+
+def gae_weights(lam: float, gamma: float, horizon: int, episode_end: int | None = None) -> np.ndarray:
+    """The weight of Ψ₍₁₎(s_k) in Ψ^GAE(s_0), for k = 0 … horizon−1, read off ``advantages.gae``:
+
+        Ψ^GAE(s_0) = Σ_k (γλ)^k Ψ₍₁₎(s_k)   up to the step that ends the episode, 0 after it
+
+    Each column of one batched call holds a unit one-step error at a different step (rewards = the identity,
+    values 0), so column k of Ψ^GAE(s_0) is the weight of Ψ₍₁₎(s_k). ``episode_end`` is the step whose
+    transition ends the episode (done_{k+1}); the trace is zeroed there.
+    """
+    if not (float(horizon).is_integer() and horizon >= 1):
+        raise ValueError(f"horizon must be an integer ≥ 1, got {horizon!r}")
+    horizon = int(horizon)
+    if episode_end is not None and not 0 <= episode_end < horizon:
+        raise ValueError(f"episode_end must be a step in 0 … {horizon - 1} or None, got {episode_end!r}")
+    impulses = np.eye(horizon)
+    zeros = np.zeros((horizon, horizon))
+    ended = np.zeros((horizon, horizon), dtype=bool)
+    if episode_end is not None:
+        ended[episode_end] = True
+    return advantages.gae(impulses, zeros, zeros, ended, np.zeros_like(ended), gamma, lam)[0]
+
+
+def coefficient_table(lam: float, gamma: float, n_terms: int = COEFFICIENT_TERMS, episode_length: int = 12) -> dict:
+    """The coefficient of each term of a rollout in Ψ^λ(s(0)), computed and from the lecture's table.
+
+    Both views are linear in the rewards and values, so the coefficient of r(t) (or V(s(t))) is the estimate
+    for a rollout in which that term is 1 and every other 0. Returns a dict of arrays, each (2, n_terms):
+    row 0 for r(t), row 1 for V(s(t)), t = 0 … n_terms−1, under the keys
+
+        "backward"          from ``advantages.backward_view_estimates``
+        "forward"           from ``advantages.lambda_estimates``
+        "lecture_backward"  r(t): (γλ)^t;  V(s(t)), t > 0: (γλ)^{t−1} γ − (γλ)^t;  V(s): −1
+        "lecture_forward"   r(t): γ^t (1 − λ)(λ^t + λ^{t+1} + …);  V(s(t)), t > 0: (1 − λ) λ^{t−1} γ^t;
+                            V(s): −(1 − λ)(1 + λ + λ² + …)      (with (1 − λ) Σ_{n≥t} λ^n = λ^t, also at λ = 1)
+
+    The coefficients of the first terms do not depend on the episode's length once it is longer than
+    ``n_terms``: assignment 02 reads them off an episode of 60 steps, the deck off a shorter one.
+    """
+    if not (float(n_terms).is_integer() and n_terms >= 1):
+        raise ValueError(f"n_terms must be an integer ≥ 1, got {n_terms!r}")
+    if episode_length <= n_terms:
+        raise ValueError(f"episode_length must exceed n_terms ({n_terms}), got {episode_length}")
+    advantages._check_lambda(lam)
+    advantages._check_gamma(gamma)
+    n_terms = int(n_terms)
+    table = {key: np.empty((2, n_terms)) for key in ("backward", "forward", "lecture_backward", "lecture_forward")}
+    for row, term in enumerate(("r", "V")):
+        for t in range(n_terms):
+            rewards, values = np.zeros(episode_length), np.zeros(episode_length + 1)
+            (rewards if term == "r" else values)[t] = 1.0
+            table["backward"][row, t] = advantages.backward_view_estimates(rewards, values, lam, gamma)[0]
+            table["forward"][row, t] = advantages.lambda_estimates(rewards, values, lam, gamma)[0]
+    t = np.arange(n_terms)
+    table["lecture_backward"][0] = (gamma * lam) ** t
+    table["lecture_forward"][0] = gamma**t * _tail(lam, t)
+    table["lecture_backward"][1] = np.r_[-1.0, (gamma * lam) ** (t[1:] - 1) * gamma - (gamma * lam) ** t[1:]]
+    table["lecture_forward"][1] = np.r_[-_tail(lam, 0), (1 - lam) * lam ** (t[1:] - 1.0) * gamma ** t[1:]]
+    return table
+
+
+def _tail(lam: float, start) -> np.ndarray:
+    """(1 − λ)(λ^start + λ^{start+1} + …) = λ^start, the limit 1 at λ = 1."""
+    return np.asarray(lam, dtype=float) ** np.asarray(start, dtype=float)
+
+
+# ---------------------------------------------------------------- the clipped objective
+
+
+def clip_curves(eps: float, advantage: float, rhos: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """L^CLIP(ρ) = min(ρ A, clip(ρ, 1 − ε, 1 + ε) A) of one transition, and ∂L^CLIP/∂ρ, at every ρ in ``rhos``.
+
+    Both come from ``ppo.losses.clipped_surrogate``: the values one transition at a time, the gradient by
+    autograd through one batch (whose mean divides each gradient by the batch size, multiplied back).
+    """
+    import torch
+
+    from rl_course.ppo.losses import clipped_surrogate
+
+    if not eps > 0:
+        raise ValueError(f"eps (ε) must be positive, got {eps}")
+    rhos = np.asarray(rhos, dtype=float)
+    if rhos.ndim != 1 or len(rhos) == 0 or np.any(rhos <= 0):
+        raise ValueError("rhos must be a non-empty 1-D array of probability ratios ρ > 0")
+    ratio = torch.tensor(rhos, dtype=torch.float64, requires_grad=True)
+    advantages_ = torch.full_like(ratio, float(advantage))
+    (gradient,) = torch.autograd.grad(clipped_surrogate(ratio, advantages_, eps) * len(rhos), ratio)
+    with torch.no_grad():
+        values = [float(clipped_surrogate(ratio[i : i + 1], advantages_[i : i + 1], eps)) for i in range(len(rhos))]
+    return np.array(values), gradient.numpy()
+
+
+GRADIENT_CASES = ("ρ < 1 − ε", "1 − ε ≤ ρ ≤ 1 + ε", "ρ > 1 + ε")
+
+
+def gradient_table(eps: float) -> np.ndarray:
+    """∂L^CLIP/∂ρ for A = +1 (row 0) and A = −1 (row 1) at a ratio below, inside and above [1 − ε, 1 + ε]
+    (ρ = (1 − ε)/2, 1 and 1 + 2ε), by autograd (``clip_curves``).
+
+    The lecture's table: A ≥ 0 pushes π(a|s) up, and the gradient is 0 once ρ > 1 + ε, the unclipped one
+    ("same") below; A < 0 pushes it down, 0 once ρ < 1 − ε, "same" above.
+    """
+    rhos = [(1 - eps) / 2 if eps < 1 else 0.25, 1.0, 1 + 2 * eps]
+    return np.array([clip_curves(eps, a, rhos)[1] for a in (1.0, -1.0)])
+
+
+# ---------------------------------------------------------------- eligibility traces
+
+
+def trace_history(episode: tabular.Episode, lam: float, gamma: float = 1.0, trace: str = "accumulating",
+                  n_states: int | None = None) -> np.ndarray:
+    """The eligibility trace e(s) of every state at every step k of ``episode``, as TD(λ) uses it:
+
+        e := 0;  for k = 0 … T−1:  e(s_k) ← e(s_k) + 1 (replacing: ← 1);  [update with α e Ψ₍₁₎];  e ← λγ e
+
+    Row k is e just before the decay at step k, the coefficient with which Ψ₍₁₎ of step k updates each
+    state (so offline TD(λ) adds α Σ_k e_k Ψ₍₁₎,k, as ``tabular.td_lambda_episode(online=False)`` does).
+    Returns (T, n_states); ``n_states`` defaults to one more than the largest state visited.
+    """
+    if not isinstance(episode, tabular.Episode):
+        raise TypeError(f"episode must be an rl_course.tabular.Episode, got {type(episode).__name__}")
+    if trace not in tabular.TRACES:
+        raise ValueError(f"trace must be one of {tabular.TRACES}, got {trace!r}")
+    tabular._check_step_sizes(0.0, lam, gamma)
+    size = int(episode.states.max()) + 1 if n_states is None else n_states
+    if size <= episode.states.max():
+        raise ValueError(f"n_states ({size}) must exceed the largest state visited ({episode.states.max()})")
+    e = np.zeros(size)
+    history = np.empty((len(episode), size))
+    for k, s in enumerate(episode.states[:-1]):
+        e[s] = e[s] + 1.0 if trace == "accumulating" else 1.0
+        history[k] = e
+        e = lam * gamma * e
+    return history
+
+
+# ---------------------------------------------------------------- measured tables
+
+
+@dataclass(frozen=True)
+class RandomWalkTable:
+    """Assignment 01's experiment: mean RMS error per (λ, α) and, per λ, the best α and its error."""
+
+    alphas: np.ndarray
+    lams: tuple
+    errors: np.ndarray  # (len(lams), len(alphas))
+
+    @property
+    def best_alphas(self) -> np.ndarray:
+        return self.alphas[np.argmin(self.errors, axis=1)]
+
+    @property
+    def best_errors(self) -> np.ndarray:
+        return self.errors.min(axis=1)
+
+    def rows(self) -> list[str]:
+        """The table as assignment 01 prints it: λ, the best α, its RMS error."""
+        return [f"{lam:>6g}  {alpha:>7.3f}  {error:>9.4f}" for lam, alpha, error in zip(self.lams, self.best_alphas, self.best_errors)]
+
+
+def random_walk_table(n_runs: int = RANDOM_WALK_RUNS, seed: int = RANDOM_WALK_SEED, trace: str = "accumulating") -> RandomWalkTable:
+    """TD(λ) on the 19-state random walk, as in assignment 01 and ``rl-course demo``: ``n_runs`` runs × 10
+    episodes from V = 0, the RMS error averaged over episodes and runs, for ``tabular.FIGURE_LAMS`` × ``FIGURE_ALPHAS``."""
+    runs = tabular.random_walk_runs(n_runs=n_runs, n_episodes=RANDOM_WALK_EPISODES, seed=seed)
+    alphas = np.array(tabular.FIGURE_ALPHAS)
+    errors = tabular.td_lambda_sweep(runs, envs.random_walk_true_values(), alphas, tabular.FIGURE_LAMS, trace=trace, progress=False)
+    return RandomWalkTable(alphas=alphas, lams=tuple(tabular.FIGURE_LAMS), errors=errors)
+
+
+@dataclass(frozen=True)
+class BiasVariance:
+    """Bias and variance of critic targets y = Ψ + V, measured per N-step horizon and per λ (``estimator_bias_variance``)."""
+
+    horizons: tuple
+    lams: tuple
+    bias_by_horizon: np.ndarray
+    variance_by_horizon: np.ndarray
+    bias_by_lambda: np.ndarray
+    variance_by_lambda: np.ndarray
+
+
+def estimator_bias_variance(n_episodes: int = 1000, seed: int = 0, gamma: float = SMALL_MDP_GAMMA,
+                            horizons: Sequence = HORIZONS, lams: Sequence[float] = BIAS_VARIANCE_LAMS) -> BiasVariance:
+    """On ``rl_course/SmallMDP-v0`` (6 states, 2 actions, uniformly random policy, exact V^π by a linear solve),
+    with assignment 03's poor critic V = 0.5·V^π + 1: the RMS bias and mean variance of the targets
+    y_t = Ψ(s_t) + V(s_t) against V^π(s_t) (``advantages.target_bias_variance``) for Ψ₍N₎, N in ``horizons``
+    (``advantages.n_step_estimates``), and for Ψ^λ, λ in ``lams`` (``advantages.backward_view_estimates``).
+    """
+    import gymnasium as gym
+
+    env = gym.make(envs.SMALL_MDP_ID)
+    try:
+        mdp = env.unwrapped.mdp
+        episodes = tabular.sample_episodes(env, n_episodes, seed=seed)
+    finally:
+        env.close()
+    v_true = envs.policy_values(mdp, np.full(mdp.R.shape, 1.0 / mdp.R.shape[1]), gamma)
+    critic = 0.5 * v_true + 1.0
+
+    def measure(estimator: Callable) -> tuple[float, float]:
+        return advantages.target_bias_variance(episodes, critic, v_true, estimator)
+
+    by_horizon = np.array([measure(lambda r, v, n=n: advantages.n_step_estimates(r, v, n, gamma)) for n in horizons])
+    by_lambda = np.array([measure(lambda r, v, lam=lam: advantages.backward_view_estimates(r, v, lam, gamma)) for lam in lams])
+    return BiasVariance(tuple(horizons), tuple(lams), *by_horizon.T, *by_lambda.T)
+
+
+# ---------------------------------------------------------------- figures
+
+FIGSIZE = (9.0, 3.4)
+DPI = 90
+
+
+def _figure(ncols: int = 2, figsize=FIGSIZE, **kwargs):
+    """A Figure outside pyplot with fixed margins (a constrained layout would cost every redraw extra passes)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=DPI)
+    axes = fig.subplots(1, ncols, **kwargs)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.85, wspace=0.22)
+    return fig, axes
+
+
+def render(figure) -> bytes:
+    """The figure as PNG bytes, drawn once (what a slider's redraw costs)."""
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", facecolor="white")
+    return buffer.getvalue()
+
+
+def plot_lambda_weights(lam: float, gamma: float, horizon: int = 12):
+    """Two views of the same weights: (left) of Ψ₍N₎ in Ψ^λ, (1 − λ)λ^{N−1} and λ^{H−1} on Ψ₍∞₎;
+    (right) of Ψ₍₁₎(s_{t+k}), (γλ)^k."""
+    fig, (left, right) = _figure()
+    w = lambda_return_weights(lam, horizon)
+    labels = [str(n) for n in range(1, horizon)] + ["∞"]
+    left.bar(range(horizon), w, color=["tab:blue"] * (horizon - 1) + ["tab:orange"])
+    left.set_xticks(range(horizon), labels)
+    left.set_xlabel("N")
+    left.set_title(f"forward view: weight of Ψ₍N₎ (λ = {lam:.2f})")
+    left.set_ylim(0, 1.05)
+    k = gae_weights(lam, gamma, horizon)
+    right.bar(range(horizon), k, color="tab:green")
+    right.set_xlabel("k")
+    right.set_title(f"backward view: weight of Ψ₍₁₎(s₍ₜ₊ₖ₎) = (γλ)ᵏ (γ = {gamma:.2f})")
+    right.set_ylim(0, 1.05)
+    for ax in (left, right):
+        ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def plot_gae_weights(lam: float, gamma: float, horizon: int = 16, episode_end: int | None = 9):
+    """The weight of each Ψ₍₁₎(s_k) in Ψ^GAE(s_0) along a rollout in which step ``episode_end`` ends the episode."""
+    fig, ax = _figure(1, figsize=(9.0, 3.0))
+    w = gae_weights(lam, gamma, horizon, episode_end)
+    ax.bar(range(horizon), w, color="tab:green")
+    if episode_end is not None:
+        ax.axvline(episode_end + 0.5, color="tab:red", ls="--", lw=1.5, label="done: the trace is zeroed")
+        ax.legend(loc="upper right")
+    ax.set_xlabel("k (step of the rollout)")
+    ax.set_ylabel("weight in Ψ^GAE(s₀)")
+    ax.set_title(f"Ψ^GAE(s₀) = Σₖ (γλ)ᵏ Ψ₍₁₎(sₖ),  γ = {gamma:.2f}, λ = {lam:.2f}")
+    ax.set_ylim(0, 1.05)
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def plot_coefficient_table(lam: float = COEFFICIENT_LAM, gamma: float = COEFFICIENT_GAMMA, n_terms: int = COEFFICIENT_TERMS):
+    """The forward/backward coefficient table, computed, beside a bar chart of the coefficients."""
+    from matplotlib.figure import Figure
+
+    table = coefficient_table(lam, gamma, n_terms)
+    fig = Figure(figsize=(10.0, 3.6), dpi=DPI)
+    left, right = fig.subplots(1, 2, width_ratios=[1.5, 1])
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.14, top=0.88, wspace=0.12)
+    names = [f"r({t})" for t in range(n_terms)] + ["V(s)"] + [f"V(s({t}))" for t in range(1, n_terms)]
+    keys = ("backward", "forward", "lecture_backward", "lecture_forward")
+    cells = [[f"{table[key][row, t]:+.4f}" for key in keys] for row in (0, 1) for t in range(n_terms)]
+    left.axis("off")
+    shown = left.table(cellText=cells, rowLabels=names, colLabels=["backward view", "forward view", "lecture: (γλ)ᵗ…", "lecture: (1−λ)Σλⁿ…"],
+                       loc="center", cellLoc="center")
+    shown.auto_set_font_size(False)
+    shown.set_fontsize(9)
+    shown.scale(1.0, 1.15)
+    left.set_title(f"coefficient in Ψ^λ(s(0)),  λ = {lam:.2f}, γ = {gamma:.2f}")
+    t = np.arange(n_terms)
+    right.bar(t - 0.2, table["backward"][0], width=0.4, label="r(t)")
+    right.bar(t + 0.2, table["backward"][1], width=0.4, label="V(s(t))")
+    right.plot(t - 0.2, table["forward"][0], "k.", ms=8)
+    right.plot(t + 0.2, table["forward"][1], "k.", ms=8, label="forward view")
+    right.axhline(0, color="black", lw=0.8)
+    right.set_xticks(t)
+    right.set_xlabel("t")
+    right.set_ylim(-1.05, 1.05)
+    right.legend(fontsize="small", loc="lower right")
+    right.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def plot_clip(eps: float = 0.2, advantage: float = 1.0):
+    """L^CLIP against ρ and its gradient, for one transition with advantage A, with the lecture's gradient table."""
+    from matplotlib.figure import Figure
+
+    rhos = np.linspace(0.2, 2.0, 181)
+    values, gradient = clip_curves(eps, advantage, rhos)
+    fig = Figure(figsize=(10.0, 3.6), dpi=DPI)
+    objective, slope, table_ax = fig.subplots(1, 3, width_ratios=[1, 1, 1.25])
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.15, top=0.9, wspace=0.22)
+    color = "tab:green" if advantage >= 0 else "tab:red"
+    objective.plot(rhos, rhos * advantage, color="grey", ls="--", lw=1, label="ρA (unclipped)")
+    objective.plot(rhos, values, color=color, lw=2, label="min(ρA, clip(ρ)A)")
+    objective.set_title(f"L^CLIP, A = {advantage:+g}")
+    objective.legend(fontsize="small", loc="upper left" if advantage >= 0 else "lower left")
+    slope.plot(rhos, gradient, color=color, lw=2)
+    slope.set_title("∂L^CLIP/∂ρ")
+    slope.set_ylim(-1.3 * abs(advantage) - 0.05, 1.3 * abs(advantage) + 0.05)
+    for ax in (objective, slope):
+        ax.axvspan(1 - eps, 1 + eps, color="grey", alpha=0.12)
+        ax.set_xlabel("ρ = π_θ(a|s) / π_old(a|s)")
+        ax.grid(alpha=0.3)
+    grads = gradient_table(eps)
+    table_ax.axis("off")
+    cells = [[label] + [_gradient_word(g, a) for g in row] for label, row, a in zip(("A ≥ 0: π(a|s) ↑", "A < 0: π(a|s) ↓"), grads, (1.0, -1.0))]
+    shown = table_ax.table(cellText=cells, colLabels=["", "ρ < 1−ε", "inside", "ρ > 1+ε"], cellLoc="center",
+                           colWidths=[0.34, 0.22, 0.22, 0.22], bbox=[0.0, 0.3, 1.0, 0.4])
+    shown.auto_set_font_size(False)
+    shown.set_fontsize(10)
+    row = 1 if advantage >= 0 else 2
+    for col in range(4):
+        shown[row, col].set_facecolor("#e8f4e8" if advantage >= 0 else "#f8e4e4")
+    table_ax.set_title(f"∂L^CLIP/∂ρ by autograd, ε = {eps:.2f}")
+    return fig
+
+
+def _gradient_word(g: float, advantage: float) -> str:
+    """'0' where clipping stops the gradient, 'same' where it is the unclipped one (A), else the number."""
+    return "0" if g == 0 else ("same" if np.isclose(g, advantage) else f"{g:+.2f}")
+
+
+def plot_critic_loss(eps_hat: float = 0.2, target: float = 1.0, old_value: float = 0.3):
+    """The clipped critic loss of one state against the new prediction V, from ``ppo.losses.clipped_value_loss``."""
+    import torch
+
+    from rl_course.ppo.losses import clipped_value_loss
+
+    v = np.linspace(old_value - 1.0, target + 1.0, 161)
+    as_tensor = lambda x: torch.tensor([float(x)], dtype=torch.float64)
+    plain = [float(clipped_value_loss(as_tensor(x), as_tensor(old_value), as_tensor(target), None)) for x in v]
+    clipped = [float(clipped_value_loss(as_tensor(x), as_tensor(old_value), as_tensor(target), eps_hat)) for x in v]
+    fig, ax = _figure(1, figsize=(8.0, 3.2))
+    ax.plot(v, plain, color="grey", ls="--", label="(y − V)²")
+    ax.plot(v, clipped, color="tab:purple", lw=2, label="max((y − V)², (y − V_old − clip(V − V_old, ±ε̂))²)")
+    ax.axvspan(old_value - eps_hat, old_value + eps_hat, color="grey", alpha=0.12)
+    ax.axvline(old_value, color="black", lw=0.8)
+    ax.axvline(target, color="tab:green", lw=0.8)
+    ax.text(old_value, ax.get_ylim()[1] * 0.9, " V_old", va="top")
+    ax.text(target, ax.get_ylim()[1] * 0.9, " y", va="top", color="tab:green")
+    ax.set_xlabel("new prediction V_φ(s)")
+    ax.set_title(f"clipped critic loss, ε̂ = {eps_hat:g}: flat beyond V_old ± ε̂ on the side away from y")
+    ax.legend(fontsize="small", loc="upper center")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_bias_variance_by_horizon(measured: BiasVariance, n=None):
+    """RMS bias and variance of Ψ₍N₎ targets against N, the chosen N marked."""
+    labels = ["∞" if h == np.inf else str(int(h)) for h in measured.horizons]
+    x = np.arange(len(labels))
+    chosen = None if n is None else measured.horizons.index(n)
+    return _bias_variance_panels(x, measured.bias_by_horizon, measured.variance_by_horizon, chosen, "N",
+                                 dict(ticks=(x, labels)), f"Ψ₍{labels[chosen]}₎" if chosen is not None else "")
+
+
+def plot_bias_variance_by_lambda(measured: BiasVariance, lam=None):
+    """RMS bias and variance of Ψ^λ targets against λ, the chosen λ marked."""
+    x = np.asarray(measured.lams)
+    chosen = None if lam is None else int(np.argmin(np.abs(x - lam)))
+    return _bias_variance_panels(x, measured.bias_by_lambda, measured.variance_by_lambda, chosen, "λ", {},
+                                 f"Ψ^λ, λ = {x[chosen]:.2f}" if chosen is not None else "")
+
+
+def _bias_variance_panels(x, bias, variance, chosen, xlabel, options, name):
+    fig, axes = _figure()
+    for ax, y, title, color in zip(axes, (bias, variance), ("RMS bias of y = Ψ + V", "variance of y"), ("tab:blue", "tab:orange")):
+        ax.plot(x, y, marker="o", ms=4, color=color)
+        if chosen is not None:
+            ax.plot(x[chosen], y[chosen], "o", ms=12, mfc="none", mec="black", mew=2)
+            ax.annotate(f"{name}: {y[chosen]:.3f}", (x[chosen], y[chosen]), textcoords="offset points", xytext=(8, 8))
+        if "ticks" in options:
+            ax.set_xticks(*options["ticks"])
+        ax.set_xlabel(xlabel)
+        ax.set_title(title)
+        ax.set_ylim(0, max(y) * 1.25)
+        ax.grid(alpha=0.3)
+    fig.suptitle("small MDP, random policy, poor critic V = 0.5·V^π + 1, 1000 episodes", fontsize="medium")
+    return fig
+
+
+def plot_random_walk(table: RandomWalkTable):
+    """Assignment 01's figure (RMS error against α, one curve per λ) beside its table of the best α per λ."""
+    from matplotlib.figure import Figure
+
+    from rl_course import plotting
+
+    fig = Figure(figsize=(10.5, 3.8), dpi=DPI)
+    curves, table_ax = fig.subplots(1, 2, width_ratios=[1.7, 1])
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.14, top=0.9, wspace=0.05)
+    plotting.plot_alpha_sweep(table.alphas, table.errors, table.lams, ax=curves, title="TD(λ), accumulating traces", legend=False)
+    curves.legend(fontsize="x-small", ncols=2, loc="lower right")
+    table_ax.axis("off")
+    cells = [[f"{lam:g}", f"{alpha:.3f}", f"{error:.4f}"] for lam, alpha, error in zip(table.lams, table.best_alphas, table.best_errors)]
+    shown = table_ax.table(cellText=cells, colLabels=["λ", "best α", "RMS error"], loc="center", cellLoc="center")
+    shown.auto_set_font_size(False)
+    shown.set_fontsize(9)
+    best = int(np.argmin(table.best_errors)) + 1
+    for col in range(3):
+        shown[best, col].set_facecolor("#e8f4e8")
+    return fig
+
+
+def trace_animation(episode: tabular.Episode, lam: float = 0.8, gamma: float = 1.0, trace: str = "accumulating",
+                    n_states: int = 21, interval: int = 250):
+    """The eligibility trace of every state of the random walk as ``episode`` unfolds, one frame per step
+    (``trace_history``); a matplotlib FuncAnimation (``.to_jshtml()`` plays it in a notebook or an HTML page)."""
+    from matplotlib.animation import FuncAnimation
+    from matplotlib.figure import Figure
+
+    history = trace_history(episode, lam, gamma, trace, n_states)
+    fig = Figure(figsize=(8.0, 2.8), dpi=72)
+    ax = fig.subplots()
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.17, top=0.88)
+    bars = ax.bar(range(n_states), history[0], color="tab:blue")
+    (walker,) = ax.plot([episode.states[0]], [-0.15], "v", color="tab:red", ms=12, clip_on=False)
+    ax.set_xlim(-0.5, n_states - 0.5)
+    ax.set_ylim(-0.25, max(1.05, history.max() * 1.05))
+    ax.set_xticks(range(n_states), ["T"] + [str(s) for s in range(1, n_states - 1)] + ["T"])
+    ax.set_xlabel("state s")
+    ax.set_ylabel("e(s)")
+    ax.grid(alpha=0.3, axis="y")
+
+    def draw(k):
+        for bar, height in zip(bars, history[k]):
+            bar.set_height(height)
+        walker.set_data([episode.states[k]], [-0.15])
+        ax.set_title(f"{trace} traces, λ = {lam:g}, γ = {gamma:g}: step {k + 1} of {len(episode)}, in s = {episode.states[k]}")
+        return (*bars, walker)
+
+    return FuncAnimation(fig, draw, frames=len(episode), interval=interval, blit=False)
+
+
+PLAYER_SYMBOLS = {"fa-minus": "−", "fa-plus": "+", "fa-fast-backward": "«", "fa-step-backward": "◁", "fa-pause": "‖",
+                  "fa-play": "▶", "fa-step-forward": "▷", "fa-fast-forward": "»"}  # in every common font
+
+
+def animation_html(animation, default_mode: str = "once") -> str:
+    """``animation.to_jshtml()`` that needs no network: the player's Font Awesome stylesheet (a CDN link) is
+    dropped and its icons become plain symbols (a reversed ▶ plays backwards)."""
+    import re
+
+    html = animation.to_jshtml(default_mode=default_mode)
+    html = re.sub(r"<link[^>]*font-awesome[^>]*>", "", html)
+
+    def symbol(match) -> str:
+        classes = match.group(1).split()
+        text = next((PLAYER_SYMBOLS[c] for c in classes if c in PLAYER_SYMBOLS), "·")
+        if "fa-flip-horizontal" in classes:
+            text = "◀"
+        return f'<span style="font-size: 16px; font-family: sans-serif">{text}</span>'
+
+    return re.sub(r'<i class="fa ([^"]*)"></i>', symbol, html)
+
+
+# ---------------------------------------------------------------- sliders
+
+
+class Live:
+    """A figure redrawn whenever one of its controls (ipywidgets) moves: ``draw(**values)`` → Figure.
+
+    Shows the controls and the figure (as an ordinary display output, updated in place, so an exported
+    copy keeps the figure of the values it was executed with). ``figure`` is the latest figure and
+    ``redraws`` counts them.
+    """
+
+    def __init__(self, draw: Callable, **controls):
+        if not controls:
+            raise ValueError("Live needs at least one control (an ipywidgets widget with a value)")
+        self.draw, self.controls = draw, controls
+        self.redraws = 0
+        self.figure = self._draw()
+        self.handle = None
+
+    def values(self) -> dict:
+        return {name: control.value for name, control in self.controls.items()}
+
+    def _draw(self):
+        figure = self.draw(**self.values())
+        self.redraws += 1
+        return figure
+
+    def image(self):
+        from IPython.display import Image
+
+        return Image(data=render(self.figure), format="png")
+
+    def show(self) -> "Live":
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        display(widgets.HBox(list(self.controls.values())))
+        self.handle = display(self.image(), display_id=True)
+        for control in self.controls.values():
+            control.observe(self.redraw, names="value")
+        return self
+
+    def redraw(self, *_) -> None:
+        """Draw the figure for the controls' current values and show it in place of the last one."""
+        self.figure = self._draw()
+        if self.handle is not None:
+            self.handle.update(self.image())
+
+
+def show(figure) -> None:
+    """Display a figure of this module (not one of pyplot's) in a notebook, as a PNG."""
+    from IPython.display import Image, display
+
+    display(Image(data=render(figure), format="png"))
+
+
+def live(draw: Callable, **controls) -> Live:
+    """Show ``draw(**values of controls)`` with its controls, redrawn whenever one moves; returns the ``Live``."""
+    return Live(draw, **controls).show()
+
+
+def slider(name: str, low: float, high: float, step: float, value: float):
+    """A float slider labelled with the lecture's symbol, updating while dragged."""
+    import ipywidgets as widgets
+
+    return widgets.FloatSlider(value=value, min=low, max=high, step=step, description=name, continuous_update=True,
+                               readout_format=".2f", layout=widgets.Layout(width="320px"))
+
+
+def sign_toggle():
+    """Two buttons for the sign of the advantage: A = +1 or A = −1."""
+    import ipywidgets as widgets
+
+    return widgets.ToggleButtons(options=[("A > 0", 1.0), ("A < 0", -1.0)], value=1.0, description="advantage")
+
+
+def horizon_slider(horizons: Sequence = HORIZONS, value=4):
+    """A slider over the N-step horizons N (∞: Monte-Carlo)."""
+    import ipywidgets as widgets
+
+    options = [("∞" if n == np.inf else str(int(n)), n) for n in horizons]
+    return widgets.SelectionSlider(options=options, value=value, description="N", continuous_update=True)
+
+
+def random_walk_env(n_states: int = 19):
+    """The random walk of the lectures, ``rl_course/RandomWalk-v0``."""
+    import gymnasium as gym
+
+    return gym.make(envs.RANDOM_WALK_ID, n_states=n_states)
+
+
+def ablation_figure():
+    """The Pendulum-v1 ablation figure that ``benchmarks/ablations.py`` draws (docs/figures/pendulum_ablations.png)."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "figures" / "pendulum_ablations.png"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: python benchmarks/ablations.py draws it")
+    return path
+
+
+def control_positions(control) -> list:
+    """Every value a control can take: a selection's options, or a slider's range in its steps."""
+    if getattr(control, "options", None):
+        return [value for _, value in control.options]
+    return list(np.round(np.arange(control.min, control.max + control.step / 2, control.step), 10))
+
+
+def drive_controls(namespace: dict) -> dict:
+    """Move every control of every ``Live`` panel in ``namespace`` (a notebook's globals) through its range, one
+    control at a time (the others where they are), then back. Returns, per "panel.control", one record per position:
+    the value, whether it moved the control, how many redraws it caused, whether the figure drawn has content, its PNG size, and the seconds
+    (wall and CPU) the move took — the draw and the PNG, what a lecturer waits for while dragging."""
+    import time
+
+    from matplotlib.figure import Figure
+
+    report = {}
+    for name, panel in sorted(namespace.items()):
+        if not isinstance(panel, Live):
+            continue
+        for key, control in panel.controls.items():
+            start, visits = control.value, []
+            for value in control_positions(control):
+                moved = value != control.value
+                before, wall, cpu = panel.redraws, time.perf_counter(), time.process_time()
+                control.value = value
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                figure = panel.figure
+                drawn = isinstance(figure, Figure) and any(ax.lines or ax.patches or ax.tables for ax in figure.axes)
+                visits.append({"value": str(value), "moved": bool(moved), "redrawn": panel.redraws - before, "figure": bool(drawn),
+                               "png": len(render(figure)), "seconds": wall, "cpu_seconds": cpu})
+            control.value = start
+            report[f"{name}.{key}"] = visits
+    return report

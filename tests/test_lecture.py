@@ -1,0 +1,223 @@
+"""The lecture deck's quantities and figures (rl_course.lecture), pinned to the library's estimators."""
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from rl_course import advantages, envs, lecture, tabular
+
+
+def _episode(rng, T):
+    return rng.normal(size=T), np.append(rng.normal(size=T), 7.0)  # 7.0: junk at the terminal state
+
+
+# ---------------------------------------------------------------- weights
+
+
+@pytest.mark.parametrize("lam, gamma, horizon", [(0.8, 0.9, 12), (0.0, 1.0, 5), (1.0, 0.95, 7), (0.5, 0.7, 1), (0.95, 0.99, 30)])
+def test_lambda_return_weights_rebuild_the_forward_view(lam, gamma, horizon):
+    r, v = _episode(np.random.default_rng(horizon), horizon)
+    w = lecture.lambda_return_weights(lam, horizon)
+    assert w.shape == (horizon,)
+    assert w.sum() == pytest.approx(1.0, abs=1e-12)
+    by_n = [advantages.n_step_estimates(r, v, n, gamma)[0] for n in range(1, horizon)] + [advantages.n_step_estimates(r, v, np.inf, gamma)[0]]
+    assert w @ by_n == pytest.approx(advantages.lambda_estimates(r, v, lam, gamma)[0], abs=1e-12)
+
+
+def test_lambda_return_weights_values_and_errors():
+    np.testing.assert_allclose(lecture.lambda_return_weights(0.5, 4), [0.5, 0.25, 0.125, 0.125])
+    with pytest.raises(ValueError, match="lam"):
+        lecture.lambda_return_weights(1.5, 4)
+    with pytest.raises(ValueError, match="horizon"):
+        lecture.lambda_return_weights(0.5, 0)
+
+
+@pytest.mark.parametrize("lam, gamma, end", [(0.95, 0.99, None), (0.8, 0.9, 5), (0.0, 0.9, 3), (1.0, 1.0, 0), (0.6, 0.5, 9)])
+def test_gae_weights_are_the_trace_and_stop_at_the_episode_end(lam, gamma, end):
+    horizon = 10
+    w = lecture.gae_weights(lam, gamma, horizon, end)
+    k = np.arange(horizon)
+    expected = np.where(k <= (horizon if end is None else end), (gamma * lam) ** k, 0.0)
+    np.testing.assert_allclose(w, expected, atol=1e-15)
+    # the weights applied to one-step errors give GAE of the first step, on a rollout with that episode end
+    rng = np.random.default_rng(1)
+    r, v, nv = rng.normal(size=(3, horizon, 1))
+    terminated = np.zeros((horizon, 1), dtype=bool)
+    if end is not None:
+        terminated[end] = True
+    deltas = advantages.batch_td_errors(r, v, nv, terminated, gamma)[:, 0]
+    assert w @ deltas == pytest.approx(advantages.gae(r, v, nv, terminated, np.zeros_like(terminated), gamma, lam)[0, 0], abs=1e-12)
+
+
+def test_gae_weights_reject_an_end_outside_the_rollout():
+    with pytest.raises(ValueError, match="episode_end"):
+        lecture.gae_weights(0.9, 0.9, 5, episode_end=5)
+
+
+# ---------------------------------------------------------------- the coefficient table
+
+
+def _assignment_coefficients(lam, gamma, T=60, n_terms=5):
+    """Assignment 02's computation: the estimate at s(0) of a 60-step rollout with one term set to 1."""
+    out = np.empty((2, 2, n_terms))
+    for row, term in enumerate("rV"):
+        for t in range(n_terms):
+            rewards, values = np.zeros(T), np.zeros(T + 1)
+            (rewards if term == "r" else values)[t] = 1.0
+            out[0, row, t] = advantages.backward_view_estimates(rewards, values, lam, gamma)[0]
+            out[1, row, t] = advantages.lambda_estimates(rewards, values, lam, gamma)[0]
+    return out
+
+
+def test_coefficient_table_is_assignment_02s_table():
+    table = lecture.coefficient_table(lecture.COEFFICIENT_LAM, lecture.COEFFICIENT_GAMMA)
+    expected = _assignment_coefficients(0.8, 0.9)
+    np.testing.assert_allclose(table["backward"], expected[0], atol=1e-12)
+    np.testing.assert_allclose(table["forward"], expected[1], atol=1e-12)
+    np.testing.assert_allclose(table["backward"][0], [1.0, 0.72, 0.5184, 0.373248, 0.26873856])
+    np.testing.assert_allclose(table["backward"][1], [-1.0, 0.18, 0.1296, 0.093312, 0.06718464])
+
+
+@pytest.mark.parametrize("lam, gamma", [(0.8, 0.9), (0.0, 1.0), (1.0, 0.9), (0.3, 0.5), (0.95, 1.0)])
+def test_coefficient_table_both_views_and_the_lectures_closed_forms_agree(lam, gamma):
+    table = lecture.coefficient_table(lam, gamma, n_terms=6)
+    for key in ("forward", "lecture_backward", "lecture_forward"):
+        np.testing.assert_allclose(table[key], table["backward"], atol=1e-12, err_msg=key)
+    np.testing.assert_allclose(lecture.coefficient_table(lam, gamma, n_terms=6, episode_length=40)["forward"], table["forward"], atol=1e-12)
+
+
+def test_coefficient_table_errors():
+    with pytest.raises(ValueError, match="episode_length"):
+        lecture.coefficient_table(0.8, 0.9, n_terms=5, episode_length=5)
+    with pytest.raises(ValueError, match="gamma"):
+        lecture.coefficient_table(0.8, 1.2)
+
+
+# ---------------------------------------------------------------- the clipped objective
+
+
+@pytest.mark.parametrize("eps, advantage", [(0.2, 1.0), (0.2, -1.0), (0.1, 2.5), (0.4, -0.3)])
+def test_clip_curves_values_and_gradient(eps, advantage):
+    rhos = np.array([0.3, 1 - eps - 0.05, 1 - eps / 2, 1.0, 1 + eps / 2, 1 + eps + 0.05, 1.9])
+    values, gradient = lecture.clip_curves(eps, advantage, rhos)
+    np.testing.assert_allclose(values, np.minimum(rhos * advantage, np.clip(rhos, 1 - eps, 1 + eps) * advantage), atol=1e-12)
+    clipped_away = (advantage > 0) & (rhos > 1 + eps) | (advantage < 0) & (rhos < 1 - eps)
+    np.testing.assert_allclose(gradient, np.where(clipped_away, 0.0, advantage), atol=1e-12)
+    # per transition: the same gradient whatever the batch size
+    np.testing.assert_allclose(lecture.clip_curves(eps, advantage, rhos[:2])[1], gradient[:2], atol=1e-12)
+
+
+def test_gradient_table_is_the_lectures():
+    for eps in (0.2, 0.4, 0.05):
+        np.testing.assert_allclose(lecture.gradient_table(eps), [[1.0, 1.0, 0.0], [0.0, -1.0, -1.0]])
+    with pytest.raises(ValueError, match="eps"):
+        lecture.clip_curves(0.0, 1.0, [1.0])
+    with pytest.raises(ValueError, match="rhos"):
+        lecture.clip_curves(0.2, 1.0, [0.0, 1.0])
+
+
+# ---------------------------------------------------------------- eligibility traces
+
+
+@pytest.mark.parametrize("trace", tabular.TRACES)
+@pytest.mark.parametrize("lam, gamma", [(0.8, 1.0), (0.0, 0.9), (1.0, 0.95), (0.5, 0.5)])
+def test_trace_history_is_what_offline_td_lambda_applies(trace, lam, gamma):
+    env = lecture.random_walk_env()
+    V = np.r_[0.0, np.random.default_rng(3).uniform(-1, 1, 19), 0.0]
+    for episode in tabular.sample_episodes(env, 3, seed=5):
+        e = lecture.trace_history(episode, lam, gamma, trace, n_states=21)
+        assert e.shape == (len(episode), 21)
+        deltas = advantages.td_errors(episode.rewards, V[episode.states], gamma)
+        alpha = 0.1
+        np.testing.assert_allclose(V + alpha * deltas @ e, tabular.td_lambda_episode(V, episode, alpha, lam, gamma, trace, online=False), atol=1e-12)
+
+
+def test_trace_history_counts_visits_without_decay():
+    episode = tabular.Episode([2, 3, 2, 1, 0], [0.0, 0.0, 0.0, -1.0])
+    e = lecture.trace_history(episode, lam=1.0, gamma=1.0)
+    np.testing.assert_allclose(e, [[0, 0, 1, 0], [0, 0, 1, 1], [0, 0, 2, 1], [0, 1, 2, 1]])
+    np.testing.assert_allclose(lecture.trace_history(episode, 1.0, 1.0, trace="replacing")[2], [0, 0, 1, 1])
+    np.testing.assert_allclose(lecture.trace_history(episode, 0.0, 1.0), np.eye(4)[[2, 3, 2, 1]])
+    with pytest.raises(ValueError, match="n_states"):
+        lecture.trace_history(episode, 0.5, n_states=3)
+    with pytest.raises(ValueError, match="trace"):
+        lecture.trace_history(episode, 0.5, trace="dutch")
+
+
+# ---------------------------------------------------------------- measured tables
+
+
+def test_random_walk_table_is_assignment_01s_experiment():
+    table = lecture.random_walk_table(n_runs=4, seed=2)
+    runs = tabular.random_walk_runs(n_runs=4, n_episodes=10, seed=2)
+    errors = tabular.td_lambda_sweep(runs, envs.random_walk_true_values(), np.array(tabular.FIGURE_ALPHAS), tabular.FIGURE_LAMS, progress=False)
+    np.testing.assert_array_equal(table.errors, errors)
+    np.testing.assert_array_equal(table.best_alphas, np.array(tabular.FIGURE_ALPHAS)[errors.argmin(axis=1)])
+    assert len(table.rows()) == len(tabular.FIGURE_LAMS)
+    assert table.rows()[0].split() == ["0", f"{table.best_alphas[0]:.3f}", f"{errors[0].min():.4f}"]
+
+
+def test_estimator_bias_variance_trades_bias_for_variance():
+    measured = lecture.estimator_bias_variance(n_episodes=300, seed=1, horizons=(1, 4, np.inf), lams=(0.0, 0.5, 1.0))
+    # λ = 0 is Ψ₍₁₎ and λ = 1 is Ψ₍∞₎: the same targets, the same numbers
+    assert measured.bias_by_lambda[0] == pytest.approx(measured.bias_by_horizon[0], abs=1e-12)
+    assert measured.variance_by_lambda[-1] == pytest.approx(measured.variance_by_horizon[-1], abs=1e-12)
+    # the poor critic biases Ψ₍₁₎; Monte-Carlo targets are unbiased but noisier. Seeds 0–9 of 300 episodes: bias of Ψ₍₁₎
+    # 0.40–0.45, of Ψ₍∞₎ 0.00–0.20 (sampling noise); variance of Ψ₍∞₎ 3.1–3.9 times that of Ψ₍₁₎
+    assert measured.bias_by_horizon[0] > 0.35 > 0.25 > measured.bias_by_horizon[-1]
+    assert measured.variance_by_horizon[-1] > 2.5 * measured.variance_by_horizon[0]
+    assert np.all(np.diff(measured.bias_by_horizon) < 0) and np.all(np.diff(measured.variance_by_horizon) > 0)
+    assert np.all(np.diff(measured.bias_by_lambda) < 0) and np.all(np.diff(measured.variance_by_lambda) > 0)
+
+
+# ---------------------------------------------------------------- figures and sliders
+
+
+def _has_content(fig):
+    return isinstance(fig, Figure) and fig.axes and any(ax.lines or ax.patches or ax.tables for ax in fig.axes)
+
+
+def test_figures_draw_what_they_are_given():
+    fig = lecture.plot_lambda_weights(0.5, 0.9, horizon=4)
+    np.testing.assert_allclose([p.get_height() for p in fig.axes[0].patches], [0.5, 0.25, 0.125, 0.125])
+    np.testing.assert_allclose([p.get_height() for p in fig.axes[1].patches], 0.45 ** np.arange(4))
+    fig = lecture.plot_gae_weights(0.5, 1.0, horizon=6, episode_end=2)
+    np.testing.assert_allclose([p.get_height() for p in fig.axes[0].patches], [1, 0.5, 0.25, 0, 0, 0])
+    fig = lecture.plot_clip(0.2, -1.0)
+    assert fig.axes[1].lines[0].get_ydata().min() == pytest.approx(-1.0) and fig.axes[1].lines[0].get_ydata().max() == 0.0
+    table = lecture.plot_coefficient_table(0.8, 0.9).axes[0].tables[0]
+    assert table[1, 0].get_text().get_text() == "+1.0000" and table[2, 0].get_text().get_text() == "+0.7200"
+    for fig in (lecture.plot_critic_loss(), lecture.plot_random_walk(lecture.random_walk_table(n_runs=2))):
+        assert _has_content(fig)
+        assert lecture.render(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bias_variance_figures_mark_the_chosen_estimator():
+    measured = lecture.BiasVariance((1, 2, np.inf), (0.0, 0.5, 1.0), np.array([0.4, 0.3, 0.0]), np.array([0.4, 0.7, 1.4]),
+                                    np.array([0.4, 0.3, 0.0]), np.array([0.4, 0.6, 1.4]))
+    fig = lecture.plot_bias_variance_by_horizon(measured, np.inf)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1", "2", "∞"]
+    assert fig.axes[1].lines[1].get_ydata()[0] == 1.4
+    fig = lecture.plot_bias_variance_by_lambda(measured, 0.45)
+    assert fig.axes[1].lines[1].get_xdata()[0] == 0.5
+
+
+def test_live_redraws_when_a_control_moves():
+    panel = lecture.live(lambda lam, gamma: lecture.plot_lambda_weights(lam, gamma, horizon=3),
+                         lam=lecture.slider("λ", 0.0, 1.0, 0.1, 0.5), gamma=lecture.slider("γ", 0.5, 1.0, 0.1, 1.0))
+    assert panel.redraws == 1
+    panel.controls["lam"].value = 0.2
+    assert panel.redraws == 2
+    np.testing.assert_allclose([p.get_height() for p in panel.figure.axes[0].patches], [0.8, 0.16, 0.04])
+    panel.controls["gamma"].value = 0.5
+    np.testing.assert_allclose([p.get_height() for p in panel.figure.axes[1].patches], 0.1 ** np.arange(3))
+    with pytest.raises(ValueError, match="control"):
+        lecture.live(lecture.plot_clip)
+
+
+def test_trace_animation_has_a_frame_per_step():
+    episode = tabular.Episode([10, 11, 10, 9], [0.0, 0.0, 0.0])
+    animation = lecture.trace_animation(episode, lam=0.5, n_states=21)
+    assert len(list(animation.new_frame_seq())) == 3
+    html = animation.to_jshtml()
+    assert html.count("data:image/png;base64") == 3
