@@ -145,7 +145,8 @@ def _loaded_objects(code: types.CodeType, globals_: dict, cells: dict):
     function's own ``td_error`` is a different object and is not confused with it.
     """
     current, imported, fromlist, local_imports = _MISSING, _MISSING, None, {}
-    for ins in dis.get_instructions(code):
+    instructions = list(dis.get_instructions(code))
+    for previous, ins in zip([None, *instructions], instructions):
         if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
             current = globals_.get(ins.argval, _MISSING)
         elif ins.opname == "IMPORT_NAME":  # an import inside the function, of a module already imported
@@ -153,7 +154,7 @@ def _loaded_objects(code: types.CodeType, globals_: dict, cells: dict):
             current = imported = module
         elif ins.opname == "IMPORT_FROM" and imported is not _MISSING:
             current = getattr(imported, ins.argval, _MISSING)
-        elif ins.opname == "STORE_FAST" and current is not _MISSING:
+        elif ins.opname == "STORE_FAST" and current is not _MISSING and previous.opname in ("IMPORT_NAME", "IMPORT_FROM"):
             local_imports[ins.argval] = current
             current = _MISSING
             continue
