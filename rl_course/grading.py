@@ -138,23 +138,39 @@ _MISSING = object()
 
 
 def _loaded_objects(code: types.CodeType, globals_: dict, cells: dict):
-    """The objects a function's code loads: globals, closure variables, and attribute chains on them.
+    """The objects a function's code loads: globals, closure variables, what it imports itself
+    (``from rl_course.advantages import gae``, of modules already imported), and attribute chains on them.
 
     ``tabular.td_error`` yields the module and then ``tabular.td_error`` itself; a local
     function's own ``td_error`` is a different object and is not confused with it.
     """
-    current = _MISSING
-    for ins in dis.get_instructions(code):
+    current, imported, fromlist, local_imports = _MISSING, _MISSING, None, {}
+    instructions = list(dis.get_instructions(code))
+    for previous, ins in zip([None, *instructions], instructions):
         if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
             current = globals_.get(ins.argval, _MISSING)
+        elif ins.opname == "IMPORT_NAME":  # an import inside the function, of a module already imported
+            module = sys.modules.get(ins.argval if fromlist else ins.argval.split(".")[0], _MISSING)
+            current = imported = module
+        elif ins.opname == "IMPORT_FROM" and imported is not _MISSING:
+            current = getattr(imported, ins.argval, _MISSING)
+        elif ins.opname == "STORE_FAST" and current is not _MISSING and previous.opname in ("IMPORT_NAME", "IMPORT_FROM"):
+            local_imports[ins.argval] = current
+            current = _MISSING
+            continue
+        elif ins.opname == "LOAD_FAST" and ins.argval in local_imports:
+            current = local_imports[ins.argval]
         elif ins.opname in ("LOAD_DEREF", "LOAD_CLOSURE") and ins.argval in cells:
             current = cells[ins.argval].cell_contents if _cell_has_value(cells[ins.argval]) else _MISSING
         elif ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and current is not _MISSING:
-            current = getattr(current, ins.argval, _MISSING)
+            current = getattr(current, ins.argval, _MISSING) if not isinstance(current, types.ModuleType) else \
+                getattr(current, ins.argval, sys.modules.get(f"{current.__name__}.{ins.argval}", _MISSING))  # a submodule imported elsewhere
         else:
             current = _MISSING
-            if ins.opname.startswith("LOAD_CONST") and isinstance(ins.argval, types.CodeType):
-                yield from _loaded_objects(ins.argval, globals_, cells)
+            if ins.opname.startswith("LOAD_CONST"):
+                fromlist = ins.argval  # the last constant before IMPORT_NAME is its fromlist
+                if isinstance(ins.argval, types.CodeType):
+                    yield from _loaded_objects(ins.argval, globals_, cells)
             continue
         if current is not _MISSING:
             yield current

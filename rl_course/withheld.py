@@ -19,6 +19,7 @@ The instructor's edition never calls anything here.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import sys
@@ -73,17 +74,8 @@ def own_answer(qualname: str, assignment: str, name: str | None, arguments: dict
 
 def _passed(qualname: str, arguments: dict) -> tuple[tuple, dict]:
     """(args, kwargs) that pass on what the withheld function ``qualname`` was given."""
-    owner, parts = None, qualname.split(".")
-    for cut in range(len(parts) - 1, 0, -1):
-        try:
-            owner = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        for part in parts[cut:]:
-            owner = getattr(owner, part)
-        break
     args, kwargs = [], {}
-    for parameter in inspect.signature(inspect.unwrap(owner)).parameters.values():
+    for parameter in _parameters(qualname):
         value = arguments[parameter.name]
         if parameter.kind is parameter.VAR_POSITIONAL:
             args.extend(value)
@@ -94,3 +86,18 @@ def _passed(qualname: str, arguments: dict) -> tuple[tuple, dict]:
         elif parameter.default is parameter.empty or value is not parameter.default:
             kwargs[parameter.name] = value
     return tuple(args), kwargs
+
+
+@functools.cache
+def _parameters(qualname: str) -> tuple[inspect.Parameter, ...]:
+    """The parameters of the library's function ``qualname`` (``rl_course.ppo.losses.clipped_surrogate``)."""
+    parts = qualname.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            owner = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for part in parts[cut:]:
+            owner = getattr(owner, part)
+        return tuple(inspect.signature(inspect.unwrap(owner)).parameters.values())
+    raise ValueError(f"{qualname}: no such function")

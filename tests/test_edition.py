@@ -169,25 +169,62 @@ def test_the_scan_finds_an_answer_renamed_and_reformatted(tmp_path):
     assert edition.scan({"x/cache.cpython-311.pyc": b"\0"}, ROOT, ALL) == ["x/cache.cpython-311.pyc: compiled code"]
 
 
+def test_the_guard_sees_a_reference_imported_inside_the_answer():
+    """What a student who met the student edition's stand-in might try: importing the library's answer in the function."""
+    from rl_course import grading
+
+    def from_import(rewards, values, next_values, terminated, truncated, gamma, lam):
+        from rl_course.advantages import gae as library_gae
+        return library_gae(rewards, values, next_values, terminated, truncated, gamma, lam)
+
+    def module_alias(rewards, values, next_values, terminated, gamma):
+        import rl_course.advantages as adv
+        return adv.batch_td_errors(rewards, values, next_values, terminated, gamma)
+
+    def dotted(V, s, r, s_next, terminated, gamma=1.0):
+        import rl_course.tabular
+        return rl_course.tabular.td_error(V, s, r, s_next, terminated, gamma)
+
+    def own_work(rewards, values, lam):
+        import numpy as np
+        from rl_course.tabular import Episode  # a helper of the library, not an answer
+        deltas = np.asarray(rewards) - values[:-1]
+        return deltas * lam, Episode
+
+    for fn, name in ((from_import, "advantages.gae"), (module_alias, "advantages.batch_td_errors"), (dotted, "tabular.td_error")):
+        with pytest.raises(AssertionError, match=rf"uses the library's reference implementation rl_course\.{name}; write"):
+            grading.assert_own_work(fn)
+    grading.assert_own_work(own_work)
+
+
 # ---------------------------------------------------------------- building
 
 
-@pytest.fixture(scope="module")
-def editions(tmp_path_factory):
-    """The student editions of the windows, built by `rl-course student-edition`."""
-    built = {}
-    for window, (open_, solved) in WINDOWS.items():
-        out = tmp_path_factory.mktemp("editions") / window
+class _Editions(dict):
+    """The student editions of the windows, each built by `rl-course student-edition` when first asked for."""
+
+    def __init__(self, folder: Path):
+        super().__init__()
+        self.folder = folder
+
+    def __missing__(self, window: str) -> edition.Edition:
+        open_, solved = WINDOWS[window]
+        out = self.folder / window
         stdout = io.StringIO()
         with contextlib.redirect_stdout(stdout):
             code = cli.main(["student-edition", "--open", *open_, "--solved", *solved, "--out", str(out), "--course", str(ROOT)])
         assert code == 0
         wheel = next(out.glob("*.whl"))
         assert f"wrote {wheel}" in stdout.getvalue()
-        built[window] = edition.Edition(wheel=wheel, notebooks=out / "notebooks", open=edition.resolve(ROOT, open_, ""),
-                                        solved=edition.resolve(ROOT, solved, ""),
-                                        withheld=[a for a in ALL if a not in edition.resolve(ROOT, solved, "")])
-    return built
+        solved = edition.resolve(ROOT, solved, "")
+        self[window] = edition.Edition(wheel=wheel, notebooks=out / "notebooks", open=edition.resolve(ROOT, open_, ""),
+                                       solved=solved, withheld=[a for a in ALL if a not in solved])
+        return self[window]
+
+
+@pytest.fixture(scope="module")
+def editions(tmp_path_factory):
+    return _Editions(tmp_path_factory.mktemp("editions"))
 
 
 @pytest.mark.notebook
@@ -288,7 +325,8 @@ def student_runs(student_python, editions, tmp_path_factory):
     """Each released notebook with the solutions pasted in, run in the student edition of its window:
     {assignment: (the executed notebook's path, its record)}."""
     runs = {}
-    for window, built in editions.items():
+    for window in WINDOWS:
+        built = editions[window]
         _install(student_python, built.wheel)
         tmp = tmp_path_factory.mktemp(f"run-{window}")
         paths = []
@@ -354,7 +392,7 @@ IMPORTS_REFERENCE = '''def gae(rewards, values, next_values, terminated, truncat
 @pytest.fixture(scope="module")
 def graded_runs(student_runs, editions, tmp_path_factory):
     """Grade with the instructor's edition: each notebook run in the student edition (the cells that only
-    demonstrate left out, as in test_course), each released notebook untouched, and a gae that imports the library's."""
+    demonstrate left out, as in test_course), and each released notebook untouched."""
     tmp = tmp_path_factory.mktemp("graded")
     submitted = tmp / "submitted"
     for assignment, (path, _) in student_runs.items():
@@ -364,11 +402,6 @@ def graded_runs(student_runs, editions, tmp_path_factory):
                                   ("untouched", nbformat.read(editions[assignment[:2]].notebooks / assignment / NOTEBOOKS[assignment], as_version=4))):
             (submitted / student / assignment).mkdir(parents=True)
             nbformat.write(notebook, submitted / student / assignment / NOTEBOOKS[assignment])
-    cheat = copy.deepcopy(nbformat.read(student_runs["03_gae"][0], as_version=4))
-    cheat.cells = [c for c in cheat.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
-    next(c for c in cheat.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "gae").source = IMPORTS_REFERENCE
-    (submitted / "imports_reference" / "03_gae").mkdir(parents=True)
-    nbformat.write(cheat, submitted / "imports_reference" / "03_gae" / NOTEBOOKS["03_gae"])
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         code = cli.main(["grade", str(submitted), "--json", "--csv", str(tmp / "grades.csv"), "--jobs", "2",
@@ -386,9 +419,24 @@ def test_a_notebook_done_in_the_student_edition_earns_full_marks_and_untouched_z
     assert scores["untouched"][assignment] == {"score": 0.0, "max_score": full}
 
 
+def _submit_imports_reference(submitted: Path) -> None:
+    """A solution of 03 whose gae imports the library's, as one written against the student edition might."""
+    cheat = _with_solutions_pasted(ROOT / "notebooks" / "03_gae" / NOTEBOOKS["03_gae"], "03_gae")
+    cheat.cells = [c for c in cheat.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
+    next(c for c in cheat.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "gae").source = IMPORTS_REFERENCE
+    (submitted / "imports_reference" / "03_gae").mkdir(parents=True)
+    nbformat.write(cheat, submitted / "imports_reference" / "03_gae" / NOTEBOOKS["03_gae"])
+
+
 @pytest.mark.notebook
-def test_a_submission_that_imports_a_withheld_answer_gets_the_guards_feedback(graded_runs):
-    scores, stderr = graded_runs
+def test_a_submission_that_imports_a_withheld_answer_gets_the_guards_feedback(tmp_path):
+    _submit_imports_reference(tmp_path / "submitted")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = cli.main(["grade", str(tmp_path / "submitted"), "--json", "--csv", str(tmp_path / "grades.csv"),
+                         "--db", f"sqlite:///{tmp_path / 'gradebook.db'}", "--course", str(ROOT)])
+    assert code == 0, stderr.getvalue()
+    scores, stderr = json.loads(stdout.getvalue()), stderr.getvalue()
     block = stderr.split("graded imports_reference/03_gae:")[1].split("\ngraded ")[0]
     lines = [line.strip() for line in block.splitlines()[1:]]
     assert scores["imports_reference"]["03_gae"]["score"] == FULL_MARKS["03_gae"] - 5  # the five gae tests, a point each
@@ -403,12 +451,14 @@ def test_a_students_jupyterlab_has_the_student_tools_of_nbgrader_only(student_py
     jupyter = student_python.parent / "jupyter"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "VIRTUAL_ENV"))}
     env.update(JUPYTER_CONFIG_DIR=str(tmp_path / "user-config"), NO_COLOR="1")  # a student without settings of their own
-    lab = subprocess.run([str(jupyter), "labextension", "list"], capture_output=True, text=True, env=env, cwd=tmp_path).stderr
+    lab = subprocess.run([str(jupyter), "labextension", "list"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    lab = lab.stdout + lab.stderr
     disabled = lab.split("Disabled extensions:")[1].split()
     assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:course-list"} <= set(disabled)
     assert not {"@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:validate-assignment"} & set(disabled)
     server = subprocess.run([str(jupyter), "server", "extension", "list"], capture_output=True, text=True, env=env,
-                            cwd=tmp_path).stderr
+                            cwd=tmp_path)
+    server = server.stdout + server.stderr
     state = dict(re.findall(r"^\s*(nbgrader\.server_extensions\.\w+) \S*(enabled|disabled)", server, re.M))
     assert state == {"nbgrader.server_extensions.formgrader": "disabled", "nbgrader.server_extensions.course_list": "disabled",
                      "nbgrader.server_extensions.assignment_list": "enabled",
