@@ -229,6 +229,7 @@ class BiasVariance:
     variance_by_horizon: np.ndarray
     bias_by_lambda: np.ndarray
     variance_by_lambda: np.ndarray
+    n_episodes: int = 0
 
 
 def estimator_bias_variance(n_episodes: int = 1000, seed: int = 0, gamma: float = SMALL_MDP_GAMMA,
@@ -254,7 +255,7 @@ def estimator_bias_variance(n_episodes: int = 1000, seed: int = 0, gamma: float 
 
     by_horizon = np.array([measure(lambda r, v, n=n: advantages.n_step_estimates(r, v, n, gamma)) for n in horizons])
     by_lambda = np.array([measure(lambda r, v, lam=lam: advantages.backward_view_estimates(r, v, lam, gamma)) for lam in lams])
-    return BiasVariance(tuple(horizons), tuple(lams), *by_horizon.T, *by_lambda.T)
+    return BiasVariance(tuple(horizons), tuple(lams), *by_horizon.T, *by_lambda.T, n_episodes=n_episodes)
 
 
 # ---------------------------------------------------------------- figures
@@ -421,32 +422,35 @@ def plot_bias_variance_by_horizon(measured: BiasVariance, n=None):
     labels = ["∞" if h == np.inf else str(int(h)) for h in measured.horizons]
     x = np.arange(len(labels))
     chosen = None if n is None else measured.horizons.index(n)
-    return _bias_variance_panels(x, measured.bias_by_horizon, measured.variance_by_horizon, chosen, "N",
-                                 dict(ticks=(x, labels)), f"Ψ₍{labels[chosen]}₎" if chosen is not None else "")
+    return _bias_variance_panels(measured, x, measured.bias_by_horizon, measured.variance_by_horizon, chosen, "N",
+                                 dict(ticks=(x, labels)), f"N = {labels[chosen]}" if chosen is not None else "")
 
 
 def plot_bias_variance_by_lambda(measured: BiasVariance, lam=None):
     """RMS bias and variance of Ψ^λ targets against λ, the chosen λ marked."""
     x = np.asarray(measured.lams)
     chosen = None if lam is None else int(np.argmin(np.abs(x - lam)))
-    return _bias_variance_panels(x, measured.bias_by_lambda, measured.variance_by_lambda, chosen, "λ", {},
-                                 f"Ψ^λ, λ = {x[chosen]:.2f}" if chosen is not None else "")
+    return _bias_variance_panels(measured, x, measured.bias_by_lambda, measured.variance_by_lambda, chosen, "λ", {},
+                                 f"λ = {x[chosen]:.2f}" if chosen is not None else "")
 
 
-def _bias_variance_panels(x, bias, variance, chosen, xlabel, options, name):
+def _bias_variance_panels(measured, x, bias, variance, chosen, xlabel, options, name):
     fig, axes = _figure()
     for ax, y, title, color in zip(axes, (bias, variance), ("RMS bias of y = Ψ + V", "variance of y"), ("tab:blue", "tab:orange")):
         ax.plot(x, y, marker="o", ms=4, color=color)
         if chosen is not None:
             ax.plot(x[chosen], y[chosen], "o", ms=12, mfc="none", mec="black", mew=2)
-            ax.annotate(f"{name}: {y[chosen]:.3f}", (x[chosen], y[chosen]), textcoords="offset points", xytext=(8, 8))
+            right = chosen > (len(x) - 1) / 2  # label on the side with room
+            ax.annotate(f"{name}: {y[chosen]:.3f}", (x[chosen], y[chosen]), textcoords="offset points",
+                        xytext=(-10 if right else 10, 10), ha="right" if right else "left",
+                        bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
         if "ticks" in options:
             ax.set_xticks(*options["ticks"])
         ax.set_xlabel(xlabel)
         ax.set_title(title)
         ax.set_ylim(0, max(y) * 1.25)
         ax.grid(alpha=0.3)
-    fig.suptitle("small MDP, random policy, poor critic V = 0.5·V^π + 1, 1000 episodes", fontsize="medium")
+    fig.suptitle(f"small MDP, random policy, poor critic V = 0.5·V^π + 1, {measured.n_episodes} episodes", fontsize="medium")
     return fig
 
 

@@ -159,6 +159,7 @@ def test_random_walk_table_is_assignment_01s_experiment():
 
 def test_estimator_bias_variance_trades_bias_for_variance():
     measured = lecture.estimator_bias_variance(n_episodes=300, seed=1, horizons=(1, 4, np.inf), lams=(0.0, 0.5, 1.0))
+    assert measured.n_episodes == 300
     # λ = 0 is Ψ₍₁₎ and λ = 1 is Ψ₍∞₎: the same targets, the same numbers
     assert measured.bias_by_lambda[0] == pytest.approx(measured.bias_by_horizon[0], abs=1e-12)
     assert measured.variance_by_lambda[-1] == pytest.approx(measured.variance_by_horizon[-1], abs=1e-12)
@@ -194,12 +195,13 @@ def test_figures_draw_what_they_are_given():
 
 def test_bias_variance_figures_mark_the_chosen_estimator():
     measured = lecture.BiasVariance((1, 2, np.inf), (0.0, 0.5, 1.0), np.array([0.4, 0.3, 0.0]), np.array([0.4, 0.7, 1.4]),
-                                    np.array([0.4, 0.3, 0.0]), np.array([0.4, 0.6, 1.4]))
+                                    np.array([0.4, 0.3, 0.0]), np.array([0.4, 0.6, 1.4]), n_episodes=7)
     fig = lecture.plot_bias_variance_by_horizon(measured, np.inf)
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1", "2", "∞"]
     assert fig.axes[1].lines[1].get_ydata()[0] == 1.4
     fig = lecture.plot_bias_variance_by_lambda(measured, 0.45)
     assert fig.axes[1].lines[1].get_xdata()[0] == 0.5
+    assert fig._suptitle.get_text().endswith("7 episodes")
 
 
 def test_live_redraws_when_a_control_moves():
