@@ -152,7 +152,7 @@ MISTAKES = {
         replace=("((ratio - 1) - torch.log(ratio))", "(torch.log(ratio) - (ratio - 1))")),
     "approx_kl_naive": mistake(
         "ppo_update", "approx-KL as −mean(log ρ), the naive high-variance estimator", {"test_update_diagnostics"},
-        "the lecture's low-variance estimator, mean((ρ − 1) − log ρ)", replace=("((ratio - 1) - torch.log(ratio))", "(-torch.log(ratio))"),
+        "the k3 estimator mean((ρ − 1) − log ρ)", replace=("((ratio - 1) - torch.log(ratio))", "(-torch.log(ratio))"),
         may_also_fail={"test_update_improves"}),
     "diagnostics_after_the_step": mistake(
         "ppo_update", "approx-KL and clip fraction measured on ρ recomputed after the optimizer step", {"test_update_diagnostics"},
