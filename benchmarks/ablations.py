@@ -16,6 +16,7 @@ seeds with a band from the lowest to the highest seed, each variant beside the f
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 import warnings
@@ -117,6 +118,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="runs at once, one process each")
     parser.add_argument("--only", nargs="+", choices=list(VARIANTS), help="run these variants (and the full configuration)")
     parser.add_argument("--out", type=Path, default=FIGURE, help=f"the figure (default: {FIGURE.relative_to(ROOT)})")
+    parser.add_argument("--record", type=Path, help="append each run's result to this file (JSON lines) as soon as it ends")
     args = parser.parse_args()
     if args.seeds < 1 or args.steps < 1 or args.jobs < 1:
         parser.error("--seeds, --steps and --jobs must be at least 1")
@@ -129,6 +131,9 @@ def main() -> None:
     with ProcessPoolExecutor(args.jobs) as pool:
         for name, seed, episodes, final, seconds, kl in tqdm(pool.map(run, jobs), total=len(jobs), desc="ablation runs", unit="run"):
             results[name][seed] = (episodes, final, seconds, kl)
+            if args.record:
+                with args.record.open("a") as record:
+                    record.write(json.dumps({"variant": name, "seed": seed, "final": final, "approx_kl": kl, "seconds": seconds}) + "\n")
 
     grid = np.linspace(0, args.steps, 101)[1:]
     curves = {name: np.stack([curve(results[name][s][0], grid) for s in range(args.seeds)]) for name in names}

@@ -20,7 +20,7 @@ FULL_MARKS = {"01_td_lambda": 12, "02_forward_backward": 15, "03_gae": 10, "04_p
 # which need only what the graded cells use.
 DEMO_CELLS = {"sweep", "check_against_sweep", "bias_variance", "online_gap", "coefficients", "identity_check",
               "cartpole", "checks", "gradient_table", "train_run", "diagnostics", "animation",
-              "clipping_picture", "reward_scale_check", "kl_run", "ablation_figure"}
+              "clipping_picture", "reward_scale_check", "kl_run", "ablation_figure", "first_step_check", "trust_region_check"}
 
 MISTAKES = mistakes()
 

@@ -215,11 +215,38 @@ def test_update_diagnostics_are_those_of_its_minibatches():
     assert 0 < stats["clip_fraction"] < 1
 
 
+@pytest.mark.parametrize("scope", ["minibatch", "batch"])
+def test_advantages_are_normalized_over_the_scope_the_config_names(scope):
+    torch.manual_seed(0)
+    agent = ppo.ActorCritic(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(2), (16,))
+    config = ppo.PPOConfig(n_envs=1, n_steps=48, n_epochs=2, minibatch_size=16, advantage_scope=scope)
+    batch = {"obs": torch.randn(48, 3), "actions": torch.randint(0, 2, (48,)), "log_probs": torch.full((48,), -0.7),
+             "advantages": torch.linspace(-3, 40, 48), "targets": torch.linspace(-1, 1, 48), "values": torch.zeros(48)}
+    seen = []
+
+    def spy(values, old_values, targets, eps):
+        seen.append(targets)
+        return losses.clipped_value_loss(values, old_values, targets, eps)
+
+    def policy(ratio, advantages, eps):
+        seen.append(advantages)
+        return losses.clipped_surrogate(ratio, advantages, eps)
+
+    ppo.update(agent, trainer.make_optimizer(agent, config), batch, config, 0.2, policy_objective=policy, value_loss=spy)
+    whole = losses.normalize_advantages(batch["advantages"])
+    for advantages, targets in zip(seen[0::2], seen[1::2]):  # the policy loss comes first in each minibatch
+        idx = (targets.reshape(-1, 1) - batch["targets"].reshape(1, -1)).abs().argmin(1)
+        expected = whole[idx] if scope == "batch" else losses.normalize_advantages(batch["advantages"][idx])
+        torch.testing.assert_close(advantages, expected)
+
+
 def test_config_errors_name_the_setting():
     with pytest.raises(ValueError, match="PPOConfig.minibatch_size \\(512\\) exceeds the batch"):
         ppo.PPOConfig(minibatch_size=512).check()
     with pytest.raises(ValueError, match="PPOConfig.gae_lambda must be in \\[0, 1\\]"):
         ppo.PPOConfig(gae_lambda=1.5).check()
+    with pytest.raises(ValueError, match="PPOConfig.advantage_scope must be one of 'minibatch', 'batch', got 'epoch'"):
+        ppo.PPOConfig(advantage_scope="epoch").check()
 
 
 @pytest.fixture(scope="module")

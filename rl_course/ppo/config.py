@@ -66,7 +66,7 @@ class PPOConfig:
     reward_clip: float = 10.0
     """clip of the scaled rewards."""
     orthogonal_init: bool = True
-    """orthogonal weights (gains √2 hidden, 0.01 policy output, 1 critic output) and zero biases; False: torch's default init."""
+    """orthogonal weights (gains √2 hidden, the ReLU gain that OpenAI baselines uses with tanh; 0.01 policy output, 1 critic output) and zero biases; False: torch's default init."""
     log_std_init: float = 0.0
     """log σ of a Gaussian policy at the start (state-independent, learned)."""
     hidden_sizes: tuple[int, ...] = (64, 64)

@@ -12,10 +12,10 @@ MISTAKES = {
         LOG_PROB | {"test_sample_actions_stored"}, "log π(a|s) with 3 action dimensions: expected shape (6,), got shape (6, 3)",
         replace=("    return per_dim.sum(-1)", "    return per_dim")),
     "log_prob_mean_over_dimensions": mistake(
-        "gaussian_log_prob", "the mean over action dimensions instead of the sum", {"test_gaussian_log_prob_dimensions"},
+        "gaussian_log_prob", "the mean over action dimensions instead of the sum", {"test_gaussian_log_prob_dimensions", "test_sample_actions_stored"},
         "not their mean", replace=("    return per_dim.sum(-1)", "    return per_dim.mean(-1)")),
     "log_prob_sigma_for_variance": mistake(
-        "gaussian_log_prob", "(a − μ)² / 2σ instead of / 2σ²", LOG_PROB, "log π(a|s), one dimension at row=1",
+        "gaussian_log_prob", "(a − μ)² / 2σ instead of / 2σ²", LOG_PROB | {"test_sample_actions_stored"}, "log π(a|s), one dimension at row=1",
         replace=("(2 * torch.exp(2 * log_std))", "(2 * torch.exp(log_std))")),
     "log_prob_without_log_std": mistake(
         "gaussian_log_prob", "the normalizing −log σ left out", LOG_PROB, "log π(a|s), one dimension at row=0",

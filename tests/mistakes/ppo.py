@@ -27,7 +27,7 @@ MISTAKES = {
         replace=("torch.log_softmax(logits, dim=-1)", "torch.log(torch.softmax(logits, dim=-1))")),
     "categorical_log_prob_through_numpy": mistake(
         "log_prob_of_actions", "computed in numpy and turned back into a tensor: the right values, no gradient toward the logits",
-        {"test_log_prob_general", "test_update_steps"}, "returns no gradient toward the logits",
+        {"test_log_prob_general"}, "returns no gradient toward the logits",
         replace=("    return torch.log_softmax(logits, dim=-1).gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)",
                  "    chosen = torch.log_softmax(logits, dim=-1).gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)\n"
                  "    return torch.as_tensor(chosen.detach().numpy())"),
@@ -112,7 +112,8 @@ MISTAKES = {
                  "            parameters = parameters if steps else agent.parameters()\n"
                  "            torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)")),
     "entropy_bonus_with_the_wrong_sign": mistake(
-        "ppo_update", "+ c_H H: the entropy is penalized instead of rewarded", {"test_update_entropy_bonus"}, "the entropy must rise",
+        "ppo_update", "+ c_H H: the entropy is penalized instead of rewarded", {"test_update_entropy_bonus", "test_update_steps"},
+        "the entropy must rise",
         replace=("- config.ent_coef * entropy", "+ config.ent_coef * entropy")),
     "old_log_probs_not_shuffled": mistake(
         "ppo_update", "π_old taken in stored order while the actions are shuffled: ρ compares two different samples",
@@ -152,7 +153,7 @@ MISTAKES = {
         replace=("((ratio - 1) - torch.log(ratio))", "(torch.log(ratio) - (ratio - 1))")),
     "approx_kl_naive": mistake(
         "ppo_update", "approx-KL as −mean(log ρ), the naive high-variance estimator", {"test_update_diagnostics"},
-        "the lecture's low-variance estimator, mean((ρ − 1) − log ρ)", replace=("((ratio - 1) - torch.log(ratio))", "(-torch.log(ratio))"),
+        "the k3 estimator mean((ρ − 1) − log ρ)", replace=("((ratio - 1) - torch.log(ratio))", "(-torch.log(ratio))"),
         may_also_fail={"test_update_improves"}),
     "diagnostics_after_the_step": mistake(
         "ppo_update", "approx-KL and clip fraction measured on ρ recomputed after the optimizer step", {"test_update_diagnostics"},
