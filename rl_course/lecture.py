@@ -251,7 +251,8 @@ def estimator_bias_variance(n_episodes: int = 1000, seed: int = 0, gamma: float 
     critic = 0.5 * v_true + 1.0
 
     def measure(estimator: Callable) -> tuple[float, float]:
-        return advantages.target_bias_variance(episodes, critic, v_true, estimator)
+        measured = advantages.target_bias_variance(episodes, critic, v_true, estimator)
+        return measured.bias, measured.variance
 
     by_horizon = np.array([measure(lambda r, v, n=n: advantages.n_step_estimates(r, v, n, gamma)) for n in horizons])
     by_lambda = np.array([measure(lambda r, v, lam=lam: advantages.backward_view_estimates(r, v, lam, gamma)) for lam in lams])
