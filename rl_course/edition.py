@@ -46,6 +46,7 @@ import nbformat
 import rl_course
 from rl_course.grading import is_reference
 from rl_course.instructor import RELEASE_DIR, SOURCE_DIR, CourseError, assignments, check_release
+from rl_course.tampering import parse_code
 
 PACKAGE = "rl_course"
 
@@ -336,7 +337,7 @@ def scan(files: dict[str, bytes], course_root: Path, withheld_assignments: list[
             for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS") if name.endswith(".ipynb") else ():
                 if f"### {marker}" in source:
                     findings.append(f"{where}: the nbgrader marker {marker}")
-            tree = _parse(source)
+            tree = parse_code(source)
             for node in ast.walk(tree) if tree is not None else ():
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     body = normalized_body(node)
@@ -379,7 +380,7 @@ def _answer_bodies(course_root: Path, withheld_assignments: list[str]) -> dict[s
         for path in sorted((course_root / SOURCE_DIR / assignment).glob("*.ipynb")):
             for cell in nbformat.read(path, as_version=4).cells:
                 if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
-                    for node in ast.walk(_parse(cell.source) or ast.Module(body=[], type_ignores=[])):
+                    for node in ast.walk(parse_code(cell.source) or ast.Module(body=[], type_ignores=[])):
                         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                             bodies.setdefault(normalized_body(node), []).append(f"{node.name} of {SOURCE_DIR}/{assignment}/{path.name}")
     return bodies
@@ -425,11 +426,3 @@ def _code_of(name: str, content: bytes):
         for number, cell in enumerate(nb.cells, start=1):
             if cell.cell_type == "code":
                 yield cell.source, f"{name} cell {number}"
-
-
-def _parse(source: str) -> ast.Module | None:
-    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
-    try:
-        return ast.parse("\n".join(lines))
-    except SyntaxError:
-        return None

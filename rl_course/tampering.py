@@ -50,7 +50,7 @@ def find_tampering(submission: nbformat.NotebookNode, source: nbformat.NotebookN
     for number, cell in enumerate(submission.cells, start=1):
         if cell.cell_type != "code" or _restored(cell, number - 1, submission, source):
             continue
-        tree = _parse(cell.source)
+        tree = parse_code(cell.source)
         if tree is None:
             continue  # a syntax error fails the cell when it runs; nothing in it can run
         where = f"cell {number} ({cell.metadata.get('nbgrader', {}).get('grade_id', 'added by the student')})"
@@ -78,7 +78,7 @@ def _imports(cells) -> dict[str, str]:
     """Every name an import statement of these cells binds, with what it imports: ``{"np": "numpy", "grading": "rl_course.grading"}``."""
     names = {}
     for cell in cells:
-        for node in ast.walk(_parse(cell.source) or ast.Module(body=[], type_ignores=[])):
+        for node in ast.walk(parse_code(cell.source) or ast.Module(body=[], type_ignores=[])):
             names.update(_bindings(node))
     return names
 
@@ -250,7 +250,7 @@ def _root_name(node) -> str | None:
             return node.id if isinstance(node, ast.Name) else None
 
 
-def _parse(source: str) -> ast.Module | None:
+def parse_code(source: str) -> ast.Module | None:
     """The cell's code without IPython's magics and shell escapes; None if it is not Python."""
     lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
     try:
