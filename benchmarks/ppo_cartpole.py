@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from peers import command_line
+from peers import command_line, cpu_description
 from rl_course import ppo
 
 SOLVED = 475.0
@@ -59,6 +59,7 @@ def run_stable_baselines3(seed: int, max_steps: int) -> tuple[int | None, float]
 def main() -> None:
     args, runners = command_line(__doc__, {"rl_course": run_rl_course, "stable-baselines3": run_stable_baselines3}, "--max-steps")
     results = {name: [] for name in runners}
+    print(cpu_description())
     print(f"CartPole-v1, rl-zoo hyperparameters, {args.seeds} seeds, at most {args.max_steps} steps; solved = mean of last 20 ≥ {SOLVED:g}")
     print(f"{'seed':>4}  " + "".join(f"{name + ' steps':>24}{'seconds':>9}" for name in runners))
     for seed in range(args.seeds):
@@ -79,6 +80,7 @@ def main() -> None:
     if len(medians) == 2 and all(m[0] is not None for m in medians.values()):
         ours, peer = medians["rl_course"], medians["stable-baselines3"]
         print(f"ratio rl_course / stable-baselines3: time {ours[1] / peer[1]:.2f}, steps {ours[0] / peer[0]:.2f}")
+    print(f"at the end: {cpu_description()}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import time
 import gymnasium as gym
 import numpy as np
 
-from peers import command_line
+from peers import command_line, cpu_description
 from rl_course import ppo
 
 ENV = "Pendulum-v1"
@@ -83,6 +83,7 @@ def main() -> None:
     args, runners = command_line(__doc__, {"rl_course": run_rl_course, "stable-baselines3": run_stable_baselines3}, "--steps")
     marks = [args.steps * k // 4 for k in (1, 2, 3, 4)]
     results = {name: [] for name in runners}
+    print(cpu_description())
     print(f"{ENV}, {args.seeds} seeds, {args.steps} steps. Training return = mean of the last {WINDOW} episodes at the step; "
           f"final = {EVAL_EPISODES} evaluation episodes of the final policy, most likely action")
     print(f"{'seed':>4}  {'implementation':<18}" + "".join(f"{f'@{m // 1000}k':>9}" for m in marks) + f"{'final':>9}{'seconds':>9}")

@@ -49,7 +49,7 @@ def test_the_agent_scores_what_it_stores():
     assert np.abs(agent.env_actions(actions)).max() <= 0.1  # … what the environment receives does not
     with torch.no_grad():
         dist = agent.distribution(torch.as_tensor(obs))
-        np.testing.assert_allclose(log_probs, ppo.gaussian_log_prob(dist.loc, agent.log_std, torch.as_tensor(actions)).numpy(), rtol=1e-5)
+        np.testing.assert_allclose(log_probs, ppo.gaussian_log_prob(dist.mean, agent.log_std, torch.as_tensor(actions)).numpy(), rtol=1e-5)
 
 
 def test_running_stats_equal_the_statistics_of_all_data_and_gymnasiums():
@@ -151,16 +151,17 @@ def test_orthogonal_initialization_with_the_customary_gains():
         torch.testing.assert_close(small, 4.0 * torch.eye(min(shape)), atol=1e-5, rtol=0)
     torch.manual_seed(0)
     agent = ppo.ActorCritic(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-1, 1, (2,)), (64, 64))
-    for layer in agent.hidden:
-        for w in layer.weight:  # (n_in, n_out)
-            small = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T
-            torch.testing.assert_close(small, 2.0 * torch.eye(min(w.shape)), atol=1e-5, rtol=0)
+    hidden = [m.weight for net in (agent.actor, agent.critic) for m in net[:-1] if isinstance(m, torch.nn.Linear)]
+    assert len(hidden) == 4
+    for w in hidden:  # (n_out, n_in)
+        small = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T
+        torch.testing.assert_close(small, 2.0 * torch.eye(min(w.shape)), atol=1e-5, rtol=0)
     w = agent.policy_head.weight
     torch.testing.assert_close(w @ w.T, 1e-4 * torch.eye(2), atol=1e-8, rtol=0)
     assert float(agent.value_head.weight.detach().norm()) == pytest.approx(1.0, abs=1e-5)
     assert all(float(b.detach().abs().max()) == 0 for name, b in agent.named_parameters() if "bias" in name)
     default = ppo.ActorCritic(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-1, 1, (2,)), (64, 64), orthogonal_init=False)
-    assert float(default.hidden[0].bias.detach().abs().max()) > 0 and float(default.policy_head.weight.detach().abs().max()) > 0.05
+    assert float(default.actor[0].bias.detach().abs().max()) > 0 and float(default.policy_head.weight.detach().abs().max()) > 0.05
 
 
 def test_linear_schedule_and_global_gradient_clipping():
@@ -188,11 +189,15 @@ def test_kl_penalty_objective_and_its_adaptive_coefficient():
     assert ppo.adapt_kl_coef(1.0, 0.02, 0.01) == 2.0  # moved too far: penalize more
     assert ppo.adapt_kl_coef(1.0, 0.001, 0.01) == 0.5
     assert ppo.adapt_kl_coef(1.0, 0.012, 0.01) == 1.0
-    old = ppo.networks.Categorical(torch.tensor([[0.0, 1.0, 2.0]]))
-    new = ppo.networks.Categorical(torch.tensor([[1.0, 0.0, 0.0]]))
-    expected = torch.distributions.kl_divergence(torch.distributions.Categorical(logits=old.logits),
-                                                 torch.distributions.Categorical(logits=new.logits))
+    old = torch.distributions.Categorical(logits=torch.tensor([[0.0, 1.0, 2.0]]))
+    new = torch.distributions.Categorical(logits=torch.tensor([[1.0, 0.0, 0.0]]))
+    expected = (old.probs * (old.logits - new.logits)).sum(-1)  # Σ_a π_old(a) log(π_old(a) / π_θ(a))
     torch.testing.assert_close(ppo.kl_divergence(old, new), expected)
+    agent = ppo.ActorCritic(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-1, 1, (2,)), (8,))
+    obs, log_std_old = torch.randn(4, 3), torch.tensor([0.3, -0.2])
+    with torch.no_grad():
+        old, new = agent.policy(agent.actor(obs) + 0.5, log_std_old), agent.distribution(obs)
+        torch.testing.assert_close(ppo.kl_divergence(old, new), ppo.gaussian_kl(old.mean, log_std_old, new.mean, agent.log_std))
 
 
 def small_pendulum_batch(seed=0, n=256):
@@ -203,7 +208,7 @@ def small_pendulum_batch(seed=0, n=256):
     with torch.no_grad():
         dist = agent.distribution(obs)
         actions = dist.sample()
-        batch = {"obs": obs, "actions": actions, "log_probs": agent.log_prob(dist, actions), "advantages": torch.randn(n),
+        batch = {"obs": obs, "actions": actions, "log_probs": dist.log_prob(actions), "advantages": torch.randn(n),
                  "targets": torch.randn(n), "values": agent.value(obs)}
     return agent, ppo.trainer.make_optimizer(agent, ppo.PPOConfig()), batch
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rl_course import advantages, cli, plotting, ppo
-from rl_course.ppo import losses, networks, optimization, trainer
+from rl_course.ppo import losses, networks, trainer
 
 
 def grad_of_surrogate(rho: float, advantage: float, eps: float = 0.2) -> float:
@@ -81,31 +81,38 @@ def test_networks_discrete_and_gaussian():
     gaussian = ppo.ActorCritic(box, gym.spaces.Box(-2, 2, (2,)), (16,))
     d = gaussian.distribution(torch.zeros(5, 3))
     a = torch.tensor([[0.5, -0.5]] * 5)
-    torch.testing.assert_close(gaussian.log_prob(d, a), d.log_prob(a).sum(-1))  # summed over action dimensions
+    normal = torch.distributions.Normal(torch.zeros(5, 2), torch.ones(5, 2))  # μ(0) = 0 (zero biases), σ = 1
+    torch.testing.assert_close(d.log_prob(a), normal.log_prob(a).sum(-1))  # summed over action dimensions
+    torch.testing.assert_close(d.log_prob(a), ppo.gaussian_log_prob(d.mean, gaussian.log_std, a))  # the course's formula
+    torch.testing.assert_close(d.entropy(), ppo.gaussian_entropy(gaussian.log_std).expand(5))
     np.testing.assert_array_equal(gaussian.env_actions(np.array([[3.0, -0.5]])), [[2.0, -0.5]])
     with pytest.raises(ValueError, match="unsupported action space"):
         ppo.ActorCritic(box, gym.spaces.MultiBinary(3))
 
 
-def test_hidden_activation_is_tanh():
-    z = torch.linspace(-20, 20, 100_001)
-    torch.testing.assert_close(networks.tanh(z), torch.tanh(z), atol=2e-7, rtol=0)
-    z = torch.randn(7, requires_grad=True, dtype=torch.float64)
-    (grad,) = torch.autograd.grad(networks.tanh(z).sum(), z)
-    torch.testing.assert_close(grad, 1 - torch.tanh(z.detach()) ** 2)  # d tanh z / dz = 1 − tanh² z
+def test_the_mlp_is_tanh_layers_and_a_linear_output():
+    torch.manual_seed(0)
+    net = networks.mlp([3, 5, 4, 2], output_gain=0.01)
+    x = torch.randn(6, 3)
+    (w1, b1), (w2, b2), (w3, b3) = [(m.weight, m.bias) for m in net if isinstance(m, torch.nn.Linear)]
+    expected = torch.tanh(torch.tanh(x @ w1.T + b1) @ w2.T + b2) @ w3.T + b3
+    torch.testing.assert_close(net(x), expected)
+    torch.testing.assert_close(w3 @ w3.T, 1e-4 * torch.eye(2), atol=1e-8, rtol=0)  # the output layer's gain
+    agent = ppo.ActorCritic(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(2), (5, 4))
+    assert agent.policy_head is agent.actor[-1] and agent.value_head is agent.critic[-1]
+    assert [type(m).__name__ for m in agent.critic] == ["Linear", "Tanh", "Linear", "Tanh", "Linear"]
 
 
 def trained_a_little(action_space, hidden_sizes=(16, 8)):
-    """An actor-critic after a few Adam steps on its flattened parameters, and observations for it."""
+    """An actor-critic after a few Adam steps, and observations for it."""
     torch.manual_seed(0)
     box = gym.spaces.Box(-1, 1, (3,))
     agent = ppo.ActorCritic(box, action_space, hidden_sizes)
     optimizer = trainer.make_optimizer(agent, ppo.PPOConfig(learning_rate=0.05))
     obs = torch.randn(64, 3)
     for _ in range(3):
-        optimizer.zero_grad(set_to_none=False)
-        out, values = agent(obs)
-        (out.square().mean() - values.mean()).backward()
+        optimizer.zero_grad()
+        (agent.actor(obs).square().mean() - agent.value(obs).mean()).backward()
         optimizer.step()
     return agent, obs.numpy()
 
@@ -116,10 +123,9 @@ def test_acting_in_numpy_is_the_torch_policy(action_space, hidden_sizes):
     agent, obs = trained_a_little(action_space, hidden_sizes)
     actions, log_probs, values = agent.act_and_value(obs)
     with torch.no_grad():
-        out, expected_values = agent(torch.as_tensor(obs))
-        dist = agent.policy(out)
-        expected_log_probs = agent.log_prob(dist, torch.as_tensor(actions))
-        mode = dist.mode if agent.discrete else dist.mean
+        dist, expected_values = agent.distribution(torch.as_tensor(obs)), agent.value(torch.as_tensor(obs))
+        expected_log_probs = dist.log_prob(torch.as_tensor(actions))
+        mode = dist.mode
     np.testing.assert_allclose(log_probs, expected_log_probs.numpy(), atol=1e-5)  # of the action sampled
     np.testing.assert_allclose(values, expected_values.numpy(), atol=1e-5)
     np.testing.assert_allclose(agent.act(obs, deterministic=True)[0], mode.numpy(), atol=1e-6)
@@ -152,26 +158,6 @@ def test_acting_samples_from_the_policy_and_sees_every_update():
     np.testing.assert_allclose(agent.act_and_value(obs)[2], before + 1.0, atol=1e-5)
 
 
-def test_flattened_parameters_are_views_of_one_tensor():
-    torch.manual_seed(0)
-    box = gym.spaces.Box(-1, 1, (3,))
-    agent = ppo.ActorCritic(box, gym.spaces.Discrete(2), (16,))
-    twin = ppo.ActorCritic(box, gym.spaces.Discrete(2), (16,))
-    twin.load_state_dict(agent.state_dict())
-    flat = optimization.flatten_parameters(agent)
-    assert flat.numel() == sum(p.numel() for p in twin.parameters())
-    obs = torch.randn(32, 3)
-    for module in (agent, twin):
-        out, values = module(obs)
-        (out.sum() + values.square().sum()).backward()
-    torch.testing.assert_close(flat.grad, torch.cat([p.grad.reshape(-1) for p in twin.parameters()]))
-    with torch.no_grad():
-        flat.add_(1.0)  # what an optimizer's step does: every parameter moves with it
-    torch.testing.assert_close(agent.policy_head.bias, twin.policy_head.bias + 1.0)
-    agent.load_state_dict(twin.state_dict())  # copies in place: still views
-    torch.testing.assert_close(flat, torch.cat([p.detach().reshape(-1) for p in twin.parameters()]))
-
-
 def test_training_figure_keeps_a_negative_entropy_in_view():
     history = [{"step": 256 * (k + 1), "mean_return": float(k), "policy_loss": -0.01, "value_loss": 0.1, "approx_kl": 0.01,
                 "clip_fraction": 0.1, "explained_variance": -5.0 if k == 0 else 0.8, "entropy": 1.5 - k} for k in range(6)]
@@ -179,18 +165,6 @@ def test_training_figure_keeps_a_negative_entropy_in_view():
     low, _ = fig.axes[3].get_ylim()
     assert -5.0 < low < -3.5  # the entropy reaches −3.5; the first explained variance, −5, is left out of view
     plt.close(fig)
-
-
-def test_update_trains_after_gradients_were_set_to_none():
-    agent, _ = trained_a_little(gym.spaces.Discrete(2))
-    config = ppo.PPOConfig(n_envs=1, n_steps=32, n_epochs=2, minibatch_size=32, learning_rate=0.05)
-    optimizer = trainer.make_optimizer(agent, config)
-    optimizer.zero_grad(), agent.zero_grad()  # both set gradients to None: they no longer reach Adam's flat gradient
-    before = [p.detach().clone() for p in agent.parameters()]
-    batch = {"obs": torch.randn(32, 3), "actions": torch.randint(0, 2, (32,)), "log_probs": torch.full((32,), -0.7),
-             "advantages": torch.randn(32), "targets": torch.randn(32), "values": torch.zeros(32)}
-    ppo.update(agent, optimizer, batch, config, 0.2)
-    assert all(not torch.equal(b, p) for b, p in zip(before, agent.parameters()))  # every parameter moved
 
 
 def test_update_diagnostics_are_those_of_its_minibatches():

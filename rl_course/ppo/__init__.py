@@ -2,11 +2,12 @@
 
     config         PPOConfig: every hyperparameter, with its default and what it does; presets per environment
     distributions  the Gaussian head: log π(a|s), entropy and KL(π_old‖π_θ) summed over action dimensions; sampling
-    networks       ActorCritic: π(a|s) (categorical or Gaussian) and V(s), orthogonally initialized
+    networks       ActorCritic: π(a|s) (torch's Categorical, or a diagonal Gaussian) and V(s), two tanh MLPs, orthogonally initialized
+    acting         the speed measure: acting during rollouts in numpy, on views of the networks' parameters
     normalization  running statistics, observation normalization, reward scaling; the training environments
-    optimization   learning-rate and ε annealing, global gradient clipping, parameters kept in one flat tensor
+    optimization   learning-rate and ε annealing, global gradient clipping
     losses         ρ, the clipped surrogate, the clipped critic loss, the KL penalty, advantage normalization, diagnostics
-    trainer        train(): collect → GAE → flatten → epochs of minibatch updates → log; update()
+    trainer        train(): collect → GAE → flatten → epochs of minibatch updates → log; the clipped and the KL-penalty update
     evaluation     evaluate(), checkpoints, the rollout animation
 """
 
@@ -35,10 +36,10 @@ from rl_course.ppo.normalization import (
     update_running_stats,
 )
 from rl_course.ppo.optimization import clip_grad_norm_, linear_schedule
-from rl_course.ppo.trainer import Training, train, update
+from rl_course.ppo.trainer import Training, clipped_update, kl_penalty_update, train, update
 
 __all__ = [
-    "PPOConfig", "ActorCritic", "Training", "train", "update", "evaluate", "save_checkpoint", "load_checkpoint",
+    "PPOConfig", "ActorCritic", "Training", "train", "update", "clipped_update", "kl_penalty_update", "evaluate", "save_checkpoint", "load_checkpoint",
     "render_episode", "save_gif", "probability_ratio", "clipped_surrogate", "clipped_value_loss",
     "normalize_advantages", "approx_kl", "clip_fraction", "explained_variance", "PRESETS", "gaussian_log_prob",
     "gaussian_entropy", "gaussian_kl", "sample_actions", "kl_divergence", "orthogonal_matrix", "NormalizeObservation",

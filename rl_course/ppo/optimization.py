@@ -1,5 +1,4 @@
-"""The lecture's "standard tricks" of the optimizer: annealed step sizes and global gradient clipping;
-and the parameters of a network kept in one flat tensor, so the optimizer's step costs one pass."""
+"""The lecture's "standard tricks" of the optimizer: annealed step sizes and global gradient clipping."""
 
 from __future__ import annotations
 
@@ -7,7 +6,6 @@ import math
 from typing import Iterable
 
 import torch
-from torch import nn
 
 from rl_course.grading import reference
 
@@ -42,36 +40,3 @@ def clip_grad_norm_(parameters: Iterable[torch.Tensor], max_norm: float) -> floa
     for g in grads:
         g.mul_(factor)
     return norm
-
-
-def flatten_parameters(module: nn.Module) -> nn.Parameter:
-    """Keep every parameter of ``module`` in one flat tensor, and every gradient in another; returns the flat
-    parameter θ = (θ_1, …, θ_P), whose ``.grad`` is the flat gradient, for the optimizer and gradient clipping.
-
-    Each parameter becomes a view of its slice of θ, and its ``.grad`` a view of the same slice of θ's
-    gradient, into which backward accumulates. Adam's step, the global gradient norm and the zeroing then
-    make one pass over one tensor instead of one per parameter (on the course's 9,155-parameter actor-critic
-    that takes about a tenth off a PPO gradient step of the CartPole configuration). The module works as before
-    (forward, ``parameters()``, ``state_dict``, ``load_state_dict``). Gradients are zeroed in place; a
-    ``zero_grad()`` that sets them to None cuts them loose until ``attach_gradients(θ)`` restores the views.
-    """
-    parameters = list(module.parameters())
-    flat = nn.Parameter(torch.cat([p.detach().reshape(-1) for p in parameters]))
-    offset = 0
-    for p in parameters:
-        p.data = flat.data[offset : offset + p.numel()].view_as(p)
-        offset += p.numel()
-    flat.members = parameters  # what attach_gradients points back at θ's gradient
-    attach_gradients(flat)
-    return flat
-
-
-def attach_gradients(flat: nn.Parameter) -> None:
-    """Make θ's gradient (zeros if it was set to None) and each member's ``.grad`` a view of its slice, again."""
-    if flat.grad is None:
-        flat.grad = torch.zeros_like(flat)
-    offset = 0
-    for p in flat.members:
-        if p.grad is None or p.grad.data_ptr() != flat.grad[offset:].data_ptr():
-            p.grad = flat.grad[offset : offset + p.numel()].view_as(p)
-        offset += p.numel()

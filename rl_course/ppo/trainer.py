@@ -36,7 +36,7 @@ from rl_course.ppo.losses import (
 )
 from rl_course.ppo.networks import ActorCritic, kl_divergence
 from rl_course.ppo.normalization import make_training_env
-from rl_course.ppo.optimization import attach_gradients, flatten_parameters, linear_schedule
+from rl_course.ppo.optimization import linear_schedule
 from rl_course.rollouts import collect_rollout
 
 RETURN_WINDOW = 20  # "mean return" is over the last 20 finished episodes
@@ -76,17 +76,6 @@ def episode_end_steps(rollout, first_step: int) -> np.ndarray:
     return first_step + rollout.dones.shape[1] * (t + 1)
 
 
-def make_optimizer(agent: ActorCritic, config: PPOConfig) -> torch.optim.Optimizer:
-    """Adam with ε = 1e-5 over the agent's parameters kept in one flat tensor (``flatten_parameters``);
-    its fused version (one kernel for the whole step) where this torch has one for CPU. ``update`` zeroes the
-    gradients in place; elsewhere call ``attach_gradients`` after a ``zero_grad()`` that set them to None."""
-    parameters = [flatten_parameters(agent)]
-    try:
-        return torch.optim.Adam(parameters, lr=config.learning_rate, eps=1e-5, fused=True)
-    except (RuntimeError, ValueError):  # torch < 2.4 has no fused Adam on CPU
-        return torch.optim.Adam(parameters, lr=config.learning_rate, eps=1e-5)
-
-
 @reference
 def train(
     config: PPOConfig,
@@ -113,6 +102,11 @@ def train(
         torch.set_num_threads(threads)
 
 
+def make_optimizer(agent: ActorCritic, config: PPOConfig) -> torch.optim.Optimizer:
+    """Adam with ε = 1e-5 (CleanRL's and SB3's) over the agent's parameters, at ``config.learning_rate``."""
+    return torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
+
+
 def _train(config, gae, policy_objective, value_loss, progress, on_iteration, stop_when_solved) -> Training:
     torch.manual_seed(config.seed)
     envs, observation_normalizer = make_training_env(config)
@@ -132,7 +126,6 @@ def _train(config, gae, policy_objective, value_loss, progress, on_iteration, st
                 group["lr"] = lr
 
             # 1. collect a rollout with the current policy; π_old and V_old are what it recorded
-            #    (act_and_value evaluates actor and critic in one pass)
             rollout = collect_rollout(envs, obs, agent.act_and_value, agent.values, config.n_steps, to_env=agent.env_actions)
             obs = rollout.last_observations
             if observation_normalizer is not None:  # the agent keeps the statistics its observations were normalized with
@@ -143,24 +136,17 @@ def _train(config, gae, policy_objective, value_loss, progress, on_iteration, st
             step += config.batch_size
 
             # 2. advantages Ψ^GAE and critic targets y = Ψ^GAE + V_old
-            psi = gae(rollout.rewards, rollout.values, rollout.next_values, rollout.terminated, rollout.truncated,
-                      config.gamma, config.gae_lambda)
-            targets = np.asarray(psi) + rollout.values
+            psi = np.asarray(gae(rollout.rewards, rollout.values, rollout.next_values, rollout.terminated,
+                                 rollout.truncated, config.gamma, config.gae_lambda))
 
             # 3. flatten (T, n_envs) into one batch of transitions
-            batch = {
-                "obs": torch.as_tensor(rollout.observations.reshape(config.batch_size, -1), dtype=torch.float32),
-                "actions": torch.as_tensor(rollout.actions.reshape(config.batch_size, *rollout.actions.shape[2:])),
-                "log_probs": torch.as_tensor(rollout.log_probs.reshape(-1), dtype=torch.float32),
-                "advantages": torch.as_tensor(np.asarray(psi).reshape(-1), dtype=torch.float32),
-                "targets": torch.as_tensor(targets.reshape(-1), dtype=torch.float32),
-                "values": torch.as_tensor(rollout.values.reshape(-1), dtype=torch.float32),
-            }
+            batch = flatten(rollout, psi)
 
             # 4. epochs of minibatch updates
-            stats = update(agent, optimizer, batch, config, eps, policy_objective, value_loss, kl_coef=kl_coef)
-            if config.objective == "kl_penalty":  # C moves toward the target KL for the next update
-                stats["kl_coef"] = kl_coef
+            if config.objective == "clip":
+                stats = clipped_update(agent, optimizer, batch, config, eps, policy_objective, value_loss)
+            else:  # C moves toward the target KL for the next update
+                stats = {**kl_penalty_update(agent, optimizer, batch, config, kl_coef, value_loss), "kl_coef": kl_coef}
                 kl_coef = adapt_kl_coef(kl_coef, stats["kl"], config.kl_target)
 
             # 5. log
@@ -188,15 +174,47 @@ def _train(config, gae, policy_objective, value_loss, progress, on_iteration, st
     return training
 
 
+def flatten(rollout, psi: np.ndarray) -> dict[str, torch.Tensor]:
+    """The rollout's (T, n_envs) arrays as one batch of T · n_envs transitions, float32 tensors (actions as stored):
+    obs, actions, log_probs (log π_old(a|s)), advantages (Ψ^GAE), targets (y = Ψ^GAE + V_old), values (V_old)."""
+    size = rollout.rewards.size
+
+    def flat(x, dtype=torch.float32):
+        x = np.asarray(x)
+        return torch.as_tensor(x.reshape(size, *x.shape[2:]), dtype=dtype)
+
+    return {"obs": flat(rollout.observations), "actions": flat(rollout.actions, None), "log_probs": flat(rollout.log_probs),
+            "advantages": flat(psi), "targets": flat(psi + rollout.values), "values": flat(rollout.values)}
+
+
+@dataclass
+class MinibatchStats:
+    """What one minibatch contributes to an update's diagnostics (no gradient)."""
+
+    policy_loss: torch.Tensor
+    """−L^CLIP (or −L^KLPEN) of the minibatch."""
+    value_loss: torch.Tensor
+    """L^V of the minibatch."""
+    entropy: torch.Tensor
+    """mean H(π(·|s)) over the minibatch."""
+    ratio: torch.Tensor
+    """ρ of each of its transitions, before the step."""
+
+
 DIAGNOSTICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
 
 
-def diagnostics(records: list[tuple], eps: float) -> dict:
-    """The DIAGNOSTICS of an update from its minibatches' (policy loss, critic loss, entropy, ρ): the losses and
-    the entropy averaged over the minibatches, approx-KL and the clip fraction over all their transitions."""
-    losses = torch.stack([torch.stack([value.reshape(()) for value in record[:3]]) for record in records]).mean(0)
-    ratios = torch.cat([record[3] for record in records])
-    return dict(zip(DIAGNOSTICS, [*losses.tolist(), float(approx_kl(ratios)), float(clip_fraction(ratios, eps))]))
+def diagnostics(steps: list[MinibatchStats], eps: float) -> dict:
+    """The DIAGNOSTICS of an update: the losses and the entropy averaged over its minibatches, approx-KL and the
+    clip fraction over all their transitions."""
+    ratios = torch.cat([s.ratio for s in steps])
+    return {
+        "policy_loss": float(torch.stack([s.policy_loss for s in steps]).mean()),
+        "value_loss": float(torch.stack([s.value_loss for s in steps]).mean()),
+        "entropy": float(torch.stack([s.entropy for s in steps]).mean()),
+        "approx_kl": float(approx_kl(ratios)),
+        "clip_fraction": float(clip_fraction(ratios, eps)),
+    }
 
 
 @reference
@@ -210,118 +228,107 @@ def update(
     value_loss: Callable = clipped_value_loss,
     kl_coef: float | None = None,
 ) -> dict:
-    """``config.n_epochs`` passes over ``batch`` in shuffled minibatches; returns the mean diagnostics.
+    """The update ``config.objective`` names: ``clipped_update`` ("clip") or ``kl_penalty_update`` ("kl_penalty", with
+    C = ``kl_coef``, by default ``config.kl_coef``). Returns the mean diagnostics."""
+    if config.objective == "kl_penalty":
+        return kl_penalty_update(agent, optimizer, batch, config, config.kl_coef if kl_coef is None else kl_coef, value_loss)
+    return clipped_update(agent, optimizer, batch, config, eps, policy_objective, value_loss)
 
-    Per minibatch: ρ = π_θ/π_old, advantages normalized within the minibatch (once over the whole batch with
-    ``config.advantage_scope == "batch"``), loss
-    −L^CLIP + c_V · L^V − c_H · entropy, one Adam step after clipping the global gradient norm.
-    With ``config.objective == "kl_penalty"`` the policy term is −(E[ρΨ] − C·KL(π_old‖π_θ)) with
-    C = ``kl_coef``, and the diagnostics add ``kl``, the mean KL(π_old‖π_θ) over the batch after the update.
-    The diagnostics: the losses and the entropy averaged over the minibatches, approx-KL and the clip
-    fraction over all their transitions.
-    With ``config.early_stop_kl`` the update stops at the first minibatch whose approx-KL exceeds it
-    (before its step); ``epochs`` tells how many passes were made (a fraction when one was cut short).
+
+def clipped_update(agent, optimizer, batch: dict, config: PPOConfig, eps: float,
+                   policy_objective: Callable = clipped_surrogate, value_loss: Callable = clipped_value_loss) -> dict:
+    """``config.n_epochs`` shuffled passes over ``batch`` in minibatches, one Adam step each, on
+
+        loss = −L^CLIP(ε) + c_V · L^V − c_H · mean H(π(·|s))
+
+    Returns the mean diagnostics (``diagnostics``; ``epochs`` too with ``config.early_stop_kl``).
     """
-    penalty = config.objective == "kl_penalty"
-    if penalty:  # π_old is the policy before the first step of this update: its outputs on the whole batch
-        with torch.no_grad():
-            batch = {**batch, "old_out": agent.actor(batch["obs"])}
-        old_log_std = agent.log_std.detach().clone() if not agent.discrete else None
-    normalize = config.normalize_advantages
-    if normalize and (config.advantage_scope == "batch" or config.minibatch_size >= len(batch["advantages"])):
-        # over the whole batch (or one minibatch, the batch itself, every epoch): the normalized advantages are computed once
-        batch, normalize = {**batch, "advantages": normalize_advantages(batch["advantages"])}, False
-    parameters = [p for group in optimizer.param_groups for p in group["params"]]  # the agent's, or them flattened
-    for p in parameters:
-        if hasattr(p, "members"):  # flattened: its gradient views may have been set to None since the last update
-            attach_gradients(p)
-    records = []  # per minibatch (policy loss, critic loss, entropy, ρ), turned into the diagnostics once at the end
-    n_minibatches = -(-len(batch["advantages"]) // config.minibatch_size)
-    stopped = False
-    for _ in range(config.n_epochs):
-        for minibatch in minibatches(batch, config.minibatch_size):
-            kl = None
-            if penalty:
-                kl = (kl_coef if kl_coef is not None else config.kl_coef, old_policy(agent, minibatch["old_out"], old_log_std))
-            loss, record = minibatch_loss(agent, minibatch, config, eps, policy_objective, value_loss, kl, normalize)
-            if config.early_stop_kl is not None and approx_kl(record[3]).item() > config.early_stop_kl:
-                stopped = True  # this minibatch's policy has moved too far from π_old already: no further steps
-                break
-            if not math.isfinite(loss.item()):
-                policy_loss, critic_loss, entropy = (float(value) for value in record[:3])
-                raise FloatingPointError(
-                    f"PPO loss is {loss.item()} (policy {policy_loss:.4g}, critic {critic_loss:.4g}, "
-                    f"entropy {entropy:.4g}) at minibatch {len(records)} of this update: check the rewards, "
-                    "the learning rate and the loss functions for NaN or overflow"
-                )
-            for p in parameters:  # in place: flattened gradients stay views of one tensor
-                if p.grad is not None:
-                    p.grad.zero_()
-            loss.backward()
-            if config.max_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm, foreach=True)
-            optimizer.step()
-            records.append(record)
-        if stopped:
-            break
-    steps = len(records)
-    stats = diagnostics(records or [record], eps)  # stopped before the first step: those of the unchanged policy
-    if config.early_stop_kl is not None:
-        stats["epochs"] = steps / n_minibatches
-    if penalty:
-        with torch.no_grad():
-            stats["kl"] = float(kl_divergence(old_policy(agent, batch["old_out"], old_log_std), agent.distribution(batch["obs"])).mean())
+    def policy_loss(dist, ratio, advantages, minibatch):
+        return -policy_objective(ratio, advantages, eps)
+
+    return run_epochs(agent, optimizer, batch, config, eps, policy_loss, value_loss)
+
+
+def kl_penalty_update(agent, optimizer, batch: dict, config: PPOConfig, kl_coef: float,
+                      value_loss: Callable = clipped_value_loss) -> dict:
+    """As ``clipped_update``, with the lecture's alternative to clipping as the policy term:
+
+        loss = −(E[ρ Ψ] − C · E[KL(π_old ‖ π_θ)]) + c_V · L^V − c_H · mean H(π(·|s)),   C = ``kl_coef``
+
+    π_old is the policy before the update's first step. The diagnostics add ``kl``, the mean KL(π_old ‖ π_θ)
+    over the batch after the update (what ``adapt_kl_coef`` moves C with); approx-KL and the clip fraction
+    are measured with ``config.clip_eps``.
+    """
+    with torch.no_grad():  # π_old: the actor's outputs on the whole batch, and the log-std of now
+        batch = {**batch, "old_out": agent.actor(batch["obs"])}
+    old_log_std = None if agent.discrete else agent.log_std.detach().clone()
+
+    def policy_loss(dist, ratio, advantages, minibatch):
+        kl = kl_divergence(agent.policy(minibatch["old_out"], old_log_std), dist)
+        return -kl_penalty_objective(ratio, advantages, kl, kl_coef)
+
+    stats = run_epochs(agent, optimizer, batch, config, config.clip_eps, policy_loss, value_loss)
+    with torch.no_grad():
+        stats["kl"] = float(kl_divergence(agent.policy(batch["old_out"], old_log_std), agent.distribution(batch["obs"])).mean())
     return stats
 
 
-def old_policy(agent: ActorCritic, old_out: torch.Tensor, old_log_std: torch.Tensor | None):
-    """π_old(·|s) from the actor's outputs recorded before the update (and the log-std of then)."""
-    if agent.discrete:
-        return agent.policy(old_out)
-    return torch.distributions.Normal(old_out, old_log_std.exp().expand_as(old_out), validate_args=False)
+def run_epochs(agent, optimizer, batch: dict, config: PPOConfig, eps: float, policy_loss: Callable,
+               value_loss: Callable) -> dict:
+    """The epochs of an update: per minibatch, ρ = π_θ(a|s) / π_old(a|s), the advantages normalized (per minibatch,
+    or once over the batch with ``config.advantage_scope == "batch"``), the loss
 
+        policy_loss(π_θ(·|s), ρ, Ψ, minibatch) + c_V · value_loss(V, V_old, y, ε̂) − c_H · mean H(π(·|s)),
 
-def minibatches(batch: dict, size: int):
-    """The transitions of ``batch`` in a random order, cut into minibatches of ``size`` (the last may be smaller).
-
-    When one minibatch holds the whole batch it is the batch itself, unshuffled: every loss is a mean
-    over the minibatch, so shuffling would only reorder the terms of those means.
+    then one Adam step on the gradient clipped to a global norm of ``config.max_grad_norm``. With
+    ``config.early_stop_kl`` the update stops at the first minibatch whose approx-KL exceeds it (before its step).
     """
+    if config.normalize_advantages and config.advantage_scope == "batch":
+        batch = {**batch, "advantages": normalize_advantages(batch["advantages"])}
+    per_minibatch = config.normalize_advantages and config.advantage_scope == "minibatch"
+    steps: list[MinibatchStats] = []
+    stopped = None  # the minibatch whose approx-KL stopped the update
+    for minibatch in minibatches(batch, config.minibatch_size, config.n_epochs):
+        dist = agent.distribution(minibatch["obs"])
+        ratio = probability_ratio(dist.log_prob(minibatch["actions"]), minibatch["log_probs"])
+        advantages = normalize_advantages(minibatch["advantages"]) if per_minibatch else minibatch["advantages"]
+        pi_loss = policy_loss(dist, ratio, advantages, minibatch)
+        critic_loss = value_loss(agent.value(minibatch["obs"]), minibatch["values"], minibatch["targets"], config.clip_value)
+        entropy = dist.entropy().mean()
+        loss = pi_loss + config.vf_coef * critic_loss - config.ent_coef * entropy
+        stats = MinibatchStats(pi_loss.detach(), critic_loss.detach(), entropy.detach(), ratio.detach())
+        if config.early_stop_kl is not None and float(approx_kl(stats.ratio)) > config.early_stop_kl:
+            stopped = stats  # π_θ has moved too far from π_old already: no further steps
+            break
+        check_finite(loss, stats, len(steps))
+        optimizer.zero_grad()
+        loss.backward()
+        if config.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(agent.parameters(), config.max_grad_norm)
+        optimizer.step()
+        steps.append(stats)
+    result = diagnostics(steps or [stopped], eps)  # stopped before the first step: those of the unchanged policy
+    if config.early_stop_kl is not None:  # the passes made, a fraction when one was cut short
+        result["epochs"] = len(steps) / -(-len(batch["advantages"]) // config.minibatch_size)
+    return result
+
+
+def check_finite(loss: torch.Tensor, stats: MinibatchStats, step: int) -> None:
+    """Stop with a message naming the terms when the loss is NaN or infinite (before it reaches the weights)."""
+    if not math.isfinite(loss.item()):
+        raise FloatingPointError(
+            f"PPO loss is {loss.item()} (policy {float(stats.policy_loss):.4g}, critic {float(stats.value_loss):.4g}, "
+            f"entropy {float(stats.entropy):.4g}) at minibatch {step} of this update: check the rewards, "
+            "the learning rate and the loss functions for NaN or overflow"
+        )
+
+
+def minibatches(batch: dict, size: int, n_epochs: int = 1):
+    """``n_epochs`` passes over the transitions of ``batch``, each in a fresh random order (``torch.randperm``),
+    cut into minibatches of ``size`` (the last of each pass may be smaller)."""
     n = len(batch["advantages"])
-    if size >= n:
-        yield batch
-        return
-    order = torch.randperm(n)
-    for start in range(0, n, size):
-        idx = order[start : start + size]
-        yield {key: value[idx] for key, value in batch.items()}
-
-
-def minibatch_loss(agent, minibatch, config, eps, policy_objective, value_loss, kl=None, normalize=None) -> tuple[torch.Tensor, tuple]:
-    """The loss of one minibatch, to be minimized, and what its diagnostics are made of, without gradient:
-    (−L^CLIP, L^V, mean H(π(·|s)), ρ per transition).
-
-        loss = −L^CLIP + c_V · L^V − c_H · mean H(π(·|s))
-
-    ``kl = (C, π_old)`` replaces L^CLIP by the KL-penalty objective E[ρΨ] − C·KL(π_old‖π_θ). The advantages
-    are normalized within the minibatch if ``normalize`` (default: ``config.normalize_advantages``).
-    """
-    dist, values = agent.distribution_and_value(minibatch["obs"])  # actor and critic in one pass
-    ratio = probability_ratio(agent.log_prob(dist, minibatch["actions"]), minibatch["log_probs"])
-    advantages = minibatch["advantages"]
-    if config.normalize_advantages if normalize is None else normalize:
-        advantages = normalize_advantages(advantages)
-    if kl is None:
-        policy_loss = -policy_objective(ratio, advantages, eps)
-    else:
-        coef, old = kl
-        policy_loss = -kl_penalty_objective(ratio, advantages, kl_divergence(old, dist), coef)
-    critic_loss = value_loss(values, minibatch["values"], minibatch["targets"], config.clip_value)
-    loss = policy_loss + config.vf_coef * critic_loss
-    if config.ent_coef != 0:
-        entropy = agent.entropy(dist).mean()
-        loss = loss - config.ent_coef * entropy
-    if config.ent_coef == 0:  # a diagnostic only: no gradient needed
-        with torch.no_grad():
-            entropy = agent.entropy(dist).mean()
-    return loss, (policy_loss.detach(), critic_loss.detach(), entropy.detach(), ratio.detach())
+    for _ in range(n_epochs):
+        order = torch.randperm(n)
+        for start in range(0, n, size):
+            idx = order[start : start + size]
+            yield {key: value[idx] for key, value in batch.items()}
