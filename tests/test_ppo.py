@@ -342,3 +342,48 @@ def test_a_checkpoint_that_does_not_fit_says_so(tmp_path):
     torch.save(saved, path)
     with pytest.raises(ValueError, match="do not fit the actor-critic of this rl_course version"):
         ppo.load_checkpoint(path)
+
+
+def notebook_functions(path, grade_ids):
+    """The functions that the solution notebook's cells ``grade_ids`` define, after its setup cell."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells if c.cell_type == "code"}
+    namespace = {}
+    for grade_id in ("setup", *grade_ids):
+        exec(compile(cells[grade_id], f"{path.name}:{grade_id}", "exec"), namespace)
+    return namespace
+
+
+def test_the_notebook_loop_and_the_library_loop_make_the_same_updates(course_root):
+    """Assignment 04's train_ppo and ppo_update (the solution) and ppo.train, on the same seed and configuration: the
+    same rollouts, the same weights after every update, the same diagnostics. Several minibatches of a shuffled batch,
+    annealed learning rate and ε, as the default configuration does."""
+    notebook = notebook_functions(course_root / "solutions" / "04_ppo" / "ppo.ipynb",
+                                  ["log_prob_of_actions", "probability_ratio", "clipped_surrogate", "clipped_value_loss",
+                                   "normalize_advantages", "ppo_update", "train_ppo"])
+    config = ppo.PPOConfig(seed=3, total_steps=5 * 128, n_envs=4, n_steps=32, minibatch_size=32, n_epochs=3, clip_value=0.5)
+    theirs = []
+    their_update = notebook["ppo_update"]
+
+    def recording_update(agent, *args, **kwargs):
+        stats = their_update(agent, *args, **kwargs)
+        theirs.append([p.detach().clone() for p in agent.parameters()])
+        return stats
+
+    notebook["ppo_update"] = recording_update  # what the notebook's train_ppo calls
+    notebook["tqdm"] = lambda iterable, **kwargs: iterable
+    _, their_rows = notebook["train_ppo"](config)
+    ours = []
+    training = ppo.train(config, progress=False,
+                         on_iteration=lambda row, run: ours.append([p.detach().clone() for p in run.agent.parameters()]))
+    assert len(ours) == len(theirs) == 5
+    for k, (mine, notebooks) in enumerate(zip(ours, theirs)):
+        for (name, _), a, b in zip(training.agent.named_parameters(), mine, notebooks):
+            torch.testing.assert_close(a, b, atol=2e-6, rtol=1e-5, msg=lambda m: f"update {k + 1}, {name}: {m}")
+    for k, (row, their_row) in enumerate(zip(training.history, their_rows)):
+        assert row["step"] == their_row["step"]
+        np.testing.assert_equal(row["mean_return"], their_row["mean_return"])  # the same episodes: the same actions
+        for key in ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "explained_variance"):
+            assert row[key] == pytest.approx(their_row[key], rel=1e-4, abs=1e-6), f"update {k + 1}: {key}"
