@@ -10,7 +10,7 @@ JOBS   ?= 1
 OPEN   ?=
 SOLVED ?=
 
-.PHONY: install demo test release release-check grade feedback student-edition bench clean
+.PHONY: install demo test test-fast release release-check grade feedback student-edition bench clean
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The library and unit tests: no notebook executed or graded, no training to a threshold, no server or browser.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not notebook"
 
 release: $(STAMP)
 	$(BIN)/rl-course release
@@ -42,9 +46,12 @@ feedback: $(STAMP)
 student-edition: $(STAMP)
 	$(BIN)/rl-course student-edition --open $(OPEN) $(if $(SOLVED),--solved $(SOLVED))
 
+# Every benchmark in benchmarks/ (peers.py is what they share); the peers they compare with come with the bench extra.
+BENCHMARKS := $(sort $(filter-out benchmarks/peers.py,$(wildcard benchmarks/*.py)))
+
 bench: $(STAMP)
-	$(BIN)/python benchmarks/td_sweep.py
-	$(BIN)/python benchmarks/gae.py
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH) -e '.[dev,bench]'
+	set -e; for benchmark in $(BENCHMARKS); do echo "== $$benchmark"; $(BIN)/python $$benchmark; done
 
 clean:
 	rm -rf $(VENV) outputs grades.csv .pytest_cache

@@ -4,6 +4,11 @@ Importing the package registers its environments with gymnasium
 (``rl_course/RandomWalk-v0``).
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from rl_course import envs  # noqa: F401  (registers the environments)
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("rl-course")  # pyproject.toml's, as installed (the student edition's ends in +student)
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"

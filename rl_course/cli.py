@@ -140,63 +140,25 @@ def _demo(args) -> int:
 
 
 def _train(args) -> int:
-    import copy
-    import csv
-    import math
-    import time
-
     import matplotlib
 
     matplotlib.use("Agg")
-    import gymnasium as gym
-    import matplotlib.pyplot as plt
-
-    from rl_course import plotting, ppo
+    from rl_course import ppo
+    from rl_course.ppo.runs import train_and_save
 
     config = ppo.PPOConfig.for_env(args.env, seed=args.seed)
     if args.steps is not None:
         config.total_steps = args.steps
-    best = {"mean_return": -math.inf, "step": None, "state": None}
-
-    def keep_the_best(row: dict, training: ppo.Training) -> None:
-        """The agent where the mean return peaked: what the checkpoint and the GIF show (PPO can slip after solving)."""
-        if row["mean_return"] > best["mean_return"]:
-            best.update(mean_return=row["mean_return"], step=row["step"], state=copy.deepcopy(training.agent.state_dict()))
-
     try:
-        config.check()
-        started = time.perf_counter()
-        training = ppo.train(config, on_iteration=keep_the_best)
-        seconds = time.perf_counter() - started
+        run = train_and_save(config, args.out, gif=not args.no_gif)
     except (ValueError, FloatingPointError) as error:
         raise instructor.CourseError(f"train --env {args.env}: {error}") from None
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"ppo_{args.env}"
-    threshold = gym.spec(args.env).reward_threshold
-    fig = plotting.plot_training(training.history, training.episodes, title=f"PPO on {args.env}", threshold=threshold)
-    fig.savefig(f"{stem}_curves.png", dpi=110)
-    plt.close(fig)
-    with open(f"{stem}_metrics.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(training.history[0]))
-        writer.writeheader()
-        writer.writerows(training.history)
-    if best["state"] is not None:
-        training.agent.load_state_dict(best["state"])
-    ppo.save_checkpoint(f"{stem}.pt", training.agent, config)
-    written = [f"{stem}_curves.png", f"{stem}_metrics.csv", f"{stem}.pt"]
-    if not args.no_gif:
-        ppo.save_gif(ppo.render_episode(training.agent, args.env, seed=args.seed), f"{stem}.gif")
-        written.append(f"{stem}.gif")
-    for path in written:
+    for path in run.written:
         print(f"wrote {path}")
-    if best["state"] is not None:
-        print(f"the checkpoint and the GIF are the agent at step {best['step']}, where the mean return of the last "
-              f"20 episodes peaked at {best['mean_return']:.1f}")
-    last = training.history[-1]
-    solved = f"reached {threshold:g} at step {training.solved_at}" if training.solved_at else (
-        f"did not reach {threshold:g}" if threshold is not None else "no solved threshold")
-    print(f"{args.env}: {last['step']} steps, {seconds:.1f} s, mean return of the last 20 episodes "
-          f"{last['mean_return']:.1f}, {solved}")
+    if run.best_step is not None:
+        print(f"the checkpoint and the GIF are the agent at step {run.best_step}, where the mean return of the last "
+              f"20 episodes peaked at {run.best_mean_return:.1f}")
+    print(run.summary())
     return 0
 
 

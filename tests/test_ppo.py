@@ -338,7 +338,7 @@ def test_a_checkpoint_that_does_not_fit_says_so(tmp_path):
     agent = ppo.ActorCritic(gym.make("CartPole-v1").observation_space, gym.make("CartPole-v1").action_space)
     ppo.save_checkpoint(path, agent, ppo.PPOConfig())
     saved = torch.load(path, weights_only=True)
-    saved["state_dict"] = {"actor.0.weight": torch.zeros(64, 4)}  # the layout of an earlier version
+    saved["state_dict"] = {"hidden.0.weight": torch.zeros(2, 4, 64)}  # the layout of an earlier version
     torch.save(saved, path)
     with pytest.raises(ValueError, match="do not fit the actor-critic of this rl_course version"):
         ppo.load_checkpoint(path)

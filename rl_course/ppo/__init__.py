@@ -9,6 +9,7 @@
     losses         ρ, the clipped surrogate, the clipped critic loss, the KL penalty, advantage normalization, diagnostics
     trainer        train(): collect → GAE → flatten → epochs of minibatch updates → log; the clipped and the KL-penalty update
     evaluation     evaluate(), checkpoints, the rollout animation
+    runs           train_and_save(): a training run and its files (curves, metrics, checkpoint, GIF), as rl-course train writes them
 """
 
 from rl_course.ppo.config import PRESETS, PPOConfig
