@@ -3,12 +3,8 @@ and the gradebook holds exactly the scores `rl-course grade` reports, however ma
 
 import csv
 import json
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -51,37 +47,6 @@ def _submit(folder: Path, student: str, nb=None, text=None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             nbformat.write(nb, target / NOTEBOOK)
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    """A PostgreSQL server of its own on loopback, for the length of the module: its URL."""
-    initdb = shutil.which("initdb") or next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))), None)
-    if initdb is None:
-        if os.environ.get("RL_COURSE_REQUIRE_POSTGRES"):
-            pytest.fail("RL_COURSE_REQUIRE_POSTGRES is set but PostgreSQL is not installed")
-        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
-    bindir = Path(initdb).resolve().parent
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # the server refuses to run as root
-    home = Path(tempfile.mkdtemp(prefix="rl-course-pg-"))
-    if as_postgres:
-        shutil.chown(home, "postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-
-    def run(*command):
-        subprocess.run(as_postgres + [str(c) for c in command], check=True, capture_output=True, timeout=120)
-
-    run(bindir / "initdb", "-D", home / "data", "-U", "grader", "-A", "trust", "--no-sync")
-    run(bindir / "pg_ctl", "-D", home / "data", "-l", home / "log", "-w", "start",
-        "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {home} -c fsync=off")
-    try:
-        run(bindir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "grader", "course")
-        yield f"postgresql://grader@127.0.0.1:{port}/course"
-    finally:
-        run(bindir / "pg_ctl", "-D", home / "data", "-m", "immediate", "stop")
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.mark.notebook
