@@ -158,6 +158,33 @@ def test_acting_samples_from_the_policy_and_sees_every_update():
     np.testing.assert_allclose(agent.act_and_value(obs)[2], before + 1.0, atol=1e-5)
 
 
+def test_flat_adam_takes_the_steps_of_torchs_adam_and_survives_gradients_set_to_none():
+    from rl_course.ppo.speed import FlatAdam
+
+    torch.manual_seed(0)
+    box = gym.spaces.Box(-1, 1, (3,))
+    agent = ppo.ActorCritic(box, gym.spaces.Box(-1, 1, (2,)), (16, 8))
+    plain = ppo.ActorCritic(box, gym.spaces.Box(-1, 1, (2,)), (16, 8))
+    plain.load_state_dict(agent.state_dict())
+    flat, adam = FlatAdam(agent, lr=0.01, eps=1e-5), torch.optim.Adam(plain.parameters(), lr=0.01, eps=1e-5)
+    assert flat.flat.numel() == sum(p.numel() for p in plain.parameters())
+    obs = torch.randn(32, 3)
+    for step in range(6):
+        if step == 3:
+            agent.zero_grad()  # sets the views to None: the optimizer's zero_grad points them at θ's gradient again
+        for module, optimizer in ((agent, flat), (plain, adam)):
+            optimizer.zero_grad()
+            loss = module.distribution(obs).log_prob(torch.ones(32, 2)).mean() + module.value(obs).square().mean()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], 0.5)
+            optimizer.step()
+        for (name, a), b in zip(agent.named_parameters(), plain.parameters()):
+            torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5, msg=lambda m: f"step {step}, {name}: {m}")
+    assert not torch.equal(agent.log_std, torch.zeros(2))  # every parameter moved, the log-std too
+    agent.load_state_dict(plain.state_dict())  # copies in place: the parameters stay views of θ
+    torch.testing.assert_close(flat.flat, torch.cat([p.detach().reshape(-1) for p in plain.parameters()]))
+
+
 def test_training_figure_keeps_a_negative_entropy_in_view():
     history = [{"step": 256 * (k + 1), "mean_return": float(k), "policy_loss": -0.01, "value_loss": 0.1, "approx_kl": 0.01,
                 "clip_fraction": 0.1, "explained_variance": -5.0 if k == 0 else 0.8, "entropy": 1.5 - k} for k in range(6)]

@@ -3,7 +3,7 @@
     config         PPOConfig: every hyperparameter, with its default and what it does; presets per environment
     distributions  the Gaussian head: log π(a|s), entropy and KL(π_old‖π_θ) summed over action dimensions; sampling
     networks       ActorCritic: π(a|s) (torch's Categorical, or a diagonal Gaussian) and V(s), two tanh MLPs, orthogonally initialized
-    acting         the speed measure: acting during rollouts in numpy, on views of the networks' parameters
+    speed          the speed measures, each with its figure: acting in numpy during rollouts; Adam over one flat tensor
     normalization  running statistics, observation normalization, reward scaling; the training environments
     optimization   learning-rate and ε annealing, global gradient clipping
     losses         ρ, the clipped surrogate, the clipped critic loss, the KL penalty, advantage normalization, diagnostics

@@ -37,6 +37,7 @@ from rl_course.ppo.losses import (
 from rl_course.ppo.networks import ActorCritic, kl_divergence
 from rl_course.ppo.normalization import make_training_env
 from rl_course.ppo.optimization import linear_schedule
+from rl_course.ppo.speed import FlatAdam
 from rl_course.rollouts import collect_rollout
 
 RETURN_WINDOW = 20  # "mean return" is over the last 20 finished episodes
@@ -103,8 +104,9 @@ def train(
 
 
 def make_optimizer(agent: ActorCritic, config: PPOConfig) -> torch.optim.Optimizer:
-    """Adam with ε = 1e-5 (CleanRL's and SB3's) over the agent's parameters, at ``config.learning_rate``."""
-    return torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
+    """Adam with ε = 1e-5 (CleanRL's and SB3's) over the agent's parameters, at ``config.learning_rate``; it keeps
+    them in one flat tensor (``speed.FlatAdam``: the same steps as ``torch.optim.Adam``, in fewer calls)."""
+    return FlatAdam(agent, lr=config.learning_rate, eps=1e-5)
 
 
 def _train(config, gae, policy_objective, value_loss, progress, on_iteration, stop_when_solved) -> Training:
@@ -286,6 +288,7 @@ def run_epochs(agent, optimizer, batch: dict, config: PPOConfig, eps: float, pol
     if config.normalize_advantages and config.advantage_scope == "batch":
         batch = {**batch, "advantages": normalize_advantages(batch["advantages"])}
     per_minibatch = config.normalize_advantages and config.advantage_scope == "minibatch"
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]  # what the optimizer steps
     steps: list[MinibatchStats] = []
     stopped = None  # the minibatch whose approx-KL stopped the update
     for minibatch in minibatches(batch, config.minibatch_size, config.n_epochs):
@@ -304,7 +307,7 @@ def run_epochs(agent, optimizer, batch: dict, config: PPOConfig, eps: float, pol
         optimizer.zero_grad()
         loss.backward()
         if config.max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(agent.parameters(), config.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
         optimizer.step()
         steps.append(stats)
     result = diagnostics(steps or [stopped], eps)  # stopped before the first step: those of the unchanged policy
