@@ -19,9 +19,11 @@ On networks this small torch's fixed cost per operation (about 5–10 µs) outwe
    an update on a CartPole batch the largest parameter difference is 3e-8, on a change of 2e-2
    (``benchmarks/ppo_speed.py``).
 
-Figures (``benchmarks/ppo_speed.py``, torch 2.13, one thread, AMD EPYC with AVX-512, 2 cores): see its
-output; the trainer with both measures against plain torch, process CPU seconds for 32 iterations of
-CartPole's defaults, is printed beside them.
+Figures (``benchmarks/ppo_speed.py``, torch 2.13, one thread, AMD EPYC with AVX-512, 2 cores, load average
+15, process CPU time): acting on 8 observations 74 µs in numpy against 238 µs through torch (0.31); a
+minibatch step of 256 with ``FlatAdam`` 1975 µs against 2532 µs with ``torch.optim.Adam`` (0.78); after
+20 steps from the same weights the two differ by at most 6e-8 on a change of 2e-2. (The hidden layers'
+tanh written as 2σ(2z) − 1, an earlier measure, took 99.5 µs against torch.tanh's 93.6 µs there: gone.)
 """
 
 from __future__ import annotations
