@@ -235,6 +235,7 @@ def test_presets_and_new_settings_are_checked():
         ppo.PPOConfig(max_grad_norm=0).check()
 
 
+@pytest.mark.slow
 def test_ppo_learns_pendulum_with_its_preset():
     """The preset on seed 0, 100k steps (about 20 s): −154.4 in evaluation. A random policy scores about −1200, one
     stuck below the swing-up about −600; seeds 0–9 scored from −154 to −114."""

@@ -256,12 +256,14 @@ def cartpole():
     return ppo.train(ppo.PPOConfig(total_steps=60_000, seed=0), progress=False)
 
 
+@pytest.mark.slow
 def test_ppo_solves_cartpole(cartpole):
     assert cartpole.solved_at is not None and cartpole.solved_at <= 60_000
     assert cartpole.history[-1]["mean_return"] >= 400  # sampled actions: 429–500 over seeds 0–9
     assert ppo.evaluate(cartpole.agent, "CartPole-v1", n_episodes=5).mean() >= 475
 
 
+@pytest.mark.slow
 def test_history_has_every_diagnostic(cartpole):
     row = cartpole.history[-1]
     for key in ("step", "seconds", "learning_rate", "clip_eps", "mean_return", "policy_loss", "value_loss", "entropy",
@@ -270,6 +272,7 @@ def test_history_has_every_diagnostic(cartpole):
     assert cartpole.history[0]["learning_rate"] == 1e-3 and row["learning_rate"] < 1e-5  # annealed linearly
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip(cartpole, tmp_path):
     ppo.save_checkpoint(tmp_path / "agent.pt", cartpole.agent, cartpole.config)
     agent, config = ppo.load_checkpoint(tmp_path / "agent.pt")
@@ -295,6 +298,7 @@ class EndlessReward(gym.Env):
 gym.register("rl_course_tests/EndlessReward-v0", entry_point=EndlessReward, max_episode_steps=20)
 
 
+@pytest.mark.slow
 def test_truncation_bootstraps_from_the_final_observation():
     """The critic learns V = 1/(1 − γ) = 10 only if the time limit is not mistaken for the end of the task."""
     config = ppo.PPOConfig(env_id="rl_course_tests/EndlessReward-v0", gamma=0.9, total_steps=20_000, learning_rate=3e-3,
@@ -323,6 +327,7 @@ def test_unknown_environment_is_named():
         ppo.train(ppo.PPOConfig(env_id="CartPole-v9", total_steps=256), progress=False)
 
 
+@pytest.mark.slow
 def test_train_command_writes_everything(tmp_path, capsys):
     assert cli.main(["train", "--env", "CartPole-v1", "--steps", "2048", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -333,6 +338,7 @@ def test_train_command_writes_everything(tmp_path, capsys):
     assert "did not reach 475" in summary
 
 
+@pytest.mark.slow
 def test_train_command_keeps_the_agent_where_the_mean_return_peaked(tmp_path, capsys):
     assert cli.main(["train", "--env", "CartPole-v1", "--steps", "8192", "--no-gif", "--out", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
