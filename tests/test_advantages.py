@@ -70,6 +70,7 @@ def test_bad_inputs_are_named():
         advantages.td_errors([], [0.0])
 
 
+@pytest.mark.slow
 def test_bias_variance_trade_off_is_measured_on_the_random_walk():
     """With a wrong critic (V = 0) the N-step targets lose bias and gain variance as N grows; the unbiased ones
     (Monte-Carlo, and every N with the true values) have intervals that reach 0, the biased ones do not."""
@@ -142,6 +143,7 @@ def test_grouped_bias_variance_of_correlated_visits_stays_unbiased():
     assert got.bias_interval[0] == 0.0 and got.variance == pytest.approx(1.0, abs=0.15)
 
 
+@pytest.mark.slow
 def test_grouped_bias_variance_recovers_a_known_bias_and_variance():
     """With 20 000 estimates per group, the measured RMS bias and mean variance are the true ones within 4 standard errors:
     var(g) has standard error σ²√(2/(n−1)); the corrected bias(g)² has standard error √(4b²σ²/n + 2σ⁴/n²).

@@ -175,10 +175,12 @@ def test_grading_a_missing_folder_is_one_line_error(course_root, tmp_path, capsy
     assert err.startswith("rl-course: error: ") and str(tmp_path / "nowhere") in err and "\n" not in err
 
 
+@pytest.mark.slow
 def test_committed_release_is_in_sync(course_root, capsys):
     assert cli.main(["release", "--check", "--course", str(course_root)]) == 0, capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_release_check_names_the_stale_notebook_and_release_fixes_it(course_copy, capsys):
     source = course_copy / "solutions" / ASSIGNMENT / NOTEBOOK
     nb = nbformat.read(source, as_version=4)

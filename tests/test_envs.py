@@ -101,6 +101,7 @@ def test_policy_advantages_are_q_minus_v_and_average_to_zero_under_pi(gamma):
     np.testing.assert_allclose(np.sum(pi * A, axis=1), 0.0, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_policy_values_and_advantages_match_monte_carlo_returns():
     """Mean discounted returns of the gymnasium SmallMDP, started in s with first action a and then following π,
     estimate Q^π(s, a); weighted by π they estimate V^π(s). n returns per (s, a) have a standard error of about

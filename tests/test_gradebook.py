@@ -88,6 +88,7 @@ def test_the_gradebook_is_at_the_course_root_unless_configured(course_copy):
     assert instructor.gradebook_url(course_copy) == "postgresql://grader@db/course"
 
 
+@pytest.mark.slow
 def test_a_gradebook_that_cannot_be_reached_is_one_line_error(course_root, tmp_path, capsys):
     _submit(tmp_path / "submitted", "ann", text="{}")
     for url, says in [("postgresql://grader:secret@127.0.0.1:1/course", "Connection refused"),

@@ -200,6 +200,7 @@ def test_a_bad_cap_is_a_one_line_error(course_root, tmp_path, capsys):
     assert err.startswith("rl-course: error: sandbox:") and "lots" in err and "\n" not in err
 
 
+@pytest.mark.slow
 def test_without_confinement_grading_warns_once_and_goes_on(course_root, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(sandbox, "unavailable", lambda: "bwrap is not installed (Debian and Ubuntu: apt install bubblewrap)")
     (tmp_path / "submitted" / "ann" / ASSIGNMENT).mkdir(parents=True)  # nothing to run: a missing notebook

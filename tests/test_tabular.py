@@ -103,6 +103,7 @@ def test_vectorized_sweep_equals_the_plain_loop():
     assert np.isinf(fast[-1, -1]) or fast[-1, -1] > fast[-1, 1]  # λ = 1, α = 1 is the worst of its row
 
 
+@pytest.mark.slow
 def test_sweep_reproduces_the_textbook_figure():
     """RMS error over the first 10 episodes, 100 runs: intermediate λ is best, as in the textbook."""
     runs = tabular.random_walk_runs(n_runs=100, n_episodes=10, seed=0)
