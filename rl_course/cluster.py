@@ -33,7 +33,8 @@ from typing import Callable, Iterator
 from rl_course import instructor
 from rl_course.instructor import CourseError, Graded, Submission
 
-CONNECT_SECONDS = 20  # how long to try the scheduler's address before giving up
+CONNECT_SECONDS = 10  # how long to try the scheduler's address before giving up
+GATEWAY = "gateway:"  # --cluster gateway:NAME: the running cluster NAME of the Dask Gateway that dask_gateway is configured for
 
 
 def connect(address: str, timeout: float = CONNECT_SECONDS):
@@ -45,8 +46,14 @@ def connect(address: str, timeout: float = CONNECT_SECONDS):
     if not str(address).strip():
         raise CourseError("--cluster: empty address; expected the Dask scheduler's, e.g. tcp://scheduler:8786")
     try:
+        if address.startswith(GATEWAY):  # a cluster of Dask Gateway's (the hub's configured gateway), by name
+            from dask_gateway import Gateway
+
+            return Gateway().connect(address[len(GATEWAY):]).get_client(set_as_default=False)
         return Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as error:
+    except ModuleNotFoundError as error:
+        raise CourseError(f"--cluster {address}: {error.name} is not installed (pip install dask-gateway)") from None
+    except (OSError, TimeoutError, ValueError, LookupError) as error:
         raise CourseError(f"--cluster {address}: cannot reach the Dask scheduler ({_one_line(error)})") from None
 
 
