@@ -91,7 +91,7 @@ def grade_all(client, pending: list[Submission], grader: "instructor._Grader",
     workers = set(client.scheduler_info()["workers"])
     warned = set()
     try:
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             submission = futures[future]
             try:
                 graded, warning = future.result()

@@ -480,12 +480,15 @@ def record(db_url: str, course_id: str, graded: Graded, feedback_dir: Path | Non
     from nbgrader.api import Gradebook
     from nbgrader.preprocessors import SaveAutoGrades
 
+    from sqlalchemy.exc import SAWarning
+
     grade_ = graded.grade
     _forget_digest(db_url, course_id, grade_.student, grade_.assignment)
     if not graded.notebooks:
         _forget_submission(db_url, course_id, grade_.assignment, grade_.student)
     else:
-        with Gradebook(db_url, course_id) as gb:
+        with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
+            warnings.simplefilter("ignore", SAWarning)  # nbgrader's own session bookkeeping, not a grading problem
             gb.update_or_create_student(grade_.student)
             gb.update_or_create_submission(grade_.assignment, grade_.student)
             for notebook in gb.find_assignment(grade_.assignment).notebooks:
@@ -496,7 +499,9 @@ def record(db_url: str, course_id: str, graded: Graded, feedback_dir: Path | Non
         for name, text in graded.notebooks.items():
             resources = {"nbgrader": {"notebook": Path(name).stem, "assignment": grade_.assignment,
                                       "student": grade_.student, "db_url": db_url}}
-            SaveAutoGrades().preprocess(nbformat.reads(text, as_version=4), resources)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SAWarning)
+                SaveAutoGrades().preprocess(nbformat.reads(text, as_version=4), resources)
     if feedback_dir is not None:
         for rel, data in graded.feedback.items():
             path = Path(feedback_dir) / rel
