@@ -20,6 +20,7 @@ dies are handed to the others, and a submission that has killed ``allowed-failur
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import os
@@ -61,7 +62,7 @@ def course_archive(course_root: Path) -> bytes:
     """``nbgrader_config.py`` and ``solutions/`` as a gzipped tar: what a worker needs of the course."""
     course_root = Path(course_root)
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
         paths = [course_root / instructor.CONFIG_FILE, *sorted((course_root / instructor.SOURCE_DIR).rglob("*"))]
         for path in paths:
             if path.is_file() and not path.is_symlink() and ".ipynb_checkpoints" not in path.parts:
@@ -71,7 +72,7 @@ def course_archive(course_root: Path) -> bytes:
                 info.mtime = 0
                 with open(path, "rb") as f:
                     tar.addfile(info, f)
-    return buffer.getvalue()
+    return gzip.compress(buffer.getvalue(), mtime=0)
 
 
 def grade_all(client, pending: list[Submission], grader: "instructor._Grader",
@@ -84,8 +85,9 @@ def grade_all(client, pending: list[Submission], grader: "instructor._Grader",
         return
     archive = course_archive(grader.course_root)
     course = client.scatter(archive, broadcast=True)
+    settings = client.scatter(grader, broadcast=True)  # with the gradebook each scratch course starts from: sent once
     run = uuid.uuid4().hex[:8]
-    futures = {client.submit(grade_on_worker, course, grader, submission, retries=1,
+    futures = {client.submit(grade_on_worker, course, settings, submission, retries=1,
                              key=f"rl-course-grade-{run}-{submission.student}/{submission.assignment}"): submission
                for submission in pending}
     workers = set(client.scheduler_info()["workers"])

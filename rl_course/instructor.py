@@ -207,8 +207,9 @@ def grade(
         else:
             confined = False  # each worker confines its kernels where it can, and says so where it cannot
         db_url = gradebook_url(course_root, db_url)
-        prepare_gradebook(course_root, db_url, sorted({a for _, a, _ in tasks}), sorted({s for s, _, _ in tasks}))
-        grader = _Grader(course_root, db_url, timeout, feedback_dir, sandbox=dict(sandbox or {}), confined=confined, misnamed=misnamed)
+        template = prepare_gradebook(course_root, db_url, sorted({a for _, a, _ in tasks}), sorted({s for s, _, _ in tasks}))
+        grader = _Grader(course_root, db_url, timeout, feedback_dir, sandbox=dict(sandbox or {}), confined=confined, misnamed=misnamed,
+                         template=template)
         salt = grader.settings_digest(with_confinement=session is None)
         found = [gather(student, assignment, folder, course_root, misnamed, salt) for student, assignment, folder in tasks]
         grades, pending = [], []
@@ -384,6 +385,7 @@ class _Grader:
     sandbox: dict = field(default_factory=dict)
     confined: bool = False
     misnamed: str = "grade"
+    template: "GradebookTemplate | None" = None  # the scratch gradebook starts as this one, its assignments recorded
 
     @property
     def course_id(self) -> str:
@@ -413,6 +415,9 @@ class _Grader:
         self._stack.enter_context(warnings.catch_warnings())
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's own session bookkeeping, not a grading problem
         self._generated: set[str] = set()
+        if self.template is not None:
+            (self.scratch / "gradebook.db").write_bytes(self.template.data)
+            self._generated.update(self.template.assignments)
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -687,9 +692,10 @@ def gradebook_url(course_root: Path, db_url: str | None = None) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def prepare_gradebook(course_root: Path, db_url: str, assignments_: list[str], students: list[str]) -> None:
+def prepare_gradebook(course_root: Path, db_url: str, assignments_: list[str], students: list[str]) -> "GradebookTemplate | None":
     """Record the assignments (their notebooks and cells, as ``nbgrader generate_assignment`` does) and
-    the students in the gradebook, before submissions are graded into it concurrently.
+    the students in the gradebook, before submissions are graded into it concurrently; returns the
+    SQLite gradebook that holds just those assignments, which each grader's scratch course starts from.
 
     Graders that share the gradebook prepare it one at a time (``_gradebook_lock``), and an assignment
     that the gradebook already holds as ``solutions/`` has it is left alone: nbgrader records it anew by
@@ -698,13 +704,14 @@ def prepare_gradebook(course_root: Path, db_url: str, assignments_: list[str], s
     from nbgrader.api import Gradebook
 
     if not assignments_:
-        return
+        return None
     with _scratch_course(course_root) as (api, scratch):  # what generate_assignment records, in a throwaway gradebook
         for assignment in assignments_:
             _generate(api, scratch, assignment)
         course_id = api.coursedir.course_id
         with Gradebook(api.coursedir.db_url, course_id) as gb:
             wanted = {assignment: _recorded(gb, assignment) for assignment in assignments_}
+        template = GradebookTemplate(tuple(assignments_), (scratch / "gradebook.db").read_bytes())
     try:
         with _gradebook_lock(db_url):
             with Gradebook(db_url, course_id) as gb:
@@ -723,6 +730,15 @@ def prepare_gradebook(course_root: Path, db_url: str, assignments_: list[str], s
                           f"for PostgreSQL: pip install 'rl-course[postgres]'") from None
     except Exception as error:  # the database cannot be reached, …
         raise CourseError(f"gradebook {shown_url(db_url)}: {_one_line(error)}") from None
+    return template
+
+
+@dataclass(frozen=True)
+class GradebookTemplate:
+    """An SQLite gradebook holding ``assignments`` as ``nbgrader generate_assignment`` records them (``data``: its bytes)."""
+
+    assignments: tuple[str, ...]
+    data: bytes = field(repr=False)
 
 
 def _recorded(gb, assignment: str) -> dict | None:

@@ -227,3 +227,36 @@ def test_an_unreachable_scheduler_is_a_one_line_error_naming_it(tmp_path):
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith(f"rl-course: error: --cluster {address}: cannot reach the Dask scheduler"), err
     assert time.monotonic() - started < 120
+
+
+@pytest.mark.parametrize("jobs, cores, threads", [(1, 2, 2), (2, 2, 1), (3, 2, 1), (2, 16, 8), (4, 18, 4)])
+def test_kernels_share_the_cores_among_the_jobs(jobs, cores, threads):
+    from rl_course import instructor
+
+    assert instructor.kernel_threads(jobs, cores) == threads
+
+
+def test_the_digest_of_a_submission_changes_with_its_files_problems_and_settings():
+    from rl_course import instructor
+
+    files = {"td_lambda.ipynb": b"{}", "data.csv": b"1,2"}
+    digest = instructor.submission_digest(files, [], "settings")
+    assert digest == instructor.submission_digest(dict(reversed(files.items())), [], "settings")  # not the order
+    changed = [instructor.submission_digest({**files, "data.csv": b"1,3"}, [], "settings"),
+               instructor.submission_digest({"td_lambda.ipynb": b"{}"}, [], "settings"),
+               instructor.submission_digest(files, ["x: graded as td_lambda.ipynb (misnamed)"], "settings"),
+               instructor.submission_digest(files, [], "other settings")]
+    assert len({digest, *changed}) == 5
+
+
+def test_the_course_travels_to_the_workers_without_anything_else(course_root):
+    import io
+    import tarfile
+
+    from rl_course import cluster
+
+    archive = cluster.course_archive(course_root)
+    names = tarfile.open(fileobj=io.BytesIO(archive)).getnames()
+    assert "nbgrader_config.py" in names and f"solutions/01_td_lambda/{NOTEBOOKS['01_td_lambda']}" in names
+    assert all(n == "nbgrader_config.py" or n.startswith("solutions/") for n in names)
+    assert cluster.course_archive(course_root) == archive  # the same bytes each time: workers unpack it once
