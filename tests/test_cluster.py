@@ -19,7 +19,10 @@ from mistakes import mistakes
 from test_course import DEMO_CELLS, NOTEBOOKS, inject
 from test_gradebook import gradebook_scores, postgres_url  # noqa: F401  (postgres_url: the PostgreSQL fixture)
 
+from rl_course import instructor
+
 distributed = pytest.importorskip("distributed")
+instructor._put_own_scripts_on_path()  # nbgrader's Gradebook runs alembic by name, as the grading processes find it
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = ("01_td_lambda", "02_forward_backward", "03_gae")
@@ -126,16 +129,18 @@ def graded(cluster, postgres_url, tmp_path_factory):  # noqa: F811
     folder = tmp / "submitted"
     submissions = _class(folder)
     local = _grade(folder, tmp / "local.csv", f"sqlite:///{tmp / 'local.db'}", "--jobs", "1")
+    assert gradebook_scores(postgres_url) == {}, "the PostgreSQL gradebook should be empty before the cluster grades"
 
     first = _grade(folder, tmp / "first.csv", postgres_url, "--cluster", address, wait=False)
+    seen = []
     try:  # kill the client once it has recorded three grades
-        graded_lines = 0
         for line in first.stderr:
-            graded_lines += line.startswith("graded ")
-            if graded_lines == 3:
+            seen.append(line)
+            if sum(line.startswith("graded ") for line in seen) == 3:
                 break
     finally:
         _stop(first)
+    (tmp / "first.stderr").write_text("".join(seen))
     recorded_after_first = gradebook_scores(postgres_url)
 
     rerun = _grade(folder, tmp / "cluster.csv", postgres_url, "--cluster", address, wait=False)
