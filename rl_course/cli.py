@@ -5,6 +5,7 @@
     rl-course slides [--out DIR]               execute the lecture deck and export it as one self-contained reveal.js page
     rl-course release [--check]                regenerate notebooks/ from solutions/ (or check it is in sync)
     rl-course grade DIR [--jobs N] [--db URL]  autograde DIR/<student>/<assignment>/<notebook>.ipynb into the gradebook
+                       [--cluster ADDRESS]     … on the workers of a Dask cluster
     rl-course feedback DIR [--out FOLDER]      autograde DIR and write nbgrader's HTML feedback per student
     rl-course collect ARCHIVE [--lms NAME]     import an LMS's bulk download into DIR/<student>/<assignment>/
     rl-course student-edition --open 03 [--solved 01 02] [--out DIR]
@@ -70,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     grading.add_argument("--timeout", type=int, default=None, metavar="SECONDS",
                          help="seconds one cell may run before it is stopped and graded as failed (default: nbgrader_config.py's)")
     grading.add_argument("--jobs", type=int, default=1, metavar="N", help="grade N submissions at once (default: 1)")
+    grading.add_argument("--cluster", metavar="ADDRESS", default=None,
+                         help="grade on the workers of a running Dask cluster, e.g. tcp://scheduler:8786, instead of --jobs "
+                              "(pip install 'rl-course[cluster]'; README: \"Grading on a cluster\")")
+    grading.add_argument("--regrade", action="store_true",
+                         help="grade every submission again, also those the gradebook holds a grade of for the same files and settings")
     grading.add_argument("--memory-limit", metavar="SIZE", help="address space of each process of a submission's kernel, "
                                                                 "e.g. 4G (default: nbgrader_config.py's Sandbox.memory_limit, 8G)")
     grading.add_argument("--cpu-limit", type=int, metavar="SECONDS", help="CPU seconds of each process of a submission's "
@@ -200,22 +206,30 @@ def _release(args) -> int:
 def _grade(args) -> int:
     root = args.course.resolve() if args.course else instructor.find_course_root()
 
-    def on_problem(line: str) -> None:
-        print(f"problem: {line}", file=sys.stderr)
-
     def on_warning(line: str) -> None:
-        print(f"warning: {line}; see the README's \"Grading sandbox\" to enable it", file=sys.stderr)
+        hint = "; see the README's \"Grading sandbox\" to enable it" if "unconfined" in line else ""
+        print(f"warning: {line}{hint}", file=sys.stderr)
+
+    progress = _Progress()
 
     def on_graded(grade: instructor.Grade, seconds: float) -> None:
-        print(f"graded {grade.student}/{grade.assignment}: {grade.score:g} / {grade.max_score:g} ({seconds:.0f} s)", file=sys.stderr)
-        for line in grade.feedback:
-            print(f"  {line}", file=sys.stderr)
+        if progress.graded(grade):
+            progress.write(f"graded {grade.student}/{grade.assignment}: {grade.score:g} / {grade.max_score:g} ({seconds:.0f} s)")
+            for line in grade.feedback:
+                progress.write(f"  {line}")
+
+    def on_problem(line: str) -> None:
+        progress.write(f"problem: {line}")
 
     feedback_dir = getattr(args, "out", None)
     db_url = instructor.gradebook_url(root, args.db)
-    grades = instructor.grade(args.submitted, root, on_problem=on_problem, on_graded=on_graded, timeout=args.timeout,
-                              feedback_dir=feedback_dir, jobs=args.jobs, db_url=db_url, sandbox=_sandbox(args),
-                              on_warning=on_warning)
+    try:
+        grades = instructor.grade(args.submitted, root, on_problem=on_problem, on_graded=on_graded, timeout=args.timeout,
+                                  feedback_dir=feedback_dir, jobs=args.jobs, db_url=db_url, sandbox=_sandbox(args),
+                                  on_warning=on_warning, cluster=args.cluster, regrade=args.regrade, on_start=progress.start)
+    finally:
+        progress.close()
+    print(progress.summary(), file=sys.stderr)
     instructor.write_grades_csv(grades, args.csv)
     sheets = _lms_sheets(args, grades)
     if args.json:
@@ -227,6 +241,46 @@ def _grade(args) -> int:
         for path in sheets:
             print(f"{args.lms} grade sheet: {path}")
     return 0
+
+
+class _Progress:
+    """Submissions graded / total on stderr (a bar where stderr is a terminal), with the failures counted as they happen."""
+
+    def __init__(self):
+        self.bar, self.total, self.done, self.failed, self.unchanged = None, 0, 0, 0, 0
+
+    def start(self, to_grade: int, total: int) -> None:
+        from tqdm import tqdm
+
+        self.total, self.unchanged = total, total - to_grade
+        if self.failed:
+            self.write(f"{self.unchanged} submissions are unchanged since their recorded grade, {self.failed} of them with a problem")
+        self.bar = tqdm(total=to_grade, desc="grading", unit="submission", disable=None, file=sys.stderr, dynamic_ncols=True)
+        self.bar.set_postfix(failed=self.failed)
+
+    def graded(self, grade: instructor.Grade) -> bool:
+        """Count a grade; False for one recorded by an earlier grading (told before the grading starts)."""
+        self.failed += bool(grade.problem)
+        if self.bar is None:
+            return False
+        self.done += 1
+        self.bar.update(1)
+        self.bar.set_postfix(failed=self.failed)
+        return True
+
+    def write(self, line: str) -> None:
+        if self.bar is not None and not self.bar.disable:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def summary(self) -> str:
+        return (f"{self.total} submissions: {self.total - self.unchanged} graded, {self.unchanged} unchanged since their "
+                f"recorded grade (--regrade grades them again); {self.failed} with a problem")
 
 
 def _lms_sheets(args, grades: list) -> list:

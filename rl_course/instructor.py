@@ -151,6 +151,9 @@ def grade(
     db_url: str | None = None,
     sandbox: dict | None = None,
     on_warning: Callable[[str], None] = lambda line: None,
+    cluster: str | None = None,
+    regrade: bool = False,
+    on_start: Callable[[int, int], None] = lambda to_grade, total: None,
 ) -> list[Grade]:
     """Autograde every submission under ``submitted`` (``<student>/<assignment>/<notebook>.ipynb``).
 
@@ -161,11 +164,16 @@ def grade(
     ``timeout`` overrides the seconds a cell may run (``nbgrader_config.py``'s ``ExecutePreprocessor.timeout``).
     With ``feedback_dir``, nbgrader's HTML feedback of every graded submission is written to
     ``feedback_dir/<student>/<assignment>/<notebook>.html``. Grading runs in ``jobs`` worker processes,
-    that many submissions at once; the grades do not depend on ``jobs`` and are listed in the same order.
+    that many submissions at once, or with ``cluster`` (a Dask scheduler's address) on the workers of
+    that Dask cluster (``rl_course.cluster``); the grades do not depend on either and are listed in the same order.
 
-    Every grade is recorded in nbgrader's gradebook at ``db_url`` (default: ``gradebook_url(course_root)``),
-    which then holds exactly the scores returned: a submission that could not be graded loses any
-    score an earlier grading left there. Several graders, or ``jobs`` workers, may share one gradebook.
+    Every grade is recorded, by this process, in nbgrader's gradebook at ``db_url`` (default:
+    ``gradebook_url(course_root)``), which then holds exactly the scores returned: a submission that could
+    not be graded loses any score an earlier grading left there. Several graders may share one gradebook.
+    A submission whose grade the gradebook already holds for the same files, the same ``solutions/``, the
+    same library and the same settings (``submission_digest``) is not graded again unless ``regrade``:
+    re-running an interrupted grading grades only what is missing or changed. ``on_start(to_grade, total)``
+    is told how many will be graded before the first one is.
 
     Each submission's kernel runs confined (``rl_course.sandbox``), with the caps of ``c.Sandbox`` in
     ``nbgrader_config.py`` updated by ``sandbox`` (e.g. ``{"memory_limit": "4G"}``, ``{"enabled": False}``).
@@ -186,62 +194,160 @@ def grade(
         misnamed = submissions.Submissions(config=_load_config(course_root)).misnamed_notebooks
     except Exception as error:  # a value Enum does not allow
         raise CourseError(f"{CONFIG_FILE}: c.Submissions.misnamed_notebooks: {_one_line(error)}") from None
-    confined, why_not = confinement(course_root, sandbox)
-    if why_not:
-        on_warning(f"submissions run unconfined, with the grader's rights: {why_not}")
-    db_url = gradebook_url(course_root, db_url)
-    prepare_gradebook(course_root, db_url, sorted({a for _, a, _ in tasks}), sorted({s for s, _, _ in tasks}))
-    grades = []
-    for grade_, problems, seconds in _grade_all(tasks, _Grader(course_root, db_url, timeout, feedback_dir, sandbox=dict(sandbox or {}),
-                                                                    confined=confined, misnamed=misnamed), jobs):
-        for line in problems:
-            on_problem(line)
-        grades.append(grade_)
-        on_graded(grade_, seconds)
+    session = None
+    if cluster is not None:
+        from rl_course import cluster as dask_cluster  # Dask only where a cluster is asked for
+
+        session = dask_cluster.connect(cluster)
+    try:
+        if session is None:
+            confined, why_not = confinement(course_root, sandbox)
+            if why_not:
+                on_warning(f"submissions run unconfined, with the grader's rights: {why_not}")
+        else:
+            confined = False  # each worker confines its kernels where it can, and says so where it cannot
+        db_url = gradebook_url(course_root, db_url)
+        template = prepare_gradebook(course_root, db_url, sorted({a for _, a, _ in tasks}), sorted({s for s, _, _ in tasks}))
+        grader = _Grader(course_root, db_url, timeout, feedback_dir, sandbox=dict(sandbox or {}), confined=confined, misnamed=misnamed,
+                         template=template)
+        salt = grader.settings_digest(with_confinement=session is None)
+        found = [gather(student, assignment, folder, course_root, misnamed, salt) for student, assignment, folder in tasks]
+        grades, pending = [], []
+        for submission in found:
+            earlier = None if regrade else recorded_grade(db_url, grader.course_id, submission, feedback_dir)
+            if earlier is None:
+                pending.append(submission)
+            else:
+                grades.append(earlier)
+        for grade_ in grades:
+            on_graded(grade_, 0.0)
+        on_start(len(pending), len(found))
+        results = (_grade_all(pending, grader, jobs) if session is None
+                   else dask_cluster.grade_all(session, pending, grader, on_warning))
+        for graded in results:
+            record(db_url, grader.course_id, graded, feedback_dir)
+            for line in graded.problems:
+                on_problem(line)
+            grades.append(graded.grade)
+            on_graded(graded.grade, graded.seconds)
+    finally:
+        if session is not None:
+            session.close()
     return sorted(grades, key=lambda g: (g.student, g.assignment))
 
 
-def _grade_all(tasks: list, grader: "_Grader", jobs: int) -> Iterator[tuple[Grade, list[str], float]]:
-    """(grade, problems, seconds) of each task as it finishes, graded in ``jobs`` worker processes, each
-    with a scratch course (and gradebook) of its own.
+@dataclass
+class Submission:
+    """One student's assignment as it is handed to a grader: the gradable files (``_copy_gradable``), the
+    problems found while gathering them, and ``digest``, what its grade depends on (``submission_digest``)."""
+
+    student: str
+    assignment: str
+    folder: Path
+    files: dict[str, bytes]
+    problems: list[str]
+    digest: str
+
+
+@dataclass
+class Graded:
+    """What grading a ``Submission`` gives, for the process that holds the gradebook to record (``record``):
+    the grade, its problems, the seconds it took, the autograded notebooks (JSON text by file name; none
+    when nothing was gradable) and nbgrader's HTML feedback (bytes by path under the feedback folder)."""
+
+    submission: Submission
+    grade: Grade
+    problems: list[str]
+    seconds: float
+    notebooks: dict[str, str] = field(default_factory=dict)
+    feedback: dict[str, bytes] = field(default_factory=dict)
+
+
+def gather(student: str, assignment: str, folder: Path, course_root: Path, misnamed: str = "grade", salt: str = "") -> Submission:
+    """The gradable files of ``folder`` (``DIR/<student>/<assignment>``), read as ``_copy_gradable`` copies them."""
+    with tempfile.TemporaryDirectory(prefix="rl-course-gather-") as tmp:
+        target = Path(tmp) / "copy"
+        problems = _copy_gradable(folder, target, Path(course_root) / SOURCE_DIR / assignment, misnamed)
+        files = {p.name: p.read_bytes() for p in sorted(target.iterdir()) if p.is_file()}
+    return Submission(student, assignment, Path(folder), files, problems, submission_digest(files, problems, salt))
+
+
+def submission_digest(files: dict[str, bytes], problems: list[str], salt: str) -> str:
+    """SHA-256 of what a grade depends on: the gradable files (name, bytes), the problems found gathering
+    them, and ``salt`` (``_Grader.settings_digest``: the assignment sources, the library, the settings)."""
+    import hashlib
+
+    digest = hashlib.sha256(salt.encode())
+    for name, data in sorted(files.items()):
+        digest.update(b"\0file\0" + name.encode() + b"\0" + hashlib.sha256(data).digest())
+    for line in problems:
+        digest.update(b"\0problem\0" + line.encode())
+    return digest.hexdigest()
+
+
+def _grade_all(pending: list[Submission], grader: "_Grader", jobs: int) -> Iterator[Graded]:
+    """Each submission's ``Graded`` as it finishes, graded in ``jobs`` worker processes, each with a scratch
+    course (and gradebook) of its own.
 
     Student code runs in kernels that the workers start, so it can kill a worker (``os.kill(os.getppid(), 9)``)
-    and with it the tasks that worker held. Those tasks are graded again one at a time, each in a fresh
-    worker; a task that kills that one too gets 0 and a problem line, and the batch goes on.
+    and with it the submissions that worker held. Those are graded again one at a time, each in a fresh
+    worker; one that kills that one too gets 0 and a problem line, and the batch goes on.
     """
     with tempfile.TemporaryDirectory(prefix="rl-course-jobs-") as root:
         grader = replace(grader, scratch_parent=Path(root))
-        lost = yield from _in_workers(tasks, grader, jobs)
-        for task in lost:
-            again = yield from _in_workers([task], grader, 1)
-            for student, assignment, assignment_dir in again:
-                yield _not_graded(grader, student, assignment,
-                                  f"{assignment_dir}: not graded, the process grading it was killed (by the submission's code?)")
+        threads = kernel_threads(jobs)
+        lost = yield from _in_workers(pending, grader, jobs, threads)
+        for submission in lost:
+            again = yield from _in_workers([submission], grader, 1, threads)
+            for submission_ in again:
+                yield not_graded(grader.course_root, submission_, KILLED)
 
 
-def _in_workers(tasks: list, grader: "_Grader", jobs: int):
-    """Grade ``tasks`` in a pool of ``jobs`` workers, yielding results; returns the tasks whose worker died."""
+KILLED = "not graded, the process grading it was killed (by the submission's code?)"
+
+
+def kernel_threads(jobs: int, cores: int | None = None) -> int:
+    """Threads each kernel's OpenMP/MKL/torch may use so that ``jobs`` kernels share the cores without
+    oversubscribing them: ``max(1, cores // jobs)`` (cores: those this process may run on)."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, jobs))
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # read by torch and numpy's BLAS when the kernel imports them
+
+
+def limit_kernel_threads(threads: int) -> None:
+    """Let the kernels this process starts use ``threads`` threads each, unless the grader set its own limit."""
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, str(threads))
+
+
+def _in_workers(pending: list[Submission], grader: "_Grader", jobs: int, threads: int):
+    """Grade ``pending`` in a pool of ``jobs`` workers, yielding ``Graded``; returns the submissions whose worker died."""
     lost = []
-    pool = ProcessPoolExecutor(min(jobs, len(tasks)) or 1, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(grader,))
+    pool = ProcessPoolExecutor(min(jobs, len(pending)) or 1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(grader, threads))
     try:
-        futures = {pool.submit(_grade_in_worker, *task): task for task in tasks}
+        futures = {pool.submit(_grade_in_worker, submission): submission for submission in pending}
         for done in as_completed(futures):
             try:
                 yield done.result()
             except BrokenProcessPool:
                 lost.append(futures[done])
             except Exception as error:  # a failure of the grader itself: this submission is reported, the batch goes on
-                student, assignment, assignment_dir = futures[done]
-                yield _not_graded(grader, student, assignment, f"{assignment_dir}: not graded: {_one_line(error)}")
+                yield not_graded(grader.course_root, futures[done], f"not graded: {_one_line(error)}")
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return lost
 
 
-def _not_graded(grader: "_Grader", student: str, assignment: str, line: str) -> tuple[Grade, list[str], float]:
-    _forget_submission(grader.db_url, grader.course_id, assignment, student)
-    return Grade(student, assignment, 0.0, max_score(grader.course_root, assignment), line), [line], 0.0
+def not_graded(course_root: Path, submission: Submission, why: str) -> Graded:
+    """0 for a submission that could not be graded, with the problem line ``<folder>: <why>``."""
+    line = f"{submission.folder}: {why}"
+    problems = [*submission.problems, line]
+    grade_ = Grade(submission.student, submission.assignment, 0.0, max_score(course_root, submission.assignment), "; ".join(problems))
+    return Graded(submission, grade_, problems, 0.0)
 
 
 def max_score(course_root: Path, assignment: str) -> float:
@@ -255,20 +361,21 @@ def max_score(course_root: Path, assignment: str) -> float:
 _worker_grader: "_Grader | None" = None
 
 
-def _start_worker(grader: "_Grader") -> None:
+def _start_worker(grader: "_Grader", threads: int = 1) -> None:
     """A worker's scratch course, open for the worker's life; it lies under a folder the parent removes."""
     global _worker_grader
+    limit_kernel_threads(threads)
     _worker_grader = grader.__enter__()
 
 
-def _grade_in_worker(student: str, assignment: str, assignment_dir: Path):
-    return _worker_grader.grade(student, assignment, assignment_dir)
+def _grade_in_worker(submission: Submission) -> Graded:
+    return _worker_grader.grade(submission)
 
 
 @dataclass
 class _Grader:
-    """Grades one submission at a time in a scratch nbgrader course that records into the gradebook at
-    ``db_url`` (``with _Grader(...) as grader``); ``prepare_gradebook`` has recorded the assignments and students."""
+    """Grades one submission at a time in a scratch nbgrader course with a gradebook of its own
+    (``with _Grader(...) as grader``); what it gives is recorded in the gradebook at ``db_url`` by ``record``."""
 
     course_root: Path
     db_url: str
@@ -278,53 +385,83 @@ class _Grader:
     sandbox: dict = field(default_factory=dict)
     confined: bool = False
     misnamed: str = "grade"
+    template: "GradebookTemplate | None" = None  # the scratch gradebook starts as this one, its assignments recorded
 
     @property
     def course_id(self) -> str:
         return _load_config(self.course_root).CourseDirectory.course_id
+
+    def settings_digest(self, with_confinement: bool = True) -> str:
+        """What every grade depends on besides the submission: the course's configuration and sources, the
+        library's code, the time limit, the sandbox's caps and whether HTML feedback is written."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        library = Path(__file__).resolve().parent
+        for path in [Path(self.course_root) / CONFIG_FILE, *sorted((Path(self.course_root) / SOURCE_DIR).rglob("*")),
+                     *sorted(library.rglob("*.py"))]:
+            if path.is_file() and ".ipynb_checkpoints" not in path.parts:
+                digest.update(str(path.name).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+        digest.update(json.dumps([self.timeout, sorted(self.sandbox.items()), self.confined if with_confinement else None,
+                                  self.feedback_dir is not None], default=str).encode())
+        return digest.hexdigest()
 
     def __enter__(self) -> "_Grader":
         from sqlalchemy.exc import SAWarning
 
         self._stack = ExitStack()
         self.api, self.scratch = self._stack.enter_context(
-            _scratch_course(self.course_root, self.timeout, self.scratch_parent, db_url=self.db_url,
-                            sandbox=self.sandbox, confined=self.confined))
+            _scratch_course(self.course_root, self.timeout, self.scratch_parent, sandbox=self.sandbox, confined=self.confined))
         self._stack.enter_context(warnings.catch_warnings())
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's own session bookkeeping, not a grading problem
+        self._generated: set[str] = set()
+        if self.template is not None:
+            (self.scratch / "gradebook.db").write_bytes(self.template.data)
+            self._generated.update(self.template.assignments)
         return self
 
     def __exit__(self, *exc_info) -> None:
         self._stack.__exit__(*exc_info)
 
-    def grade(self, student: str, assignment: str, assignment_dir: Path) -> tuple[Grade, list[str], float]:
-        """Autograde one student's assignment: (grade, problems, seconds)."""
+    def grade(self, submission: Submission) -> Graded:
+        """Autograde one student's assignment in the scratch course."""
         from nbgrader.api import Gradebook
 
         api, scratch = self.api, self.scratch
+        student, assignment = submission.student, submission.assignment
         started = time.perf_counter()
-        problems = _copy_gradable(assignment_dir, scratch / "submitted" / student / assignment,
-                                  Path(self.course_root) / SOURCE_DIR / assignment, self.misnamed)
-        graded = any((scratch / "submitted" / student / assignment).glob("*.ipynb"))
+        problems = list(submission.problems)
+        target = scratch / "submitted" / student / assignment
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        for name, data in submission.files.items():
+            (target / name).write_bytes(data)
+        if assignment not in self._generated:  # the scratch gradebook learns the assignment once
+            _generate(api, scratch, assignment)
+            self._generated.add(assignment)
+        graded = any(target.glob("*.ipynb"))
         if graded:
             result = api.autograde(assignment, student, force=True, create=True)
             if not result["success"]:
-                problems.append(f"{assignment_dir}: nbgrader could not autograde it: {_last_line(result)}")
+                problems.append(f"{submission.folder}: nbgrader could not autograde it: {_last_line(result)}")
                 graded = False
-        if not graded:
-            _forget_submission(api.coursedir.db_url, api.coursedir.course_id, assignment, student)
         with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-            max_score = gb.find_assignment(assignment).max_score
+            max_score_ = gb.find_assignment(assignment).max_score
             score = gb.find_submission(assignment, student).score if graded else 0.0
-        feedback = _feedback(scratch / "autograded" / student / assignment) if graded else ()
+        autograded = scratch / "autograded" / student / assignment
+        notebooks = {p.name: p.read_text() for p in sorted(autograded.glob("*.ipynb"))} if graded else {}
+        feedback = _feedback(autograded) if graded else ()
+        html: dict[str, bytes] = {}
         if graded and self.feedback_dir is not None:
-            problems += _write_html_feedback(api, scratch, assignment, student, Path(self.feedback_dir))
-        grade_ = Grade(student, assignment, float(score), float(max_score), "; ".join(problems), feedback)
-        return grade_, problems, time.perf_counter() - started
+            html, more = _html_feedback(api, scratch, assignment, student)
+            problems += more
+        grade_ = Grade(student, assignment, float(score), float(max_score_), "; ".join(problems), feedback)
+        return Graded(submission, grade_, problems, time.perf_counter() - started, notebooks, html)
 
 
-def _write_html_feedback(api, scratch: Path, assignment: str, student: str, feedback_dir: Path) -> list[str]:
-    """nbgrader's ``generate_feedback`` for one submission, copied out of the scratch course; returns the problems.
+def _html_feedback(api, scratch: Path, assignment: str, student: str) -> tuple[dict[str, bytes], list[str]]:
+    """nbgrader's ``generate_feedback`` for one submission: its files by path under the feedback folder
+    (``<student>/<assignment>/…``), and the problems.
 
     The autograded notebook holds the hidden tests, restored for grading; the feedback is written
     from a copy without them (``_without_hidden_tests``), so it can be handed back.
@@ -334,10 +471,112 @@ def _write_html_feedback(api, scratch: Path, assignment: str, student: str, feed
         nbformat.write(_without_hidden_tests(nbformat.read(path, as_version=4)), path)
     result = api.generate_feedback(assignment, student)
     if not result["success"]:
-        return [f"{student}/{assignment}: nbgrader could not write the feedback: {_last_line(result)}"]
-    target = feedback_dir / student / assignment
-    shutil.copytree(scratch / "feedback" / student / assignment, target, dirs_exist_ok=True)
-    return []
+        return {}, [f"{student}/{assignment}: nbgrader could not write the feedback: {_last_line(result)}"]
+    written = scratch / "feedback" / student / assignment
+    return {str(Path(student) / assignment / p.relative_to(written)): p.read_bytes()
+            for p in sorted(written.rglob("*")) if p.is_file()}, []
+
+
+def record(db_url: str, course_id: str, graded: Graded, feedback_dir: Path | None = None) -> None:
+    """Record a ``Graded`` in the gradebook as nbgrader's autograde does (the submission, its notebooks'
+    automatic scores through ``SaveAutoGrades``; 0 for a notebook not submitted), or remove the
+    submission's earlier grades when nothing could be graded; then its digest (``recorded_grade``), last,
+    so that an interrupted recording is graded again. Writes its HTML feedback under ``feedback_dir``."""
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import SaveAutoGrades
+
+    from sqlalchemy.exc import SAWarning
+
+    grade_ = graded.grade
+    _forget_digest(db_url, course_id, grade_.student, grade_.assignment)
+    if not graded.notebooks:
+        _forget_submission(db_url, course_id, grade_.assignment, grade_.student)
+    else:
+        with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
+            warnings.simplefilter("ignore", SAWarning)  # nbgrader's own session bookkeeping, not a grading problem
+            gb.update_or_create_student(grade_.student)
+            gb.update_or_create_submission(grade_.assignment, grade_.student)
+            for notebook in gb.find_assignment(grade_.assignment).notebooks:
+                if f"{notebook.name}.ipynb" not in graded.notebooks:
+                    for cell_grade in gb.find_submission_notebook(notebook.name, grade_.assignment, grade_.student).grades:
+                        cell_grade.auto_score, cell_grade.needs_manual_grade = 0, False
+            gb.db.commit()
+        for name, text in graded.notebooks.items():
+            resources = {"nbgrader": {"notebook": Path(name).stem, "assignment": grade_.assignment,
+                                      "student": grade_.student, "db_url": db_url}}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SAWarning)
+                SaveAutoGrades().preprocess(nbformat.reads(text, as_version=4), resources)
+    if feedback_dir is not None:
+        for rel, data in graded.feedback.items():
+            path = Path(feedback_dir) / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+    _remember_digest(db_url, course_id, graded)
+
+
+def recorded_grade(db_url: str, course_id: str, submission: Submission, feedback_dir: Path | None = None) -> Grade | None:
+    """The grade the gradebook holds for ``submission`` if it was recorded for the same digest, the
+    gradebook still holds that score, and its HTML feedback is where ``feedback_dir`` wants it; else None."""
+    from nbgrader.api import Gradebook, MissingEntry
+    from sqlalchemy import select
+
+    table = _digest_table()
+    try:
+        with _engine(db_url).connect() as connection:
+            row = connection.execute(select(table.c.digest, table.c.grade).where(
+                table.c.course_id == course_id, table.c.student == submission.student,
+                table.c.assignment == submission.assignment)).first()
+    except Exception:  # no such table yet
+        return None
+    if row is None or row.digest != submission.digest:
+        return None
+    stored = json.loads(row.grade)
+    with Gradebook(db_url, course_id) as gb:
+        try:
+            score = gb.find_submission(submission.assignment, submission.student).score
+        except MissingEntry:
+            score = None
+    if stored["graded"] and score != stored["score"] or not stored["graded"] and score is not None:
+        return None
+    if feedback_dir is not None and not all((Path(feedback_dir) / rel).is_file() for rel in stored["html"]):
+        return None
+    return Grade(submission.student, submission.assignment, float(stored["score"]), float(stored["max_score"]),
+                 stored["problem"], tuple(stored["feedback"]))
+
+
+@functools.cache
+def _digest_table():
+    """Beside nbgrader's tables: the digest (``submission_digest``) each recorded grade was given for."""
+    from sqlalchemy import Column, MetaData, String, Table, Text
+
+    return Table("rl_course_graded", MetaData(), Column("course_id", String(128), primary_key=True),
+                 Column("student", String(128), primary_key=True), Column("assignment", String(128), primary_key=True),
+                 Column("digest", String(64), nullable=False), Column("grade", Text, nullable=False))
+
+
+@functools.cache
+def _engine(db_url: str):
+    from sqlalchemy import create_engine
+
+    return create_engine(db_url)
+
+
+def _forget_digest(db_url: str, course_id: str, student: str, assignment: str) -> None:
+    table = _digest_table()
+    with _engine(db_url).begin() as connection:
+        table.create(connection, checkfirst=True)
+        connection.execute(table.delete().where(table.c.course_id == course_id, table.c.student == student,
+                                                table.c.assignment == assignment))
+
+
+def _remember_digest(db_url: str, course_id: str, graded: Graded) -> None:
+    g = graded.grade
+    stored = {"graded": bool(graded.notebooks), "score": g.score, "max_score": g.max_score, "problem": g.problem,
+              "feedback": list(g.feedback), "html": sorted(graded.feedback)}
+    with _engine(db_url).begin() as connection:
+        connection.execute(_digest_table().insert().values(course_id=course_id, student=g.student, assignment=g.assignment,
+                                                           digest=graded.submission.digest, grade=json.dumps(stored)))
 
 
 def _without_hidden_tests(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -453,9 +692,10 @@ def gradebook_url(course_root: Path, db_url: str | None = None) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def prepare_gradebook(course_root: Path, db_url: str, assignments_: list[str], students: list[str]) -> None:
+def prepare_gradebook(course_root: Path, db_url: str, assignments_: list[str], students: list[str]) -> "GradebookTemplate | None":
     """Record the assignments (their notebooks and cells, as ``nbgrader generate_assignment`` does) and
-    the students in the gradebook, before submissions are graded into it concurrently.
+    the students in the gradebook, before submissions are graded into it concurrently; returns the
+    SQLite gradebook that holds just those assignments, which each grader's scratch course starts from.
 
     Graders that share the gradebook prepare it one at a time (``_gradebook_lock``), and an assignment
     that the gradebook already holds as ``solutions/`` has it is left alone: nbgrader records it anew by
@@ -464,13 +704,14 @@ def prepare_gradebook(course_root: Path, db_url: str, assignments_: list[str], s
     from nbgrader.api import Gradebook
 
     if not assignments_:
-        return
+        return None
     with _scratch_course(course_root) as (api, scratch):  # what generate_assignment records, in a throwaway gradebook
         for assignment in assignments_:
             _generate(api, scratch, assignment)
         course_id = api.coursedir.course_id
         with Gradebook(api.coursedir.db_url, course_id) as gb:
             wanted = {assignment: _recorded(gb, assignment) for assignment in assignments_}
+        template = GradebookTemplate(tuple(assignments_), (scratch / "gradebook.db").read_bytes())
     try:
         with _gradebook_lock(db_url):
             with Gradebook(db_url, course_id) as gb:
@@ -489,6 +730,15 @@ def prepare_gradebook(course_root: Path, db_url: str, assignments_: list[str], s
                           f"for PostgreSQL: pip install 'rl-course[postgres]'") from None
     except Exception as error:  # the database cannot be reached, …
         raise CourseError(f"gradebook {shown_url(db_url)}: {_one_line(error)}") from None
+    return template
+
+
+@dataclass(frozen=True)
+class GradebookTemplate:
+    """An SQLite gradebook holding ``assignments`` as ``nbgrader generate_assignment`` records them (``data``: its bytes)."""
+
+    assignments: tuple[str, ...]
+    data: bytes = field(repr=False)
 
 
 def _recorded(gb, assignment: str) -> dict | None:

@@ -1,0 +1,267 @@
+"""`rl-course grade --cluster`: a Dask scheduler and two workers, each a process of its own on loopback with a
+working folder of its own, grade a class into a PostgreSQL gradebook as a local `--jobs 1` run does, through
+a worker killed mid-grading, a submission that kills every worker grading it, and a client killed mid-run."""
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mistakes import mistakes
+from test_course import DEMO_CELLS, NOTEBOOKS, inject
+from test_gradebook import gradebook_scores, postgres_url  # noqa: F401  (postgres_url: the PostgreSQL fixture)
+
+from rl_course import instructor
+
+distributed = pytest.importorskip("distributed")
+instructor._put_own_scripts_on_path()  # nbgrader's Gradebook runs alembic by name, as the grading processes find it
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENTS = ("01_td_lambda", "02_forward_backward", "03_gae")
+KILLER = "import os\nos.kill(os.getppid(), 9)  # the grading process: a local job, or a Dask worker\n"
+GRADE_OPTIONS = ["--unconfined", "--timeout", "120"]  # unconfined: the killer reaches its grader, as it can where bwrap is missing
+
+
+def _read(folder, assignment):
+    nb = nbformat.read(ROOT / folder / assignment / NOTEBOOKS[assignment], as_version=4)
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
+    return nb
+
+
+def _class(folder: Path) -> list[tuple[str, str]]:
+    """Ten submissions: the solutions and releases of 01–03, three typical mistakes, and a solution that kills its grader."""
+    def submit(student, assignment, nb):
+        (folder / student / assignment).mkdir(parents=True)
+        nbformat.write(nb, folder / student / assignment / NOTEBOOKS[assignment])
+
+    for assignment in ASSIGNMENTS:
+        submit("solution", assignment, _read("solutions", assignment))
+        submit("untouched", assignment, _read("notebooks", assignment))
+    catalog = mistakes()
+    for name in ("sign_flipped", sorted(n for n, m in catalog.items() if m.assignment == "02_forward_backward")[0],
+                 sorted(n for n, m in catalog.items() if m.assignment == "03_gae")[0]):
+        submit(name, catalog[name].assignment, inject(catalog[name], _read("solutions", catalog[name].assignment)))
+    killer = _read("solutions", "01_td_lambda")
+    killer.cells.insert(3, nbformat.v4.new_code_cell(KILLER))
+    submit("kills_its_grader", "01_td_lambda", killer)
+    return sorted((s.name, a.name) for s in folder.iterdir() for a in s.iterdir())
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop a process started in a session of its own, and everything it started."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A scheduler and two workers (each under a nanny, which restarts it when it dies), as separate processes on
+    loopback; the scheduler gives up on a submission once it has killed two workers. Yields (address, client)."""
+    tmp = tmp_path_factory.mktemp("dask")
+    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",  # as the README starts a grading cluster
+           "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}
+    bin_ = Path(sys.executable).parent
+    port = _free_port()
+    processes = [subprocess.Popen([bin_ / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                                  env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=open(tmp / "scheduler.log", "w"),
+                                  start_new_session=True)]
+    address = f"tcp://127.0.0.1:{port}"
+    client = None
+    try:
+        for name in ("one", "two"):
+            (tmp / name).mkdir()
+            processes.append(subprocess.Popen(
+                [bin_ / "dask", "worker", address, "--name", name, "--nthreads", "1", "--local-directory", tmp / name,
+                 "--host", "127.0.0.1", "--no-dashboard"],
+                env=env, cwd=tmp / name, stdout=subprocess.DEVNULL, stderr=open(tmp / f"{name}.log", "w"), start_new_session=True))
+        client = distributed.Client(address, timeout=60)
+        client.wait_for_workers(2, timeout=120)
+        yield address, client
+    finally:
+        if client is not None:
+            client.close()
+        for process in reversed(processes):
+            _stop(process)
+
+
+def _grade(folder, csv_path, db_url, *options, wait=True):
+    command = [sys.executable, "-c", "import sys; from rl_course import cli; code = cli.main(sys.argv[1:]); "
+               "assert 'distributed' not in sys.modules or '--cluster' in sys.argv, 'a local grading imported Dask'; sys.exit(code)",
+               "grade", str(folder), "--json", "--csv", str(csv_path), "--db", db_url, "--course", str(ROOT), *GRADE_OPTIONS, *options]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    if not wait:
+        return process
+    try:
+        out, err = process.communicate(timeout=1200)
+    finally:
+        _stop(process)
+    return process.returncode, out, err
+
+
+def _rows(csv_path):
+    return {(r["student"], r["assignment"]): r for r in csv.DictReader(open(csv_path))}
+
+
+@pytest.fixture(scope="module")
+def graded(cluster, postgres_url, tmp_path_factory):  # noqa: F811
+    """The class graded locally with one job, then on the cluster: a first run whose client is killed after its
+    third grade, and a re-run during which a worker is killed while it grades."""
+    address, client = cluster
+    tmp = tmp_path_factory.mktemp("cluster-grading")
+    folder = tmp / "submitted"
+    submissions = _class(folder)
+    local = _grade(folder, tmp / "local.csv", f"sqlite:///{tmp / 'local.db'}", "--jobs", "1")
+    assert gradebook_scores(postgres_url) == {}, "the PostgreSQL gradebook should be empty before the cluster grades"
+
+    first = _grade(folder, tmp / "first.csv", postgres_url, "--cluster", address, wait=False)
+    seen = []
+    try:  # kill the client once it has recorded three grades
+        for line in first.stderr:
+            seen.append(line)
+            if sum(line.startswith("graded ") for line in seen) == 3:
+                break
+    finally:
+        _stop(first)
+    (tmp / "first.stderr").write_text("".join(seen))
+    recorded_after_first = gradebook_scores(postgres_url)
+
+    rerun = _grade(folder, tmp / "cluster.csv", postgres_url, "--cluster", address, wait=False)
+    pids = client.run(os.getpid)  # {worker address: pid of the worker process (its nanny restarts it)}
+    killed = None
+    try:
+        deadline = time.monotonic() + 600
+        while killed is None and time.monotonic() < deadline and rerun.poll() is None:
+            busy = [w for w, keys in client.processing().items() if any(str(k).startswith("rl-course-grade") for k in keys)]
+            if busy:
+                time.sleep(2)  # into the grading: the kernel runs
+                if client.processing().get(busy[0]):
+                    killed = busy[0]
+                    os.kill(pids[killed], signal.SIGKILL)
+            time.sleep(0.5)
+        out, err = rerun.communicate(timeout=1200)
+    finally:
+        _stop(rerun)
+    return dict(submissions=submissions, local=local, tmp=tmp, rerun=(rerun.returncode, out, err), killed=killed,
+                recorded_after_first=recorded_after_first, db_url=postgres_url, folder=folder, address=address)
+
+
+@pytest.mark.notebook
+def test_the_cluster_grades_as_a_local_job_does(graded):
+    code, out, err = graded["local"]
+    assert code == 0, err
+    code, cluster_out, cluster_err = graded["rerun"]
+    assert code == 0, cluster_err
+    assert json.loads(cluster_out) == json.loads(out)
+    assert _rows(graded["tmp"] / "cluster.csv") == _rows(graded["tmp"] / "local.csv")
+    assert set(_rows(graded["tmp"] / "cluster.csv")) == set(graded["submissions"])
+    scores = json.loads(out)
+    assert scores["solution"] == {a: {"score": s, "max_score": s} for a, s in (("01_td_lambda", 12.0), ("02_forward_backward", 15.0), ("03_gae", 10.0))}
+    assert scores["sign_flipped"]["01_td_lambda"]["score"] < 12
+
+
+@pytest.mark.notebook
+def test_every_grade_is_recorded_once_in_the_postgresql_gradebook(graded):
+    recorded = gradebook_scores(graded["db_url"])
+    rows = _rows(graded["tmp"] / "cluster.csv")
+    assert recorded == {key: float(r["score"]) for key, r in rows.items() if key != ("kills_its_grader", "01_td_lambda")}
+    from sqlalchemy import create_engine, text
+
+    with create_engine(graded["db_url"]).connect() as connection:  # one submission row per student and assignment
+        counts = connection.execute(text("SELECT s.student_id, a.name, count(*) FROM submitted_assignment s "
+                                         "JOIN assignment a ON a.id = s.assignment_id GROUP BY s.student_id, a.name")).all()
+    assert counts and all(n == 1 for _, _, n in counts)
+
+
+@pytest.mark.notebook
+def test_a_worker_killed_mid_grading_has_its_submission_graded_by_another_and_the_run_says_so(graded):
+    assert graded["killed"] is not None, "no worker was seen grading"
+    err = graded["rerun"][2]
+    assert f"the Dask worker {graded['killed']} left the cluster" in err, err
+
+
+@pytest.mark.notebook
+def test_a_submission_that_kills_its_workers_gets_zero_and_a_problem_line(graded):
+    row = _rows(graded["tmp"] / "cluster.csv")[("kills_its_grader", "01_td_lambda")]
+    assert row["score"] == "0" and "the process grading it was killed" in row["problem"], row
+    assert any(line.startswith("problem: ") and "kills_its_grader" in line for line in graded["rerun"][2].splitlines())
+
+
+@pytest.mark.notebook
+def test_a_rerun_after_the_client_was_killed_grades_only_what_is_missing_or_changed(graded):
+    already = len(graded["recorded_after_first"])
+    assert already >= 3, graded["recorded_after_first"]
+    err = graded["rerun"][2]
+    total = len(graded["submissions"])
+    assert f"{total} submissions: {total - already} graded, {already} unchanged" in err, err
+    # one submission changes: only it is graded again
+    nb_path = graded["folder"] / "untouched" / "03_gae" / NOTEBOOKS["03_gae"]
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.cells[0].source += "\n\nRead the lecture first."
+    nbformat.write(nb, nb_path)
+    code, out, err = _grade(graded["folder"], graded["tmp"] / "again.csv", graded["db_url"], "--cluster", graded["address"])
+    assert code == 0, err
+    assert f"{total} submissions: 1 graded, {total - 1} unchanged" in err, err
+    graded_now = [line for line in err.splitlines() if line.startswith("graded ")]
+    assert len(graded_now) == 1 and graded_now[0].startswith("graded untouched/03_gae: 0 / 10 "), err
+    assert _rows(graded["tmp"] / "again.csv") == _rows(graded["tmp"] / "cluster.csv")
+
+
+def test_an_unreachable_scheduler_is_a_one_line_error_naming_it(tmp_path):
+    (tmp_path / "submitted").mkdir()
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    started = time.monotonic()
+    code, out, err = _grade(tmp_path / "submitted", tmp_path / "g.csv", f"sqlite:///{tmp_path / 'g.db'}", "--cluster", address)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"rl-course: error: --cluster {address}: cannot reach the Dask scheduler"), err
+    assert time.monotonic() - started < 120
+
+
+@pytest.mark.parametrize("jobs, cores, threads", [(1, 2, 2), (2, 2, 1), (3, 2, 1), (2, 16, 8), (4, 18, 4)])
+def test_kernels_share_the_cores_among_the_jobs(jobs, cores, threads):
+    from rl_course import instructor
+
+    assert instructor.kernel_threads(jobs, cores) == threads
+
+
+def test_the_digest_of_a_submission_changes_with_its_files_problems_and_settings():
+    from rl_course import instructor
+
+    files = {"td_lambda.ipynb": b"{}", "data.csv": b"1,2"}
+    digest = instructor.submission_digest(files, [], "settings")
+    assert digest == instructor.submission_digest(dict(reversed(files.items())), [], "settings")  # not the order
+    changed = [instructor.submission_digest({**files, "data.csv": b"1,3"}, [], "settings"),
+               instructor.submission_digest({"td_lambda.ipynb": b"{}"}, [], "settings"),
+               instructor.submission_digest(files, ["x: graded as td_lambda.ipynb (misnamed)"], "settings"),
+               instructor.submission_digest(files, [], "other settings")]
+    assert len({digest, *changed}) == 5
+
+
+def test_the_course_travels_to_the_workers_without_anything_else(course_root):
+    import io
+    import tarfile
+
+    from rl_course import cluster
+
+    archive = cluster.course_archive(course_root)
+    names = tarfile.open(fileobj=io.BytesIO(archive)).getnames()
+    assert "nbgrader_config.py" in names and f"solutions/01_td_lambda/{NOTEBOOKS['01_td_lambda']}" in names
+    assert all(n == "nbgrader_config.py" or n.startswith("solutions/") for n in names)
+    assert cluster.course_archive(course_root) == archive  # the same bytes each time: workers unpack it once
