@@ -32,6 +32,7 @@ from __future__ import annotations
 import ast
 import copy
 import dataclasses
+import hashlib
 import importlib
 import io
 import json
@@ -213,7 +214,7 @@ def build(course_root: Path, open_: list[str], solved: list[str] = (), out: Path
     earlier = out.exists() and any(out.iterdir())
     if earlier and (not (out / "notebooks").is_dir() or not list(out.glob("*.whl"))):
         raise CourseError(f"--out {out}: not empty and not an earlier student edition; choose an empty folder")
-    stale = [line for line in check_release(course_root) if line.split("/")[1:2] and line.split("/")[1] in open_]
+    stale = [line for line in _release_problems(course_root) if line.split("/")[1:2] and line.split("/")[1] in open_]
     if stale:
         raise CourseError(f"{stale[0]}: run `rl-course release` first")
     withheld = [a for a in assignments(course_root) if a not in solved]
@@ -236,6 +237,23 @@ def build(course_root: Path, open_: list[str], solved: list[str] = (), out: Path
         raise CourseError(f"the student edition would hold answers, so none was written: {findings[0]}"
                           + (f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""))
     return edition
+
+
+_RELEASE_CHECKED: dict[tuple[str, str], list[str]] = {}
+
+
+def _release_problems(course_root: Path) -> list[str]:
+    """``check_release``, run once for the same files: editions of several windows built in one process
+    (the tests build one per window) regenerate the release once, not once each."""
+    digest = hashlib.sha256()
+    for path in sorted(p for folder in (SOURCE_DIR, RELEASE_DIR) for p in (course_root / folder).rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(course_root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(course_root.glob("nbgrader_config.py")):
+        digest.update(path.read_bytes())
+    key = (str(course_root), digest.hexdigest())
+    if key not in _RELEASE_CHECKED:
+        _RELEASE_CHECKED[key] = check_release(course_root)
+    return list(_RELEASE_CHECKED[key])
 
 
 def build_wheel(course_root: Path, withheld_assignments: list[str], out: Path) -> Path:
