@@ -8,6 +8,7 @@ instructor builds the student edition from it::
 
     student-edition/rl_course-0.1.0+student-py3-none-any.whl   the library; pip install it
     student-edition/notebooks/03_gae/gae.ipynb                 the released notebooks of the open assignments
+                                                               (with the files they show, ``ASSETS``)
 
 In the wheel, every graded function (``@reference``) of an open or future assignment keeps its
 signature, docstring and mark, and its body is replaced by a call to ``rl_course.withheld.own_answer``:
@@ -19,7 +20,9 @@ holds source only, no bytecode. It also ships a Jupyter configuration that turns
 extensions only an instructor uses (Formgrader, Create Assignment, Course List).
 
 ``ANSWERS`` says which assignment each ``@reference`` belongs to, and under which name the notebook
-defines the student's own; a test keeps it complete. ``scan`` looks for answers in a set of files
+defines the student's own; a test keeps it complete. ``COMPANIONS`` are functions that hold an answer in
+another form (GAE on tensors, the vectorized TD(λ) sweep): withheld with it. A notebook that would use one
+of them asks ``rl_course.withheld.is_withheld`` and, in the student edition, uses the student's own function. ``scan`` looks for answers in a set of files
 (the function bodies, compared as normalized syntax trees; the hidden tests' lines; files of
 ``solutions/``); the builder refuses an edition in which it finds any.
 """
@@ -28,6 +31,8 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
+import hashlib
 import importlib
 import io
 import json
@@ -58,6 +63,12 @@ class Answer:
 
     assignment: str
     notebook_name: str | None = None
+    also: tuple[str, ...] = ()  # further assignments whose answers it holds too: withheld while any of them is
+    instead: str | None = None  # what a notebook that needs it does in the student edition, where no notebook_name says
+
+    @property
+    def assignments(self) -> tuple[str, ...]:
+        return (self.assignment, *self.also)
 
 
 # Every @reference of the library (module.qualname), with the assignment whose answer it is.
@@ -100,11 +111,20 @@ COMPANIONS: dict[str, Answer] = {
     "rl_course.ppo.trainer.run_epochs": Answer("04_ppo"),  # the epochs of minibatch steps of ppo_update
     "rl_course.ppo.trainer.clipped_update": Answer("04_ppo"),  # ppo_update with L^CLIP
     "rl_course.ppo.trainer.kl_penalty_update": Answer("04_ppo"),  # ppo_update with the KL penalty instead
+    # TD(λ) with accumulating and replacing traces, online and offline (01), and true online TD(λ) (02), over arrays
+    "rl_course.tabular.td_lambda_sweep": Answer(
+        "01_td_lambda", also=("02_forward_backward",),
+        instead="tabular.td_lambda_sweep_loop(runs, v_true, alphas, lams, episode_fn=your_episode_function) computes the same numbers"),
 }
 
 # References that no assignment asks for, which demos of the notebooks run: kept in every edition.
 NOT_ASKED: dict[str, str] = {
     "rl_course.tabular.online_lambda_return_episode": "the online λ-return of 02's figure, which no notebook asks for",
+}
+
+# Files of the repository that an assignment's notebook shows, handed out next to it (a student's edition has no docs/).
+ASSETS: dict[str, tuple[str, ...]] = {
+    "05_continuous": ("docs/figures/pendulum_ablations.png",),  # the ablations recorded by benchmarks/ablations.py
 }
 
 JUPYTER_CONFIG = {  # what a student's JupyterLab loads: nbgrader's student extensions only
@@ -164,8 +184,14 @@ def resolve(course_root: Path, given: list[str], what: str) -> list[str]:
 
 
 def withheld_functions(withheld_assignments: list[str]) -> dict[str, Answer]:
-    """The functions (``module.qualname``) whose bodies the edition replaces: answers of withheld assignments."""
-    return {name: answer for name, answer in {**ANSWERS, **COMPANIONS}.items() if answer.assignment in withheld_assignments}
+    """The functions (``module.qualname``) whose bodies the edition replaces: those holding an answer of a withheld
+    assignment, each with the first such assignment as its ``assignment``."""
+    found = {}
+    for name, answer in {**ANSWERS, **COMPANIONS}.items():
+        withheld = [a for a in answer.assignments if a in withheld_assignments]
+        if withheld:
+            found[name] = answer if withheld[0] == answer.assignment else dataclasses.replace(answer, assignment=withheld[0])
+    return found
 
 
 # ---------------------------------------------------------------- building
@@ -191,7 +217,7 @@ def build(course_root: Path, open_: list[str], solved: list[str] = (), out: Path
     earlier = out.exists() and any(out.iterdir())
     if earlier and (not (out / "notebooks").is_dir() or not list(out.glob("*.whl"))):
         raise CourseError(f"--out {out}: not empty and not an earlier student edition; choose an empty folder")
-    stale = [line for line in check_release(course_root) if line.split("/")[1:2] and line.split("/")[1] in open_]
+    stale = [line for line in _release_problems(course_root) if line.split("/")[1:2] and line.split("/")[1] in open_]
     if stale:
         raise CourseError(f"{stale[0]}: run `rl-course release` first")
     withheld = [a for a in assignments(course_root) if a not in solved]
@@ -202,6 +228,10 @@ def build(course_root: Path, open_: list[str], solved: list[str] = (), out: Path
     for assignment in open_:
         shutil.copytree(course_root / RELEASE_DIR / assignment, notebooks / assignment,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        for asset in ASSETS.get(assignment, ()):
+            if not (course_root / asset).is_file():
+                raise CourseError(f"{asset}: the notebook of {assignment} shows it, and it is not in {course_root}")
+            shutil.copy(course_root / asset, notebooks / assignment / Path(asset).name)
     wheel = build_wheel(course_root, withheld, out)
     edition = Edition(wheel=wheel, notebooks=notebooks, open=open_, solved=solved, withheld=withheld)
     findings = scan(edition_files(edition), course_root, withheld)
@@ -210,6 +240,23 @@ def build(course_root: Path, open_: list[str], solved: list[str] = (), out: Path
         raise CourseError(f"the student edition would hold answers, so none was written: {findings[0]}"
                           + (f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""))
     return edition
+
+
+_RELEASE_CHECKED: dict[tuple[str, str], list[str]] = {}
+
+
+def _release_problems(course_root: Path) -> list[str]:
+    """``check_release``, run once for the same files: editions of several windows built in one process
+    (the tests build one per window) regenerate the release once, not once each."""
+    digest = hashlib.sha256()
+    for path in sorted(p for folder in (SOURCE_DIR, RELEASE_DIR) for p in (course_root / folder).rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(course_root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(course_root.glob("nbgrader_config.py")):
+        digest.update(path.read_bytes())
+    key = (str(course_root), digest.hexdigest())
+    if key not in _RELEASE_CHECKED:
+        _RELEASE_CHECKED[key] = check_release(course_root)
+    return list(_RELEASE_CHECKED[key])
 
 
 def build_wheel(course_root: Path, withheld_assignments: list[str], out: Path) -> Path:
@@ -271,8 +318,9 @@ def withhold(source: str, module: str, functions: dict[str, Answer]) -> tuple[st
             raise CourseError(f"{name}: its body shares a line with its signature; write it on lines of its own")
         indent = re.match(r"\s*", lines[first - 1]).group(0)
         answer = functions[name]
+        instead = f", instead={answer.instead!r}" if answer.instead else ""
         stub = (f"{indent}from rl_course.withheld import own_answer\n\n"
-                f"{indent}return own_answer({name!r}, {answer.assignment!r}, {answer.notebook_name!r}, locals())\n")
+                f"{indent}return own_answer({name!r}, {answer.assignment!r}, {answer.notebook_name!r}, locals(){instead})\n")
         lines[first - 1:last] = [stub]
     return "".join(lines), {name for _, name in found}
 

@@ -43,7 +43,18 @@ STAND_INS = {"rl_course.ppo.networks.orthogonal_matrix": _torch_orthogonal}
 _running: set[str] = set()  # the withheld answers whose stand-in is running: one that calls itself back is no answer
 
 
-def own_answer(qualname: str, assignment: str, name: str | None, arguments: dict):
+def is_withheld(function) -> bool:
+    """Whether this edition of the library withholds ``function``: True in the student edition for a graded
+    function of an open or future assignment (its body is a call to ``own_answer``), False in the instructor's.
+
+    A notebook asks it where it would use a library function that is an answer of its own assignment (the
+    vectorized TD(λ) sweep of 01 and 02), and otherwise uses the student's own function.
+    """
+    code = getattr(inspect.unwrap(function), "__code__", None)
+    return code is not None and "own_answer" in code.co_names
+
+
+def own_answer(qualname: str, assignment: str, name: str | None, arguments: dict, instead: str | None = None):
     """Call the notebook's own ``name`` in place of the withheld ``qualname``, with the ``arguments`` the
     library's function was given (its ``locals()``): required ones by position, the others by name and
     only where they differ from the default, so that the student's function needs no parameter it does
@@ -51,7 +62,7 @@ def own_answer(qualname: str, assignment: str, name: str | None, arguments: dict
 
     Without one, a function of ``STAND_INS`` is computed by its stand-in. Raises ``AnswerWithheld`` when
     the notebook defines no ``name``, when its ``name`` is the library's stand-in itself (imported from
-    ``rl_course``), or when it calls back into the stand-in.
+    ``rl_course``), or when it calls back into the stand-in; ``instead`` says what to do where there is no ``name``.
     """
     args, kwargs = _passed(qualname, arguments)
     notebook = sys.modules.get("__main__")
@@ -63,7 +74,7 @@ def own_answer(qualname: str, assignment: str, name: str | None, arguments: dict
         return STAND_INS[qualname](*args, **kwargs)
     if not callable(own) or is_reference(own):
         how = (f"write your own {name} in the notebook and run its cell (the library calls it from there)" if name
-               else "it is taught in that assignment")
+               else instead or "it is taught in that assignment")
         raise AnswerWithheld(f"{qualname} is the answer of assignment {assignment} and is not in the student edition: {how}")
     _running.add(qualname)
     try:

@@ -8,16 +8,19 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import sysconfig
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 
-from rl_course import advantages, cli, edition
+from rl_course import advantages, cli, edition, envs, tabular
 from test_course import DEMO_CELLS, FULL_MARKS, NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,6 +99,21 @@ def test_withholding_keeps_signature_docstring_and_mark_and_calls_the_notebooks_
     monkeypatch.setattr(main, "gae", gae)  # the library's, imported into the notebook
     with pytest.raises(NotImplementedError, match="is not in the student edition"):
         gae([1.0], [0.0])
+    # a notebook can ask which edition it runs in: the stand-in is withheld, the library's other functions are not
+    from rl_course.withheld import is_withheld
+
+    assert is_withheld(gae) and not is_withheld(importlib.import_module("withheld_demo").kept)
+    assert not is_withheld(advantages.gae) and not is_withheld(tabular.td_lambda_sweep)
+
+
+def test_the_vectorized_sweep_is_withheld_while_01_or_02_is():
+    """td_lambda_sweep holds TD(λ) with traces (01) and true online TD(λ) (02): withheld until both are solved."""
+    assert edition.withheld_functions(ALL)["rl_course.tabular.td_lambda_sweep"].assignment == "01_td_lambda"
+    assert edition.withheld_functions(ALL[1:])["rl_course.tabular.td_lambda_sweep"].assignment == "02_forward_backward"
+    assert "rl_course.tabular.td_lambda_sweep" not in edition.withheld_functions(ALL[2:])
+    source, replaced = edition.withhold(Path(tabular.__file__).read_text(), "rl_course.tabular", edition.withheld_functions(ALL[1:]))
+    assert "rl_course.tabular.td_lambda_sweep" in replaced and "_EpisodeStream(runs)" not in source
+    assert "instead='tabular.td_lambda_sweep_loop(runs, v_true, alphas, lams, episode_fn=your_episode_function)" in source
 
 
 def test_normalized_bodies_see_through_renaming_and_reformatting_but_not_a_changed_formula():
@@ -274,28 +292,46 @@ def test_a_bad_window_is_a_one_line_error(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- a student's environment
+#
+# Each window's edition goes into a fresh virtual environment of its own, with pip, from its wheel alone (--no-deps):
+# the packages it depends on are those already installed for the tests, seen through a path file, never their
+# rl_course (an editable install, whose path file is not read there); `pip check` proves the wheel's requirements are
+# met. The environment for JupyterLab also gets its own nbgrader, JupyterLab and Jupyter Server (the versions of the
+# tests'), so that their extensions and configuration sit in the same prefix as the wheel's, as on a student's laptop.
+
+SHARED = [Path(p) for p in dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])]
+JUPYTER = ("nbgrader", "jupyterlab", "jupyter-server", "jupyter-core")
 
 
-@pytest.fixture(scope="module")
-def student_python(tmp_path_factory, editions):
-    """A fresh virtual environment (no system site-packages) with the first edition's wheel and its
-    dependencies from the local package index, torch pinned; returns its Python."""
-    venv = tmp_path_factory.mktemp("student") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
-    _pip(pip, "torch==2.13.0", str(editions["01"].wheel))
+def _student_env(folder: Path, wheel: Path, *also: str) -> Path:
+    """A fresh virtual environment in ``folder`` with ``wheel`` (and the packages ``also``) installed by pip; returns its Python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    (site / "_installed_for_the_tests.pth").write_text("".join(f"{path}\n" for path in SHARED))
+    _pip([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--disable-pip-version-check",
+          "--no-compile", "--no-deps", "--ignore-installed"], str(wheel), *also)
+    _pip([sys.executable, "-m", "pip", "--python", str(python), "check", "--disable-pip-version-check"])
     return python
-
-
-def _install(python: Path, wheel: Path) -> None:
-    _pip([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile", "--no-deps",
-          "--force-reinstall"], str(wheel))
 
 
 def _pip(command: list, *what: str) -> None:
     result = subprocess.run([*command, *what], capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def student_pythons(editions, tmp_path_factory):
+    """{window: the Python of a fresh environment with that window's edition installed}, made when first asked for."""
+    folder = tmp_path_factory.mktemp("student")
+
+    class Pythons(dict):
+        def __missing__(self, window):
+            self[window] = _student_env(folder / window, editions[window].wheel)
+            return self[window]
+
+    return Pythons()
 
 
 def _with_solutions_pasted(released: Path, assignment: str) -> nbformat.NotebookNode:
@@ -320,64 +356,132 @@ def _run_in(python: Path, notebooks: list[Path], tmp: Path) -> dict:
     return json.loads(out.read_text())
 
 
+def _windows_read(request) -> list[str]:
+    """The windows whose runs the selected tests read: all of them, unless every selected test that reads runs
+    names its assignment (``-k "01 or 02"`` runs those two windows only)."""
+    needed = set()
+    for item in request.session.items:
+        if not {"student_runs", "graded_runs"} & set(getattr(item, "fixturenames", ())):
+            continue
+        assignment = getattr(getattr(item, "callspec", None), "params", {}).get("assignment")
+        if assignment is None and "ablation" not in item.name:
+            return sorted(WINDOWS)
+        needed.add(assignment[:2] if assignment else "05")
+    return sorted(needed)
+
+
 @pytest.fixture(scope="module")
-def student_runs(student_python, editions, tmp_path_factory):
-    """Each released notebook with the solutions pasted in, run in the student edition of its window:
+def student_runs(request, student_pythons, editions, tmp_path_factory):
+    """Each released notebook with the solutions pasted in, run in the student edition of its window, in its folder
+    as handed out (with the files it shows), two windows at a time, the longest first:
     {assignment: (the executed notebook's path, its record)}."""
-    runs = {}
-    for window in WINDOWS:
+    def run(window):
         built = editions[window]
-        _install(student_python, built.wheel)
         tmp = tmp_path_factory.mktemp(f"run-{window}")
         paths = []
         for assignment in built.open:
+            shutil.copytree(built.notebooks / assignment, tmp / assignment)
             path = tmp / assignment / NOTEBOOKS[assignment]
-            path.parent.mkdir()
-            nbformat.write(_with_solutions_pasted(built.notebooks / assignment / NOTEBOOKS[assignment], assignment), path)
+            nbformat.write(_with_solutions_pasted(path, assignment), path)
             paths.append(path)
-        records = _run_in(student_python, paths, tmp)
-        for assignment, path in zip(built.open, paths):
-            runs[assignment] = (path, records[str(path)])
-    return runs
+        records = _run_in(student_pythons[window], paths, tmp)
+        return {assignment: (path, records[str(path)]) for assignment, path in zip(built.open, paths)}
+
+    windows = sorted(_windows_read(request), reverse=True)
+    for window in windows:  # built one after the other: the command prints to this process's stdout
+        editions[window]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = list(pool.map(run, windows))
+    return {assignment: result for runs in done for assignment, result in runs.items()}
 
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("assignment", ALL)
-def test_released_notebook_with_the_solutions_runs_in_the_student_edition(student_runs, student_python, assignment):
+def test_released_notebook_with_the_solutions_runs_in_the_student_edition(student_runs, student_pythons, assignment):
     path, record = student_runs[assignment]
     assert record["failed_cell"] is None, f"{assignment}: cell {record['failed_cell']} failed:\n{record['error']}"
-    assert record["rl_course"].startswith(str(student_python.parents[1])), record["rl_course"]
+    assert record["rl_course"].startswith(str(student_pythons[assignment[:2]].parents[1])), record["rl_course"]
     print(f"{assignment}: {record['seconds']:.0f} s in the student edition")
 
 
+def _cell(path: Path, grade_id: str) -> nbformat.NotebookNode:
+    return next(c for c in nbformat.read(path, as_version=4).cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _text(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs)
+
+
 @pytest.mark.notebook
-def test_the_solved_window_trains_04_with_the_librarys_gae(student_python, editions, tmp_path):
-    """With 01–03 solved, the library's GAE is the real one; 04's answers are the stand-ins."""
-    _install(student_python, editions["04"].wheel)
+@pytest.mark.parametrize("assignment", ["01_td_lambda", "02_forward_backward"])
+def test_the_sweep_figures_come_from_the_students_own_functions(student_runs, assignment):
+    """The vectorized sweep is an answer of 01 and 02, withheld in their editions (a call would fail the run): the
+    figure and its table of the best α come from the student's functions."""
+    path, _ = student_runs[assignment]
+    sweep = _cell(path, "sweep")
+    assert any("image/png" in o.get("data", {}) for o in sweep.outputs)
+    assert ("best α (acc.)" if assignment == "01_td_lambda" else "α = 0.") in _text(sweep)
+    if assignment == "01_td_lambda":
+        assert "comes from your td_lambda_episode" in _text(_cell(path, "check_against_sweep"))
+
+
+@pytest.mark.notebook
+def test_the_ablation_figure_is_handed_out_with_05(student_runs):
+    path, _ = student_runs["05_continuous"]
+    assert (path.parent / "pendulum_ablations.png").read_bytes() == (ROOT / "docs" / "figures" / "pendulum_ablations.png").read_bytes()
+    assert any("image/png" in o.get("data", {}) for o in _cell(path, "ablation_figure").outputs)
+
+
+@pytest.mark.notebook
+def test_the_solved_window_trains_04_with_the_librarys_gae(student_pythons, tmp_path):
+    """With 01–03 solved, the library's GAE and TD(λ) sweep are the real ones; 04's answers are the stand-ins; in 01's
+    window the sweep says what to use instead."""
     rng = np.random.default_rng(0)
     r, v, nv = rng.normal(size=(6, 3)), rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
     term, trunc = rng.random((6, 3)) < 0.2, rng.random((6, 3)) < 0.2
     script = textwrap.dedent(f"""
         import json, numpy as np, torch
-        from rl_course import advantages, ppo
+        from rl_course import advantages, envs, ppo, tabular
         r, v, nv, term, trunc = (np.array(x) for x in json.loads({json.dumps(json.dumps([r.tolist(), v.tolist(), nv.tolist(),
                                                                                        term.tolist(), trunc.tolist()]))}))
         print(json.dumps(advantages.gae(r, v, nv, term, trunc, 0.9, 0.8).tolist()))
+        sweep = lambda: tabular.td_lambda_sweep(tabular.random_walk_runs(3, 2), envs.random_walk_true_values(), [0.1, 0.3],
+                                                [0.0, 0.9], trace="dutch", progress=False)
+        try:
+            print(json.dumps(sweep().tolist()))
+        except NotImplementedError as error:
+            print(error)
         try:
             ppo.probability_ratio(torch.zeros(2), torch.zeros(2))
         except NotImplementedError as error:
             print(error)
     """)
-    result = subprocess.run([str(student_python), "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    result = subprocess.run([str(student_pythons["04"]), "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr
-    got, message = result.stdout.splitlines()
+    got, swept, message = result.stdout.splitlines()
     np.testing.assert_allclose(json.loads(got), advantages.gae(r, v, nv, term, trunc, 0.9, 0.8))
-    train = subprocess.run([str(student_python.parent / "rl-course"), "train", "--steps", "256", "--no-gif", "--out", str(tmp_path)],
+    np.testing.assert_allclose(json.loads(swept), tabular.td_lambda_sweep(tabular.random_walk_runs(3, 2), envs.random_walk_true_values(),
+                                                                          [0.1, 0.3], [0.0, 0.9], trace="dutch", progress=False))
+    assert message == ("rl_course.ppo.losses.probability_ratio is the answer of assignment 04_ppo and is not in the student "
+                       "edition: write your own probability_ratio in the notebook and run its cell (the library calls it from there)")
+    train = subprocess.run([str(student_pythons["04"].parent / "rl-course"), "train", "--steps", "256", "--no-gif", "--out", str(tmp_path)],
                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert train.returncode == 2 and train.stderr.startswith(
         "rl-course: error: rl_course.ppo.trainer.train is the answer of assignment 04_ppo and is not in the student edition"), train.stderr
-    assert message == ("rl_course.ppo.losses.probability_ratio is the answer of assignment 04_ppo and is not in the student "
-                       "edition: write your own probability_ratio in the notebook and run its cell (the library calls it from there)")
+    only_the_sweep = textwrap.dedent("""
+        from rl_course import envs, tabular
+        try:
+            tabular.td_lambda_sweep(tabular.random_walk_runs(3, 2), envs.random_walk_true_values(), [0.1], [0.9], progress=False)
+        except NotImplementedError as error:
+            print(error)
+    """)
+    for window, assignment in (("01", "01_td_lambda"), ("02", "02_forward_backward")):
+        result = subprocess.run([str(student_pythons[window]), "-c", only_the_sweep], capture_output=True, text=True, cwd=tmp_path,
+                                timeout=300)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[0] == (
+            f"rl_course.tabular.td_lambda_sweep is the answer of assignment {assignment} and is not in the student edition: "
+            "tabular.td_lambda_sweep_loop(runs, v_true, alphas, lams, episode_fn=your_episode_function) computes the same numbers"), result
 
 
 # ---------------------------------------------------------------- graded by the instructor's edition
@@ -391,8 +495,8 @@ IMPORTS_REFERENCE = '''def gae(rewards, values, next_values, terminated, truncat
 
 @pytest.fixture(scope="module")
 def graded_runs(student_runs, editions, tmp_path_factory):
-    """Grade with the instructor's edition: each notebook run in the student edition (the cells that only
-    demonstrate left out, as in test_course), and each released notebook untouched."""
+    """Grade with the instructor's edition, in one call: each notebook run in the student edition (the cells that only
+    demonstrate left out, as in test_course), each released notebook untouched, and a 03 whose gae imports the library's."""
     tmp = tmp_path_factory.mktemp("graded")
     submitted = tmp / "submitted"
     for assignment, (path, _) in student_runs.items():
@@ -402,6 +506,7 @@ def graded_runs(student_runs, editions, tmp_path_factory):
                                   ("untouched", nbformat.read(editions[assignment[:2]].notebooks / assignment / NOTEBOOKS[assignment], as_version=4))):
             (submitted / student / assignment).mkdir(parents=True)
             nbformat.write(notebook, submitted / student / assignment / NOTEBOOKS[assignment])
+    _submit_imports_reference(submitted)
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         code = cli.main(["grade", str(submitted), "--json", "--csv", str(tmp / "grades.csv"), "--jobs", "2",
@@ -429,14 +534,8 @@ def _submit_imports_reference(submitted: Path) -> None:
 
 
 @pytest.mark.notebook
-def test_a_submission_that_imports_a_withheld_answer_gets_the_guards_feedback(tmp_path):
-    _submit_imports_reference(tmp_path / "submitted")
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = cli.main(["grade", str(tmp_path / "submitted"), "--json", "--csv", str(tmp_path / "grades.csv"),
-                         "--db", f"sqlite:///{tmp_path / 'gradebook.db'}", "--course", str(ROOT)])
-    assert code == 0, stderr.getvalue()
-    scores, stderr = json.loads(stdout.getvalue()), stderr.getvalue()
+def test_a_submission_that_imports_a_withheld_answer_gets_the_guards_feedback(graded_runs):
+    scores, stderr = graded_runs
     block = stderr.split("graded imports_reference/03_gae:")[1].split("\ngraded ")[0]
     lines = [line.strip() for line in block.splitlines()[1:]]
     assert scores["imports_reference"]["03_gae"]["score"] == FULL_MARKS["03_gae"] - 5  # the five gae tests, a point each
@@ -446,9 +545,11 @@ def test_a_submission_that_imports_a_withheld_answer_gets_the_guards_feedback(tm
 
 
 @pytest.mark.notebook
-def test_a_students_jupyterlab_has_the_student_tools_of_nbgrader_only(student_python, editions, tmp_path):
-    _install(student_python, editions["01"].wheel)
-    jupyter = student_python.parent / "jupyter"
+def test_a_students_jupyterlab_has_the_student_tools_of_nbgrader_only(editions, tmp_path):
+    from importlib.metadata import version
+
+    python = _student_env(tmp_path / "venv", editions["01"].wheel, *(f"{name}=={version(name)}" for name in JUPYTER))
+    jupyter = python.parent / "jupyter"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "VIRTUAL_ENV"))}
     env.update(JUPYTER_CONFIG_DIR=str(tmp_path / "user-config"), NO_COLOR="1")  # a student without settings of their own
     lab = subprocess.run([str(jupyter), "labextension", "list"], capture_output=True, text=True, env=env, cwd=tmp_path)
