@@ -455,6 +455,7 @@ class ClipPanel:
         (self.curve,) = self.objective.plot(rhos, rhos, lw=2, label=r"$\min(\rho A,\ \mathrm{clip}(\rho)A)$")
         (self.gradient,) = self.slope.plot(rhos, np.zeros_like(rhos), lw=2)
         self.slope.set_title(r"$\partial L^{CLIP} / \partial\rho$ by autograd")
+        self.legend = self.objective.legend(fontsize="small")
         for ax in (self.objective, self.slope):
             ax.set_xlim(rhos[0], rhos[-1])
             ax.set_xlabel(r"$\rho = \pi_\theta(a|s)\ /\ \pi^{old}(a|s)$")
@@ -481,7 +482,7 @@ class ClipPanel:
             self.objective.set_ylim(min(low, 0) - margin, max(high, 0) + margin)
             self.slope.set_ylim(-1.3 * abs(advantage) - 0.05, 1.3 * abs(advantage) + 0.05)
             self.objective.set_title(rf"$L^{{CLIP}}$ of one transition, $A = {advantage:+g}$")
-            self.objective.legend(fontsize="small", loc="upper left" if advantage >= 0 else "lower left")
+            self.legend.set_loc("upper left" if advantage >= 0 else "lower left")
         return float(advantage)
 
     def rows(self) -> list[list[str]]:
