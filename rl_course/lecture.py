@@ -447,9 +447,9 @@ class ClipPanel:
         from matplotlib.figure import Figure
 
         rhos = self.RHOS
-        self.figure = Figure(figsize=(7.6, 3.4), dpi=DPI)
+        self.figure = Figure(figsize=(6.6, 3.3), dpi=DPI)
         self.objective, self.slope = self.figure.subplots(1, 2)
-        self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.9, wspace=0.25)
+        self.figure.subplots_adjust(left=0.08, right=0.98, bottom=0.17, top=0.9, wspace=0.28)
         self.spans = [ax.axvspan(0.8, 1.2, color="grey", alpha=0.15, zorder=0) for ax in (self.objective, self.slope)]
         (self.unclipped,) = self.objective.plot(rhos, rhos, color="grey", ls="--", lw=1, label=r"$\rho A$ (unclipped)")
         (self.curve,) = self.objective.plot(rhos, rhos, lw=2, label=r"$\min(\rho A,\ \mathrm{clip}(\rho)A)$")
@@ -483,6 +483,7 @@ class ClipPanel:
             self.slope.set_ylim(-1.3 * abs(advantage) - 0.05, 1.3 * abs(advantage) + 0.05)
             self.objective.set_title(rf"$L^{{CLIP}}$ of one transition, $A = {advantage:+g}$")
             self.legend.set_loc("upper left" if advantage >= 0 else "lower left")
+            self.legend.get_lines()[1].set_color(color)  # the legend is drawn with the layout
         return float(advantage)
 
     def rows(self) -> list[list[str]]:

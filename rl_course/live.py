@@ -105,7 +105,7 @@ def html_table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: st
         tds = "".join(f'<td style="{cell.format("right")};font-family:monospace">{html_text.escape(v)}</td>' for v in values)
         body.append(f'<tr{shade}><th style="{cell.format("left")}">{html_text.escape(label)}</th>{tds}</tr>')
     title = f'<caption style="caption-side:top;font-size:90%;padding-bottom:4px">{html_text.escape(caption)}</caption>' if caption else ""
-    return (f'<table class="rl-table" style="border-collapse:collapse;font-size:15px;margin:0">{title}'
+    return (f'<table class="rl-table" style="border-collapse:collapse;font-size:17px;margin:0">{title}'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
@@ -152,9 +152,9 @@ class Live:
         self.png = self.renderer.png(layout)
         width, height = self.renderer.canvas.get_width_height()
         picture = (f'<img src="data:image/png;base64,{base64.b64encode(self.png).decode()}" width="{width}" '
-                   f'height="{height}" style="margin:0;max-width:100%" alt="figure">')
-        self.html = (f'<div class="rl-live" style="display:flex;align-items:center;justify-content:center;gap:16px;'
-                     f'flex-wrap:wrap">{picture}{self.panel.readout()}</div>')
+                   f'height="{height}" style="margin:0;flex:0 1 auto;min-width:0;max-width:100%;height:auto" alt="figure">')
+        self.html = (f'<div class="rl-live" style="display:flex;flex-wrap:nowrap;align-items:center;justify-content:center;'
+                     f'gap:16px">{picture}{self.panel.readout()}</div>')
         self.redraws += 1
 
     def _bundle(self) -> dict:
