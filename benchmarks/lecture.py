@@ -24,6 +24,8 @@ from nbclient import NotebookClient
 
 from rl_course import slides
 
+CPU = ("import resource as _resource\nprint(sum(getattr(_resource.getrusage(who), field) for who in "
+       "(_resource.RUSAGE_SELF, _resource.RUSAGE_CHILDREN) for field in ('ru_utime', 'ru_stime')))")
 DRIVE = "import json as _json\nfrom rl_course import live as _live\nprint(_json.dumps([_live.drive_controls(globals()) for _ in range({passes})]))"
 TARGET_MS = 100
 
@@ -39,12 +41,14 @@ def main() -> None:
     print(f"load average before: {_load()} on {os.cpu_count()} CPUs")
     cell_seconds = []
     with client.setup_kernel():
+        cpu_before = _kernel_cpu(client, nb)
         started = time.perf_counter()
         for index, cell in enumerate(nb.cells):
             began = time.perf_counter()
             client.execute_cell(cell, index)
             cell_seconds.append((time.perf_counter() - began, index))
         executed = time.perf_counter() - started
+        cpu = _kernel_cpu(client, nb) - cpu_before
         client.set_widgets_metadata()
         driver = nbformat.v4.new_code_cell(DRIVE.format(passes=args.passes))
         nb.cells.append(driver)
@@ -52,7 +56,8 @@ def main() -> None:
     passes = json.loads(driver.outputs[-1]["text"])
     report = {key: [visit for one in passes for visit in one[key]] for key in passes[0]}
     nb.cells.pop()
-    print(f"\ndeck: {slides.count_slides(nb)} slides, executed top to bottom in {executed:.1f} s (kernel start not counted)")
+    print(f"\ndeck: {slides.count_slides(nb)} slides, executed top to bottom in {executed:.1f} s, {cpu:.1f} s of the kernel's CPU "
+          f"(kernel start not counted; wall ≈ CPU on two idle cores)")
     for seconds, index in sorted(cell_seconds, reverse=True)[:4]:
         print(f"  {seconds:6.1f} s  cell {index}: {nb.cells[index].source.splitlines()[0][:70]}")
 
@@ -75,6 +80,15 @@ def main() -> None:
     print(f"\npage: {path}, {facts['bytes'] / 1e6:.2f} MB, exported in {time.perf_counter() - began:.1f} s; "
           f"network references: {facts['network'] or 'none'}; MathJax inlined: {facts['mathjax_inlined']}")
     print(f"load average after: {_load()}")
+
+
+def _kernel_cpu(client, nb) -> float:
+    """The CPU seconds the kernel (and its child processes) has used so far."""
+    cell = nbformat.v4.new_code_cell(CPU)
+    nb.cells.append(cell)
+    client.execute_cell(cell, len(nb.cells) - 1)
+    nb.cells.pop()
+    return float(cell.outputs[-1]["text"])
 
 
 def _load() -> str:
