@@ -19,7 +19,7 @@ from rl_course import lecture, slides, tabular
 
 ROOT = Path(__file__).resolve().parents[1]
 DECK = ROOT / slides.DECK
-HANG_GUARD_SECONDS = 600  # per cell; the whole deck: 29 s of CPU, 108 s on two cores shared with other work (benchmarks/lecture.py)
+HANG_GUARD_SECONDS = 600  # per cell; the whole deck: 24.5 s of the kernel's CPU, 137 s on two cores at load 14 (benchmarks/lecture.py)
 PANELS = ("clip_panel", "horizon_panel", "weights_panel", "coefficient_panel", "lambda_panel", "gae_panel")
 
 # Runs in the deck's kernel after the last cell: every control of every Live panel through its range.
