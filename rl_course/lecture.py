@@ -1,9 +1,10 @@
 """The lecture deck's pictures: what each slide computes, and the figure it draws, for given parameters.
 
 Every quantity comes from the library's tested estimators (``advantages``, ``tabular``, ``ppo.losses``);
-this module only arranges them. Data functions return arrays, figure functions return a matplotlib
-Figure (closed for pyplot, so it shows only where it is displayed), and ``live`` redraws a figure
-whenever one of its ipywidgets controls moves, which is how the deck's sliders work.
+this module only arranges them. Data functions return arrays; each slider-driven figure is a panel, built once and
+updated in place by ``update(**values)`` with a readout (HTML: a table or numbers) beside it, which
+``rl_course.live`` redraws whenever one of its ipywidgets controls moves; ``plot_*`` return a panel's Figure
+(outside pyplot, so it shows only where it is displayed).
 
     lambda_return_weights   forward view: the weight of Ψ₍N₎ in Ψ^λ, (1 − λ) λ^{N−1}, the rest on Ψ₍∞₎
     gae_weights             backward view: the weight of Ψ₍₁₎(s_{t+k}) in Ψ^GAE(s_t), (γλ)^k, zeroed past an episode end
@@ -13,6 +14,7 @@ whenever one of its ipywidgets controls moves, which is how the deck's sliders w
     trace_history           the eligibility trace e(s) of every state at every step of an episode
     random_walk_table       the textbook's random-walk experiment: RMS error per (λ, α), the best α per λ
     estimator_bias_variance bias and variance of Ψ₍N₎ and Ψ^λ targets on the small MDP
+    ClipPanel, BiasVariancePanel, LambdaWeightsPanel, CoefficientPanel, GaeWeightsPanel   the deck's live figures
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def gae_weights(lam: float, gamma: float, horizon: int, episode_end: int | None 
     return advantages.gae(impulses, zeros, zeros, ended, np.zeros_like(ended), gamma, lam)[0]
 
 
-def coefficient_table(lam: float, gamma: float, n_terms: int = COEFFICIENT_TERMS, episode_length: int = 12) -> dict:
+def coefficient_table(lam: float, gamma: float, n_terms: int = COEFFICIENT_TERMS, episode_length: int | None = None) -> dict:
     """The coefficient of each term of a rollout in Ψ^λ(s(0)), computed and from the lecture's table.
 
     Both views are linear in the rewards and values, so the coefficient of r(t) (or V(s(t))) is the estimate
@@ -87,10 +89,12 @@ def coefficient_table(lam: float, gamma: float, n_terms: int = COEFFICIENT_TERMS
                             V(s): −(1 − λ)(1 + λ + λ² + …)      (with (1 − λ) Σ_{n≥t} λ^n = λ^t, also at λ = 1)
 
     The coefficients of the first terms do not depend on the episode's length once it is longer than
-    ``n_terms``: assignment 02 reads them off an episode of 60 steps, the deck off a shorter one.
+    ``n_terms``: assignment 02 reads them off an episode of 60 steps, the deck off the shortest that shows them,
+    ``episode_length`` = n_terms + 1 by default (the forward view costs O(T²) per rollout, and a slider redraws it).
     """
     if not (float(n_terms).is_integer() and n_terms >= 1):
         raise ValueError(f"n_terms must be an integer ≥ 1, got {n_terms!r}")
+    episode_length = int(n_terms) + 1 if episode_length is None else episode_length
     if episode_length <= n_terms:
         raise ValueError(f"episode_length must exceed n_terms ({n_terms}), got {episode_length}")
     advantages._check_lambda(lam)
@@ -122,8 +126,9 @@ def _tail(lam: float, start) -> np.ndarray:
 def clip_curves(eps: float, advantage: float, rhos: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """L^CLIP(ρ) = min(ρ A, clip(ρ, 1 − ε, 1 + ε) A) of one transition, and ∂L^CLIP/∂ρ, at every ρ in ``rhos``.
 
-    Both come from ``ppo.losses.clipped_surrogate``: the values one transition at a time, the gradient by
-    autograd through one batch (whose mean divides each gradient by the batch size, multiplied back).
+    Both come from ``ppo.losses.clipped_surrogate``: the values one transition at a time (mapped over the ratios
+    by ``torch.func.vmap``), the gradient by autograd through one batch (whose mean divides each gradient by the
+    batch size, multiplied back).
     """
     import torch
 
@@ -138,8 +143,9 @@ def clip_curves(eps: float, advantage: float, rhos: Sequence[float]) -> tuple[np
     advantages_ = torch.full_like(ratio, float(advantage))
     (gradient,) = torch.autograd.grad(clipped_surrogate(ratio, advantages_, eps) * len(rhos), ratio)
     with torch.no_grad():
-        values = [float(clipped_surrogate(ratio[i : i + 1], advantages_[i : i + 1], eps)) for i in range(len(rhos))]
-    return np.array(values), gradient.numpy()
+        one_transition = torch.func.vmap(lambda r, a: clipped_surrogate(r[None], a[None], eps))
+        values = one_transition(ratio, advantages_)
+    return values.numpy(), gradient.numpy()
 
 
 GRADIENT_CASES = ("ρ < 1 − ε", "1 − ε ≤ ρ ≤ 1 + ε", "ρ > 1 + ε")
@@ -276,7 +282,7 @@ def _figure(ncols: int = 2, figsize=FIGSIZE, **kwargs):
 
 
 def render(figure) -> bytes:
-    """The figure as PNG bytes, drawn once (what a slider's redraw costs)."""
+    """The figure as PNG bytes, drawn once in full."""
     import io
 
     buffer = io.BytesIO()
@@ -284,108 +290,220 @@ def render(figure) -> bytes:
     return buffer.getvalue()
 
 
+# The deck's live figures (``rl_course.live``): each built once, its artists updated in place by ``update``, which
+# returns the key of the layout it leaves (the rest of the figure, drawn once per key). Changing numbers go to the
+# readout (HTML beside the figure), not into the figure's text, which is what costs most to redraw.
+
+
+def _heights(bars, heights) -> None:
+    for bar, height in zip(bars, heights):
+        bar.set_height(height)
+
+
+class LambdaWeightsPanel:
+    """Two views of the same weights: (left) of Ψ₍N₎ in Ψ^λ, (1 − λ)λ^{N−1} and λ^{H−1} on Ψ₍∞₎
+    (``lambda_return_weights``); (right) of Ψ₍₁₎(s_{t+k}), (γλ)^k (``gae_weights``)."""
+
+    def __init__(self, horizon: int = 12):
+        self.horizon = int(horizon)
+        self.figure, (left, right) = _figure(figsize=(8.4, 3.2))
+        self.left = left.bar(range(horizon), np.zeros(horizon), color=["tab:blue"] * (horizon - 1) + ["tab:orange"])
+        left.set_xticks(range(horizon), [str(n) for n in range(1, horizon)] + ["∞"])
+        left.set_xlabel("N")
+        left.set_title(r"forward view: weight of $\Psi_{(N)}$ in $\Psi^\lambda$")
+        self.right = right.bar(range(horizon), np.zeros(horizon), color="tab:green")
+        right.set_xlabel("k")
+        right.set_title(r"backward view: $(\gamma\lambda)^k$ on $\Psi_{(1)}(s_{t+k})$")
+        for ax in (left, right):
+            ax.set_ylim(0, 1.05)
+            ax.grid(alpha=0.3, axis="y")
+        self.dynamic = [*self.left, *self.right]
+
+    def update(self, lam: float, gamma: float):
+        self.lam, self.gamma = lam, gamma
+        self.forward = lambda_return_weights(lam, self.horizon)
+        self.backward = gae_weights(lam, gamma, self.horizon)
+        _heights(self.left, self.forward)
+        _heights(self.right, self.backward)
+        return None
+
+    def readout(self) -> str:
+        from rl_course.live import readout_line
+
+        return readout_line(f"λ = {self.lam:.2f}, γ = {self.gamma:.2f}: weight of Ψ₍₁₎ = {self.forward[0]:.3f}, "
+                            f"of Ψ₍∞₎ = {self.forward[-1]:.3f}; γλ = {self.backward[1]:.3f}")
+
+
 def plot_lambda_weights(lam: float, gamma: float, horizon: int = 12):
-    """Two views of the same weights: (left) of Ψ₍N₎ in Ψ^λ, (1 − λ)λ^{N−1} and λ^{H−1} on Ψ₍∞₎;
-    (right) of Ψ₍₁₎(s_{t+k}), (γλ)^k."""
-    fig, (left, right) = _figure()
-    w = lambda_return_weights(lam, horizon)
-    labels = [str(n) for n in range(1, horizon)] + ["∞"]
-    left.bar(range(horizon), w, color=["tab:blue"] * (horizon - 1) + ["tab:orange"])
-    left.set_xticks(range(horizon), labels)
-    left.set_xlabel("N")
-    left.set_title(f"forward view: weight of Ψ₍N₎ (λ = {lam:.2f})")
-    left.set_ylim(0, 1.05)
-    k = gae_weights(lam, gamma, horizon)
-    right.bar(range(horizon), k, color="tab:green")
-    right.set_xlabel("k")
-    right.set_title(f"backward view: weight of Ψ₍₁₎(s₍ₜ₊ₖ₎) = (γλ)ᵏ (γ = {gamma:.2f})")
-    right.set_ylim(0, 1.05)
-    for ax in (left, right):
+    """``LambdaWeightsPanel`` for λ and γ, as a Figure."""
+    panel = LambdaWeightsPanel(horizon)
+    panel.update(lam, gamma)
+    return panel.figure
+
+
+class GaeWeightsPanel:
+    """The weight of each Ψ₍₁₎(s_k) in Ψ^GAE(s_0) along a rollout in which step ``episode_end`` ends the episode
+    (``gae_weights``, read off ``advantages.gae``)."""
+
+    def __init__(self, horizon: int = 16, episode_end: int | None = 9):
+        self.horizon, self.episode_end = int(horizon), episode_end
+        self.figure, ax = _figure(1, figsize=(8.0, 2.9))
+        self.bars = ax.bar(range(horizon), np.zeros(horizon), color="tab:green")
+        if episode_end is not None:
+            ax.axvline(episode_end + 0.5, color="tab:red", ls="--", lw=1.5, label="done: the trace is zeroed")
+            ax.legend(loc="upper right")
+        ax.set_xlabel("k (step of the rollout)")
+        ax.set_ylabel(r"weight in $\Psi^{GAE}(s_0)$")
+        ax.set_title(r"$\Psi^{GAE}(s_0) = \sum_k\, (\gamma\lambda)^k\, \Psi_{(1)}(s_k)$")
+        ax.set_ylim(0, 1.05)
         ax.grid(alpha=0.3, axis="y")
-    return fig
+        self.dynamic = list(self.bars)
+
+    def update(self, lam: float, gamma: float):
+        self.lam, self.gamma = lam, gamma
+        self.weights = gae_weights(lam, gamma, self.horizon, self.episode_end)
+        _heights(self.bars, self.weights)
+        return None
+
+    def readout(self) -> str:
+        from rl_course.live import readout_line
+
+        end = "" if self.episode_end is None else f"; past step {self.episode_end}: 0"
+        return readout_line(f"γλ = {self.gamma * self.lam:.3f}: the weights {', '.join(f'{w:.2f}' for w in self.weights[:4])}, …{end}")
 
 
 def plot_gae_weights(lam: float, gamma: float, horizon: int = 16, episode_end: int | None = 9):
-    """The weight of each Ψ₍₁₎(s_k) in Ψ^GAE(s_0) along a rollout in which step ``episode_end`` ends the episode."""
-    fig, ax = _figure(1, figsize=(9.0, 3.0))
-    w = gae_weights(lam, gamma, horizon, episode_end)
-    ax.bar(range(horizon), w, color="tab:green")
-    if episode_end is not None:
-        ax.axvline(episode_end + 0.5, color="tab:red", ls="--", lw=1.5, label="done: the trace is zeroed")
-        ax.legend(loc="upper right")
-    ax.set_xlabel("k (step of the rollout)")
-    ax.set_ylabel("weight in Ψ^GAE(s₀)")
-    ax.set_title(f"Ψ^GAE(s₀) = Σₖ (γλ)ᵏ Ψ₍₁₎(sₖ),  γ = {gamma:.2f}, λ = {lam:.2f}")
-    ax.set_ylim(0, 1.05)
-    ax.grid(alpha=0.3, axis="y")
-    return fig
+    """``GaeWeightsPanel`` for λ and γ, as a Figure."""
+    panel = GaeWeightsPanel(horizon, episode_end)
+    panel.update(lam, gamma)
+    return panel.figure
+
+
+COEFFICIENT_COLUMNS = ("backward view", "forward view", "lecture: (γλ)ᵗ…", "lecture: (1−λ)Σλⁿ…")
+
+
+class CoefficientPanel:
+    """The forward/backward coefficient table (``coefficient_table``) as the readout, beside a bar chart of it:
+    bars from the backward view, dots from the forward view."""
+
+    def __init__(self, n_terms: int = COEFFICIENT_TERMS):
+        from matplotlib.figure import Figure
+
+        self.n_terms = int(n_terms)
+        self.figure = Figure(figsize=(4.6, 3.4), dpi=DPI)
+        ax = self.figure.subplots()
+        self.figure.subplots_adjust(left=0.13, right=0.97, bottom=0.15, top=0.9)
+        t = np.arange(self.n_terms)
+        self.r_bars = ax.bar(t - 0.2, np.zeros(self.n_terms), width=0.4, label="r(t)")
+        self.v_bars = ax.bar(t + 0.2, np.zeros(self.n_terms), width=0.4, label="V(s(t))")
+        (self.r_dots,) = ax.plot(t - 0.2, np.zeros(self.n_terms), "k.", ms=8)
+        (self.v_dots,) = ax.plot(t + 0.2, np.zeros(self.n_terms), "k.", ms=8, label="forward view")
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_xticks(t)
+        ax.set_xlabel("t")
+        ax.set_title(r"coefficient in $\Psi^\lambda(s^{(0)})$")
+        ax.set_ylim(-1.05, 1.05)
+        ax.legend(fontsize="small", loc="lower right")
+        ax.grid(alpha=0.3, axis="y")
+        self.dynamic = [*self.r_bars, *self.v_bars, self.r_dots, self.v_dots]
+
+    def update(self, lam: float = COEFFICIENT_LAM, gamma: float = COEFFICIENT_GAMMA):
+        self.lam, self.gamma = lam, gamma
+        self.table = coefficient_table(lam, gamma, self.n_terms)
+        _heights(self.r_bars, self.table["backward"][0])
+        _heights(self.v_bars, self.table["backward"][1])
+        self.r_dots.set_ydata(self.table["forward"][0])
+        self.v_dots.set_ydata(self.table["forward"][1])
+        return None
+
+    def rows(self) -> list[list[str]]:
+        """The table as shown: a row per term, r(0) … r(n−1), V(s), V(s(1)) …, a column per view and closed form."""
+        names = [f"r({t})" for t in range(self.n_terms)] + ["V(s)"] + [f"V(s({t}))" for t in range(1, self.n_terms)]
+        keys = ("backward", "forward", "lecture_backward", "lecture_forward")
+        values = [[f"{self.table[key][row, t]:+.4f}" for key in keys] for row in (0, 1) for t in range(self.n_terms)]
+        return [[name, *cells] for name, cells in zip(names, values)]
+
+    def readout(self) -> str:
+        from rl_course.live import html_table
+
+        return html_table(["", *COEFFICIENT_COLUMNS], self.rows(), caption=f"λ = {self.lam:.2f}, γ = {self.gamma:.2f}")
 
 
 def plot_coefficient_table(lam: float = COEFFICIENT_LAM, gamma: float = COEFFICIENT_GAMMA, n_terms: int = COEFFICIENT_TERMS):
-    """The forward/backward coefficient table, computed, beside a bar chart of the coefficients."""
-    from matplotlib.figure import Figure
+    """``CoefficientPanel``'s bar chart for λ and γ, as a Figure (its table: ``CoefficientPanel.rows``)."""
+    panel = CoefficientPanel(n_terms)
+    panel.update(lam, gamma)
+    return panel.figure
 
-    table = coefficient_table(lam, gamma, n_terms)
-    fig = Figure(figsize=(10.0, 3.6), dpi=DPI)
-    left, right = fig.subplots(1, 2, width_ratios=[1.5, 1])
-    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.14, top=0.88, wspace=0.12)
-    names = [f"r({t})" for t in range(n_terms)] + ["V(s)"] + [f"V(s({t}))" for t in range(1, n_terms)]
-    keys = ("backward", "forward", "lecture_backward", "lecture_forward")
-    cells = [[f"{table[key][row, t]:+.4f}" for key in keys] for row in (0, 1) for t in range(n_terms)]
-    left.axis("off")
-    shown = left.table(cellText=cells, rowLabels=names, colLabels=["backward view", "forward view", "lecture: (γλ)ᵗ…", "lecture: (1−λ)Σλⁿ…"],
-                       loc="center", cellLoc="center")
-    shown.auto_set_font_size(False)
-    shown.set_fontsize(9)
-    shown.scale(1.0, 1.15)
-    left.set_title(f"coefficient in Ψ^λ(s(0)),  λ = {lam:.2f}, γ = {gamma:.2f}")
-    t = np.arange(n_terms)
-    right.bar(t - 0.2, table["backward"][0], width=0.4, label="r(t)")
-    right.bar(t + 0.2, table["backward"][1], width=0.4, label="V(s(t))")
-    right.plot(t - 0.2, table["forward"][0], "k.", ms=8)
-    right.plot(t + 0.2, table["forward"][1], "k.", ms=8, label="forward view")
-    right.axhline(0, color="black", lw=0.8)
-    right.set_xticks(t)
-    right.set_xlabel("t")
-    right.set_ylim(-1.05, 1.05)
-    right.legend(fontsize="small", loc="lower right")
-    right.grid(alpha=0.3, axis="y")
-    return fig
+
+class ClipPanel:
+    """L^CLIP against ρ and its gradient for one transition with advantage A (``clip_curves``), and the lecture's
+    gradient table (``gradient_table``) as the readout, the row of A's sign shaded."""
+
+    RHOS = np.linspace(0.2, 2.0, 181)
+    layouts = ({"advantage": 1.0}, {"advantage": -1.0})
+
+    def __init__(self):
+        from matplotlib.figure import Figure
+
+        rhos = self.RHOS
+        self.figure = Figure(figsize=(6.6, 3.3), dpi=DPI)
+        self.objective, self.slope = self.figure.subplots(1, 2)
+        self.figure.subplots_adjust(left=0.08, right=0.98, bottom=0.17, top=0.9, wspace=0.28)
+        self.spans = [ax.axvspan(0.8, 1.2, color="grey", alpha=0.15, zorder=0) for ax in (self.objective, self.slope)]
+        (self.unclipped,) = self.objective.plot(rhos, rhos, color="grey", ls="--", lw=1, label=r"$\rho A$ (unclipped)")
+        (self.curve,) = self.objective.plot(rhos, rhos, lw=2, label=r"$\min(\rho A,\ \mathrm{clip}(\rho)A)$")
+        (self.gradient,) = self.slope.plot(rhos, np.zeros_like(rhos), lw=2)
+        self.slope.set_title(r"$\partial L^{CLIP} / \partial\rho$ by autograd")
+        self.legend = self.objective.legend(fontsize="small")
+        for ax in (self.objective, self.slope):
+            ax.set_xlim(rhos[0], rhos[-1])
+            ax.set_xlabel(r"$\rho = \pi_\theta(a|s)\ /\ \pi^{old}(a|s)$")
+            ax.grid(alpha=0.3)
+        self.dynamic = [*self.spans, self.curve, self.gradient]
+        self.advantage = None
+
+    def update(self, eps: float = 0.2, advantage: float = 1.0):
+        values, gradient = clip_curves(eps, advantage, self.RHOS)
+        self.eps, self.grads = eps, gradient_table(eps)
+        color = "tab:green" if advantage >= 0 else "tab:red"
+        self.curve.set_ydata(values)
+        self.gradient.set_ydata(gradient)
+        for line in (self.curve, self.gradient):
+            line.set_color(color)
+        for span in self.spans:
+            span.set_x(1 - eps)
+            span.set_width(2 * eps)
+        if advantage != self.advantage:  # the layout: what the sign and size of A change
+            self.advantage = advantage
+            self.unclipped.set_ydata(self.RHOS * advantage)
+            low, high = sorted((self.RHOS[0] * advantage, self.RHOS[-1] * advantage))
+            margin = 0.08 * (high - low) + 1e-9
+            self.objective.set_ylim(min(low, 0) - margin, max(high, 0) + margin)
+            self.slope.set_ylim(-1.3 * abs(advantage) - 0.05, 1.3 * abs(advantage) + 0.05)
+            self.objective.set_title(rf"$L^{{CLIP}}$ of one transition, $A = {advantage:+g}$")
+            self.legend.set_loc("upper left" if advantage >= 0 else "lower left")
+            self.legend.get_lines()[1].set_color(color)  # the legend is drawn with the layout
+        return float(advantage)
+
+    def rows(self) -> list[list[str]]:
+        """The gradient table: ∂L^CLIP/∂ρ below, inside and above [1 − ε, 1 + ε], for A = +1 and A = −1."""
+        return [[label] + [_gradient_word(g, a) for g in row]
+                for label, row, a in zip(("A ≥ 0: π(a|s) ↑", "A < 0: π(a|s) ↓"), self.grads, (1.0, -1.0))]
+
+    def readout(self) -> str:
+        from rl_course.live import html_table
+
+        shaded = 0 if self.advantage >= 0 else 1
+        return html_table(["", "ρ < 1−ε", "inside", "ρ > 1+ε"], self.rows(), caption=f"∂L^CLIP/∂ρ by autograd, ε = {self.eps:.2f}",
+                          highlight=shaded, colour="#e8f4e8" if shaded == 0 else "#f8e4e4")
 
 
 def plot_clip(eps: float = 0.2, advantage: float = 1.0):
-    """L^CLIP against ρ and its gradient, for one transition with advantage A, with the lecture's gradient table."""
-    from matplotlib.figure import Figure
-
-    rhos = np.linspace(0.2, 2.0, 181)
-    values, gradient = clip_curves(eps, advantage, rhos)
-    fig = Figure(figsize=(10.0, 3.6), dpi=DPI)
-    objective, slope, table_ax = fig.subplots(1, 3, width_ratios=[1, 1, 1.25])
-    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.15, top=0.9, wspace=0.22)
-    color = "tab:green" if advantage >= 0 else "tab:red"
-    objective.plot(rhos, rhos * advantage, color="grey", ls="--", lw=1, label="ρA (unclipped)")
-    objective.plot(rhos, values, color=color, lw=2, label="min(ρA, clip(ρ)A)")
-    objective.set_title(f"L^CLIP, A = {advantage:+g}")
-    objective.legend(fontsize="small", loc="upper left" if advantage >= 0 else "lower left")
-    slope.plot(rhos, gradient, color=color, lw=2)
-    slope.set_title("∂L^CLIP/∂ρ")
-    slope.set_ylim(-1.3 * abs(advantage) - 0.05, 1.3 * abs(advantage) + 0.05)
-    for ax in (objective, slope):
-        ax.axvspan(1 - eps, 1 + eps, color="grey", alpha=0.12)
-        ax.set_xlabel("ρ = π_θ(a|s) / π_old(a|s)")
-        ax.grid(alpha=0.3)
-    grads = gradient_table(eps)
-    table_ax.axis("off")
-    cells = [[label] + [_gradient_word(g, a) for g in row] for label, row, a in zip(("A ≥ 0: π(a|s) ↑", "A < 0: π(a|s) ↓"), grads, (1.0, -1.0))]
-    shown = table_ax.table(cellText=cells, colLabels=["", "ρ < 1−ε", "inside", "ρ > 1+ε"], cellLoc="center",
-                           colWidths=[0.34, 0.22, 0.22, 0.22], bbox=[0.0, 0.3, 1.0, 0.4])
-    shown.auto_set_font_size(False)
-    shown.set_fontsize(10)
-    row = 1 if advantage >= 0 else 2
-    for col in range(4):
-        shown[row, col].set_facecolor("#e8f4e8" if advantage >= 0 else "#f8e4e4")
-    table_ax.set_title(f"∂L^CLIP/∂ρ by autograd, ε = {eps:.2f}")
-    return fig
+    """``ClipPanel`` for ε and A, as a Figure (its gradient table: ``ClipPanel.rows``)."""
+    panel = ClipPanel()
+    panel.update(eps, advantage)
+    return panel.figure
 
 
 def _gradient_word(g: float, advantage: float) -> str:
@@ -418,41 +536,78 @@ def plot_critic_loss(eps_hat: float = 0.2, target: float = 1.0, old_value: float
     return fig
 
 
+class BiasVariancePanel:
+    """RMS bias and variance of the targets against N (``by="horizon"``: Ψ₍N₎) or λ (``by="lambda"``: Ψ^λ), measured
+    once (``estimator_bias_variance``); a control moves the ring that marks the chosen estimator."""
+
+    def __init__(self, measured: BiasVariance, by: str = "lambda"):
+        if by not in ("horizon", "lambda"):
+            raise ValueError(f"by must be 'horizon' or 'lambda', got {by!r}")
+        self.measured, self.by = measured, by
+        if by == "horizon":
+            self.labels = ["∞" if h == np.inf else str(int(h)) for h in measured.horizons]
+            self.x = np.arange(len(self.labels), dtype=float)
+            self.curves = (measured.bias_by_horizon, measured.variance_by_horizon)
+        else:
+            self.labels = [f"{lam:.2f}" for lam in measured.lams]
+            self.x = np.asarray(measured.lams, dtype=float)
+            self.curves = (measured.bias_by_lambda, measured.variance_by_lambda)
+        self.figure, axes = _figure(figsize=(8.4, 3.2))
+        self.rings = []
+        for ax, y, title, color in zip(axes, self.curves, (r"RMS bias of $y = \Psi + V$", r"variance of $y$"), ("tab:blue", "tab:orange")):
+            ax.plot(self.x, y, marker="o", ms=4, color=color)
+            (ring,) = ax.plot(self.x[:1], y[:1], "o", ms=12, mfc="none", mec="black", mew=2)
+            ring.set_visible(False)
+            self.rings.append(ring)
+            if by == "horizon":
+                ax.set_xticks(self.x, self.labels)
+            ax.set_xlabel("N" if by == "horizon" else "λ")
+            ax.set_title(title)
+            ax.set_ylim(0, max(y) * 1.25)
+            ax.grid(alpha=0.3)
+        self.figure.suptitle(rf"small MDP, random policy, poor critic $V = 0.5\,V^\pi + 1$, {measured.n_episodes} episodes",
+                             fontsize="medium")
+        self.figure.subplots_adjust(top=0.8)
+        self.dynamic = list(self.rings)
+        self.chosen = None
+
+    def update(self, **value):
+        """``n=`` (a horizon of the measurement) or ``lam=`` (the nearest λ measured); None hides the ring."""
+        (chosen,) = value.values() if len(value) == 1 else (None,)
+        if chosen is None:
+            self.chosen = None
+        elif self.by == "horizon":
+            self.chosen = list(self.measured.horizons).index(chosen)
+        else:
+            self.chosen = int(np.argmin(np.abs(self.x - chosen)))
+        for ring, y in zip(self.rings, self.curves):
+            ring.set_visible(self.chosen is not None)
+            if self.chosen is not None:
+                ring.set_data([self.x[self.chosen]], [y[self.chosen]])
+        return None
+
+    def readout(self) -> str:
+        from rl_course.live import readout_line
+
+        if self.chosen is None:
+            return ""
+        name = "N" if self.by == "horizon" else "λ"
+        bias, variance = (y[self.chosen] for y in self.curves)
+        return readout_line(f"{name} = {self.labels[self.chosen]}: RMS bias {bias:.3f}, variance {variance:.3f}")
+
+
 def plot_bias_variance_by_horizon(measured: BiasVariance, n=None):
-    """RMS bias and variance of Ψ₍N₎ targets against N, the chosen N marked."""
-    labels = ["∞" if h == np.inf else str(int(h)) for h in measured.horizons]
-    x = np.arange(len(labels))
-    chosen = None if n is None else measured.horizons.index(n)
-    return _bias_variance_panels(measured, x, measured.bias_by_horizon, measured.variance_by_horizon, chosen, "N",
-                                 dict(ticks=(x, labels)), f"N = {labels[chosen]}" if chosen is not None else "")
+    """RMS bias and variance of Ψ₍N₎ targets against N, the chosen N ringed."""
+    panel = BiasVariancePanel(measured, "horizon")
+    panel.update(n=n)
+    return panel.figure
 
 
 def plot_bias_variance_by_lambda(measured: BiasVariance, lam=None):
-    """RMS bias and variance of Ψ^λ targets against λ, the chosen λ marked."""
-    x = np.asarray(measured.lams)
-    chosen = None if lam is None else int(np.argmin(np.abs(x - lam)))
-    return _bias_variance_panels(measured, x, measured.bias_by_lambda, measured.variance_by_lambda, chosen, "λ", {},
-                                 f"λ = {x[chosen]:.2f}" if chosen is not None else "")
-
-
-def _bias_variance_panels(measured, x, bias, variance, chosen, xlabel, options, name):
-    fig, axes = _figure()
-    for ax, y, title, color in zip(axes, (bias, variance), ("RMS bias of y = Ψ + V", "variance of y"), ("tab:blue", "tab:orange")):
-        ax.plot(x, y, marker="o", ms=4, color=color)
-        if chosen is not None:
-            ax.plot(x[chosen], y[chosen], "o", ms=12, mfc="none", mec="black", mew=2)
-            right = chosen > (len(x) - 1) / 2  # label on the side with room
-            ax.annotate(f"{name}: {y[chosen]:.3f}", (x[chosen], y[chosen]), textcoords="offset points",
-                        xytext=(-10 if right else 10, 10), ha="right" if right else "left",
-                        bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
-        if "ticks" in options:
-            ax.set_xticks(*options["ticks"])
-        ax.set_xlabel(xlabel)
-        ax.set_title(title)
-        ax.set_ylim(0, max(y) * 1.25)
-        ax.grid(alpha=0.3)
-    fig.suptitle(f"small MDP, random policy, poor critic V = 0.5·V^π + 1, {measured.n_episodes} episodes", fontsize="medium")
-    return fig
+    """RMS bias and variance of Ψ^λ targets against λ, the chosen λ ringed."""
+    panel = BiasVariancePanel(measured, "lambda")
+    panel.update(lam=lam)
+    return panel.figure
 
 
 def plot_random_walk(table: RandomWalkTable):
@@ -529,53 +684,7 @@ def animation_html(animation, default_mode: str = "once") -> str:
     return re.sub(r'<i class="fa ([^"]*)"></i>', symbol, html)
 
 
-# ---------------------------------------------------------------- sliders
-
-
-class Live:
-    """A figure redrawn whenever one of its controls (ipywidgets) moves: ``draw(**values)`` → Figure.
-
-    Shows the controls and the figure (as an ordinary display output, updated in place, so an exported
-    copy keeps the figure of the values it was executed with). ``figure`` is the latest figure and
-    ``redraws`` counts them.
-    """
-
-    def __init__(self, draw: Callable, **controls):
-        if not controls:
-            raise ValueError("Live needs at least one control (an ipywidgets widget with a value)")
-        self.draw, self.controls = draw, controls
-        self.redraws = 0
-        self.figure = self._draw()
-        self.handle = None
-
-    def values(self) -> dict:
-        return {name: control.value for name, control in self.controls.items()}
-
-    def _draw(self):
-        figure = self.draw(**self.values())
-        self.redraws += 1
-        return figure
-
-    def image(self):
-        from IPython.display import Image
-
-        return Image(data=render(self.figure), format="png")
-
-    def show(self) -> "Live":
-        import ipywidgets as widgets
-        from IPython.display import display
-
-        display(widgets.HBox(list(self.controls.values())))
-        self.handle = display(self.image(), display_id=True)
-        for control in self.controls.values():
-            control.observe(self.redraw, names="value")
-        return self
-
-    def redraw(self, *_) -> None:
-        """Draw the figure for the controls' current values and show it in place of the last one."""
-        self.figure = self._draw()
-        if self.handle is not None:
-            self.handle.update(self.image())
+# ---------------------------------------------------------------- showing, and the deck's other pieces
 
 
 def show(figure) -> None:
@@ -585,32 +694,11 @@ def show(figure) -> None:
     display(Image(data=render(figure), format="png"))
 
 
-def live(draw: Callable, **controls) -> Live:
-    """Show ``draw(**values of controls)`` with its controls, redrawn whenever one moves; returns the ``Live``."""
-    return Live(draw, **controls).show()
-
-
-def slider(name: str, low: float, high: float, step: float, value: float):
-    """A float slider labelled with the lecture's symbol, updating while dragged."""
-    import ipywidgets as widgets
-
-    return widgets.FloatSlider(value=value, min=low, max=high, step=step, description=name, continuous_update=True,
-                               readout_format=".2f", layout=widgets.Layout(width="320px"))
-
-
-def sign_toggle():
-    """Two buttons for the sign of the advantage: A = +1 or A = −1."""
-    import ipywidgets as widgets
-
-    return widgets.ToggleButtons(options=[("A > 0", 1.0), ("A < 0", -1.0)], value=1.0, description="advantage")
-
-
 def horizon_slider(horizons: Sequence = HORIZONS, value=4):
     """A slider over the N-step horizons N (∞: Monte-Carlo)."""
-    import ipywidgets as widgets
+    from rl_course.live import selection_slider
 
-    options = [("∞" if n == np.inf else str(int(n)), n) for n in horizons]
-    return widgets.SelectionSlider(options=options, value=value, description="N", continuous_update=True)
+    return selection_slider("N", [("∞" if n == np.inf else str(int(n)), n) for n in horizons], value)
 
 
 def random_walk_env(n_states: int = 19):
@@ -628,39 +716,3 @@ def ablation_figure():
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: python benchmarks/ablations.py draws it")
     return path
-
-
-def control_positions(control) -> list:
-    """Every value a control can take: a selection's options, or a slider's range in its steps."""
-    if getattr(control, "options", None):
-        return [value for _, value in control.options]
-    return list(np.round(np.arange(control.min, control.max + control.step / 2, control.step), 10))
-
-
-def drive_controls(namespace: dict) -> dict:
-    """Move every control of every ``Live`` panel in ``namespace`` (a notebook's globals) through its range, one
-    control at a time (the others where they are), then back. Returns, per "panel.control", one record per position:
-    the value, whether it moved the control, how many redraws it caused, whether the figure drawn has content, its PNG size, and the seconds
-    (wall and CPU) the move took — the draw and the PNG, what a lecturer waits for while dragging."""
-    import time
-
-    from matplotlib.figure import Figure
-
-    report = {}
-    for name, panel in sorted(namespace.items()):
-        if not isinstance(panel, Live):
-            continue
-        for key, control in panel.controls.items():
-            start, visits = control.value, []
-            for value in control_positions(control):
-                moved = value != control.value
-                before, wall, cpu = panel.redraws, time.perf_counter(), time.process_time()
-                control.value = value
-                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-                figure = panel.figure
-                drawn = isinstance(figure, Figure) and any(ax.lines or ax.patches or ax.tables for ax in figure.axes)
-                visits.append({"value": str(value), "moved": bool(moved), "redrawn": panel.redraws - before, "figure": bool(drawn),
-                               "png": len(render(figure)), "seconds": wall, "cpu_seconds": cpu})
-            control.value = start
-            report[f"{name}.{key}"] = visits
-    return report

@@ -186,11 +186,40 @@ def test_figures_draw_what_they_are_given():
     np.testing.assert_allclose([p.get_height() for p in fig.axes[0].patches], [1, 0.5, 0.25, 0, 0, 0])
     fig = lecture.plot_clip(0.2, -1.0)
     assert fig.axes[1].lines[0].get_ydata().min() == pytest.approx(-1.0) and fig.axes[1].lines[0].get_ydata().max() == 0.0
-    table = lecture.plot_coefficient_table(0.8, 0.9).axes[0].tables[0]
-    assert table[1, 0].get_text().get_text() == "+1.0000" and table[2, 0].get_text().get_text() == "+0.7200"
+    fig = lecture.plot_coefficient_table(0.8, 0.9)
+    np.testing.assert_allclose([p.get_height() for p in fig.axes[0].patches], [1.0, 0.72, 0.5184, 0.373248, 0.26873856,
+                                                                              -1.0, 0.18, 0.1296, 0.093312, 0.06718464])
     for fig in (lecture.plot_critic_loss(), lecture.plot_random_walk(lecture.random_walk_table(n_runs=2))):
         assert _has_content(fig)
         assert lecture.render(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_coefficient_panel_shows_assignment_02s_table_beside_its_bars():
+    panel = lecture.CoefficientPanel()
+    panel.update(0.8, 0.9)
+    rows = panel.rows()
+    assert [row[0] for row in rows] == ["r(0)", "r(1)", "r(2)", "r(3)", "r(4)", "V(s)", "V(s(1))", "V(s(2))", "V(s(3))", "V(s(4))"]
+    assert rows[1] == ["r(1)"] + ["+0.7200"] * 4 and rows[5] == ["V(s)"] + ["-1.0000"] * 4 and rows[6][1] == "+0.1800"
+    html = panel.readout()
+    assert html.count("<tr") == 11 and "+0.5184" in html and "λ = 0.80, γ = 0.90" in html
+    panel.update(0.5, 1.0)  # moved: the bars, the forward view's dots and the table follow
+    assert panel.rows()[1][1:] == ["+0.5000"] * 4
+    np.testing.assert_allclose(panel.r_dots.get_ydata(), 0.5 ** np.arange(5))
+    np.testing.assert_allclose([bar.get_height() for bar in panel.v_bars], [-1.0, 0.5, 0.25, 0.125, 0.0625])
+
+
+def test_clip_panel_table_and_layouts_follow_the_sign_of_the_advantage():
+    panel = lecture.ClipPanel()
+    assert panel.update(0.3, 1.0) == 1.0
+    assert panel.rows() == [["A ≥ 0: π(a|s) ↑", "same", "same", "0"], ["A < 0: π(a|s) ↓", "0", "same", "same"]]
+    assert panel.spans[0].get_x() == pytest.approx(0.7) and panel.spans[1].get_width() == pytest.approx(0.6)
+    assert "ε = 0.30" in panel.readout() and "#e8f4e8" in panel.readout()
+    assert panel.update(0.1, -1.0) == -1.0
+    np.testing.assert_allclose(panel.unclipped.get_ydata(), -panel.RHOS)
+    assert panel.objective.get_ylim()[0] < -2.0 and panel.objective.get_ylim()[1] >= 0
+    np.testing.assert_allclose(panel.curve.get_ydata(), np.minimum(-panel.RHOS, -np.clip(panel.RHOS, 0.9, 1.1)), atol=1e-12)
+    assert "#f8e4e4" in panel.readout() and panel.curve.get_color() == "tab:red"
+    assert {layout["advantage"] for layout in panel.layouts} == {1.0, -1.0}
 
 
 def test_bias_variance_figures_mark_the_chosen_estimator():
@@ -202,19 +231,25 @@ def test_bias_variance_figures_mark_the_chosen_estimator():
     fig = lecture.plot_bias_variance_by_lambda(measured, 0.45)
     assert fig.axes[1].lines[1].get_xdata()[0] == 0.5
     assert fig._suptitle.get_text().endswith("7 episodes")
+    panel = lecture.BiasVariancePanel(measured, "horizon")
+    panel.update(n=2)
+    assert panel.readout().endswith("N = 2: RMS bias 0.300, variance 0.700</p>")
+    panel.update(n=None)
+    assert not panel.rings[0].get_visible() and panel.readout() == ""
+    with pytest.raises(ValueError):
+        panel.update(n=3)  # not a horizon of the measurement
+    with pytest.raises(ValueError, match="by"):
+        lecture.BiasVariancePanel(measured, "gamma")
 
 
-def test_live_redraws_when_a_control_moves():
-    panel = lecture.live(lambda lam, gamma: lecture.plot_lambda_weights(lam, gamma, horizon=3),
-                         lam=lecture.slider("λ", 0.0, 1.0, 0.1, 0.5), gamma=lecture.slider("γ", 0.5, 1.0, 0.1, 1.0))
-    assert panel.redraws == 1
-    panel.controls["lam"].value = 0.2
-    assert panel.redraws == 2
-    np.testing.assert_allclose([p.get_height() for p in panel.figure.axes[0].patches], [0.8, 0.16, 0.04])
-    panel.controls["gamma"].value = 0.5
-    np.testing.assert_allclose([p.get_height() for p in panel.figure.axes[1].patches], 0.1 ** np.arange(3))
-    with pytest.raises(ValueError, match="control"):
-        lecture.live(lecture.plot_clip)
+def test_weights_panels_read_out_what_they_draw():
+    panel = lecture.LambdaWeightsPanel(horizon=4)
+    panel.update(0.5, 0.8)
+    assert "of Ψ₍₁₎ = 0.500, of Ψ₍∞₎ = 0.125; γλ = 0.400" in panel.readout()
+    gae = lecture.GaeWeightsPanel(horizon=6, episode_end=1)
+    gae.update(0.5, 1.0)
+    np.testing.assert_allclose([bar.get_height() for bar in gae.bars], [1, 0.5, 0, 0, 0, 0])
+    assert "γλ = 0.500: the weights 1.00, 0.50, 0.00, 0.00, …; past step 1: 0" in gae.readout()
 
 
 def test_trace_animation_has_a_frame_per_step():
