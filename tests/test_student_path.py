@@ -9,6 +9,7 @@ system's, driven by Playwright. Every process the test starts is stopped, even w
 
 from __future__ import annotations
 
+import ast
 import concurrent.futures
 import contextlib
 import json
@@ -296,3 +297,34 @@ def test_every_notebook_is_stored_with_the_metadata_jupyterlab_writes(tmp_path):
     problems = instructor.notebook_metadata_problems(tmp_path / "old.ipynb")
     assert len(problems) == 3 and all("metadata." in line for line in problems), problems
     assert "'Python 3 (ipykernel)'" in problems[0] and "not Python 3.11.x" in problems[1]
+
+
+def _called_names(tree) -> set[str]:
+    return {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.glob("notebooks/*/*.ipynb")), ids=lambda p: p.parent.name)
+def test_the_visible_part_of_every_graded_cell_runs_the_function_it_grades(path):
+    """So that Validate fails on an unwritten or crashing function: the release's test cell names the function in
+    ``assert_own_work`` (which fails while it is unwritten) and calls it, directly or through a helper of the notebook."""
+    nb = nbformat.read(path, as_version=4)
+    helpers = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
+            with contextlib.suppress(SyntaxError):
+                for node in ast.parse(cell.source).body:
+                    if isinstance(node, ast.FunctionDef):
+                        helpers[node.name] = _called_names(node)
+    missing = []
+    for cell in nb.cells:
+        if not cell.metadata.get("nbgrader", {}).get("grade"):
+            continue
+        body = ast.parse(cell.source).body
+        body = body[1:] if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) else body  # its docstring
+        first = body[0]
+        assert isinstance(first, ast.Expr) and ast.unparse(first.value.func) == "grading.assert_own_work", cell.source
+        graded = first.value.args[0].id
+        callers = {graded} | {name for name, calls in helpers.items() if graded in calls}
+        if not callers & _called_names(ast.Module(body=body[1:], type_ignores=[])):
+            missing.append(cell.metadata.nbgrader.grade_id)
+    assert missing == [], f"{path.name}: these test cells do not run their function outside the hidden tests"
