@@ -8,6 +8,7 @@
                        [--cluster ADDRESS]     … on the workers of a Dask cluster
     rl-course feedback DIR [--out FOLDER]      autograde DIR and write nbgrader's HTML feedback per student
     rl-course collect ARCHIVE [--lms NAME]     import an LMS's bulk download into DIR/<student>/<assignment>/
+    rl-course validate NOTEBOOK                run every cell as nbgrader's Validate does; exit 1 when test cells fail
     rl-course student-edition --open 03 [--solved 01 02] [--out DIR]
                                                the wheel and notebooks students install, without the answers of 03 and later
 """
@@ -104,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
                          help="where the submissions go, as DIR/<student>/<assignment>/ (default: submitted/)")
     collect.add_argument("--course", type=Path, default=None, help="course root (default: found from the current folder)")
     collect.set_defaults(run=_collect)
+    validate = commands.add_parser("validate", help="restart, run every cell and list the test cells that fail, as nbgrader's "
+                                   "Validate button does; exit 1 when any fails")
+    validate.add_argument("notebook", type=Path, metavar="NOTEBOOK", help="the notebook, e.g. notebooks/01_td_lambda/td_lambda.ipynb")
+    validate.set_defaults(run=_validate)
+
     edition = commands.add_parser("student-edition", help="build what students install for an assignment window: "
                                                           "the library's wheel without the answers, and the open notebooks")
     edition.add_argument("--open", nargs="+", required=True, metavar="NN",
@@ -307,6 +313,15 @@ def _collect(args) -> int:
     for path in result.unmatched:
         print(f"not matched to a student: {path}")
     return 0
+
+
+def _validate(args) -> int:
+    from rl_course import validation
+
+    if not args.notebook.is_file():
+        raise instructor.CourseError(f"NOTEBOOK: no notebook at {args.notebook}")
+    results = validation.validate(args.notebook)
+    return 0 if validation.passed(results) else 1
 
 
 def _student_edition(args) -> int:

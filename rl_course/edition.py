@@ -127,13 +127,23 @@ ASSETS: dict[str, tuple[str, ...]] = {
     "05_continuous": ("docs/figures/pendulum_ablations.png",),  # the ablations recorded by benchmarks/ablations.py
 }
 
-JUPYTER_CONFIG = {  # what a student's JupyterLab loads: nbgrader's student extensions only
+# What a student's JupyterLab loads: nbgrader's Validate button, nothing that needs a course's exchange or gradebook
+# (on a laptop the Assignment List could only report "The exchange directory does not exist"). A course hub turns
+# the Assignment List and the Nbgrader menu back on in its own, higher-priority, configuration.
+# Validate (the button and `rl-course validate`) gives a cell as long as grading does (nbgrader_config.py's 300 s;
+# nbgrader's own 30 s would stop the training runs of 04 and 05 and report a traceback instead of a verdict), and
+# waits for a busy laptop's last outputs (nbclient's 4 s would do the same).
+JUPYTER_CONFIG = {
+    "etc/jupyter/nbgrader_config.json": {"Execute": {"timeout": 300, "iopub_timeout": 30}},
     "etc/jupyter/jupyter_server_config.d/rl_course_student.json": {
         "ServerApp": {"jpserver_extensions": {"nbgrader.server_extensions.formgrader": False,
-                                              "nbgrader.server_extensions.course_list": False}}},
+                                              "nbgrader.server_extensions.course_list": False,
+                                              "nbgrader.server_extensions.assignment_list": False}}},
     "etc/jupyter/labconfig/page_config.json": {
         "disabledExtensions": {"@jupyter/nbgrader:formgrader": True, "@jupyter/nbgrader:create-assignment": True,
-                               "@jupyter/nbgrader:course-list": True}},
+                               "@jupyter/nbgrader:course-list": True, "@jupyter/nbgrader:assignment-list": True,
+                               "@jupyter/nbgrader:menu": True,
+                               "@jupyterlab/apputils-extension:announcements": True}},  # no "Jupyter news?" pop-up
 }
 
 

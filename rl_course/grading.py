@@ -5,7 +5,13 @@ compared, where the first difference is, and the expected value against the one 
 e.g. ``V after the episode at state=7: expected 0.125, got 0.25``.
 
 The library's reference implementations of graded functions are marked with
-``@reference``; ``assert_own_work`` gives no credit to an answer that merely calls one.
+``@reference``; ``assert_own_work`` gives no credit to an answer that merely calls one, and
+says which function is still to be written when it holds only the release's stub.
+
+The checks set ``__tracebackhide__``, as IPython's debugger and traceback do, and the errors
+they raise render their traceback (IPython's ``_render_traceback_``) without those frames, the
+innermost included: a failing test cell shows the test cell's line, then the message, not the
+lines of the checking helpers. The error is a plain ``AssertionError`` everywhere.
 
 nbgrader gives a test cell no credit when the cell writes anything to stderr, and Python shows
 warnings on stderr: a deprecation notice raised inside correct code would cost the student the
@@ -64,16 +70,17 @@ def expect_close(
     ``what`` names the quantity ("V after the episode"), ``index_names`` its axes
     (("state",) or ("t", "env")), ``hint`` a likely cause added to the message.
     """
+    __tracebackhide__ = True
     suffix = f" ({hint})" if hint else ""
     if got is None:
-        raise AssertionError(f"{what}: got None; did you forget to return the result?")
+        raise _failure(f"{what}: got None; did you forget to return the result?")
     expected = np.asarray(expected, dtype=float)
     try:
         got = np.asarray(got, dtype=float)
     except (TypeError, ValueError):
-        raise AssertionError(f"{what}: expected numbers, got {type(got).__name__}") from None
+        raise _failure(f"{what}: expected numbers, got {type(got).__name__}") from None
     if got.shape != expected.shape:
-        raise AssertionError(f"{what}: expected shape {expected.shape}, got shape {got.shape}")
+        raise _failure(f"{what}: expected shape {expected.shape}, got shape {got.shape}")
     close = np.isclose(got, expected, atol=atol, rtol=rtol, equal_nan=False)
     if close.all():
         return
@@ -81,15 +88,16 @@ def expect_close(
     where = _describe_index(first, index_names)
     n_wrong = int((~close).sum())
     others = f"; {n_wrong - 1} more element(s) differ" if n_wrong > 1 else ""
-    raise AssertionError(
+    raise _failure(
         f"{what}{where}: expected {_fmt(expected[first])}, got {_fmt(got[first])}{suffix}{others}"
     )
 
 
 def expect_unchanged(before: np.ndarray, after: np.ndarray, what: str) -> None:
     """Assert an input array was not modified in place."""
+    __tracebackhide__ = True
     if not np.array_equal(np.asarray(before), np.asarray(after), equal_nan=True):
-        raise AssertionError(f"{what} was modified in place; work on a copy and return the new table")
+        raise _failure(f"{what} was modified in place; work on a copy and return the new table")
 
 
 def assert_own_work(fn: Callable, name: str | None = None, allow: Sequence[Callable] = ()) -> None:
@@ -100,13 +108,90 @@ def assert_own_work(fn: Callable, name: str | None = None, allow: Sequence[Calla
     imported by name or reached as a module attribute (``tabular.td_error``). References
     in ``allow`` (what an earlier assignment taught, say) may be used.
     """
+    __tracebackhide__ = True
     name = name or getattr(fn, "__name__", repr(fn))
+    if is_unwritten(fn):
+        raise _failure(
+            f"{name} is not written yet: write its code in place of `raise NotImplementedError()`, "
+            "run its cell, then this one"
+        )
     found = _find_reference_use(fn, seen=set(), allowed={id(a) for a in allow})
     if found:
-        raise AssertionError(
+        raise _failure(
             f"{name} uses the library's reference implementation {found}; "
             "write the computation yourself, without calling rl_course's solution"
         )
+
+
+def expect_finite(got, what: str, shape: tuple | None = None, index_names: Sequence[str] = ("index",)) -> None:
+    """Assert ``got`` holds finite numbers (of ``shape``, when given); name the first element that is not.
+
+    For the visible part of a test: it proves the function runs and returns numbers of the
+    right form, without saying which numbers are right.
+    """
+    __tracebackhide__ = True
+    if got is None:
+        raise _failure(f"{what}: got None; did you forget to return the result?")
+    try:
+        values = np.asarray(_detached(got), dtype=float)
+    except (TypeError, ValueError):
+        raise _failure(f"{what}: expected numbers, got {type(got).__name__}") from None
+    if shape is not None and values.shape != tuple(shape):
+        raise _failure(f"{what}: expected shape {tuple(shape)}, got shape {values.shape}")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise _failure(f"{what}{_describe_index(first, index_names)}: expected a finite number, got {_fmt(values[first])}")
+
+
+def is_unwritten(fn) -> bool:
+    """Whether ``fn`` still holds the release's stub: it raises ``NotImplementedError`` and never returns."""
+    fn = inspect.unwrap(fn) if callable(fn) else fn
+    code = getattr(fn, "__code__", None)
+    if not isinstance(code, types.CodeType):
+        return False
+    instructions = list(dis.get_instructions(code))
+    if any(ins.opname.startswith("RETURN") or ins.opname in ("YIELD_VALUE", "RETURN_GENERATOR") for ins in instructions):
+        return False
+    return any(ins.opname == "LOAD_GLOBAL" and ins.argval == "NotImplementedError" for ins in instructions)
+
+
+def _detached(x):
+    """A torch tensor as a numpy array (detached, on the CPU); anything else as it is."""
+    return x.detach().cpu().numpy() if hasattr(x, "detach") and hasattr(x, "cpu") else x
+
+
+def _failure(message: str) -> AssertionError:
+    """An ``AssertionError`` that IPython shows without the frames that set ``__tracebackhide__``."""
+    error = AssertionError(message)
+    error._render_traceback_ = lambda: _traceback_without_hidden_frames(error)
+    return error
+
+
+def _traceback_without_hidden_frames(error: BaseException) -> list[str]:
+    """IPython's rendering of ``error`` with the frames that set ``__tracebackhide__`` (the checks) left out.
+
+    IPython itself always shows the innermost frame, hidden or not; here the frame that raised is
+    a check's, so it goes too. IPython's own bottom frame (``"__ipython_bottom__"``) stays: the
+    rendering's offset skips it.
+    """
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    kept = []
+    tb = error.__traceback__
+    while tb is not None:
+        hide = tb.tb_frame.f_locals.get("__tracebackhide__", False)
+        if not hide or hide == "__ipython_bottom__":
+            kept.append(tb)
+        tb = tb.tb_next
+    chain = None
+    for tb in reversed(kept):
+        chain = types.TracebackType(chain, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
+    try:
+        return shell.InteractiveTB.structured_traceback(type(error), error, chain)
+    except Exception:  # never lose the message to a rendering problem
+        return shell.InteractiveTB.structured_traceback(type(error), error, error.__traceback__)
 
 
 def _find_reference_use(fn, seen: set, allowed: set) -> str | None:

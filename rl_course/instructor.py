@@ -112,6 +112,39 @@ def check_release(course_root: Path) -> list[str]:
                     problems.append(f"{Path(RELEASE_DIR) / assignment / path.relative_to(committed)}: not generated from {SOURCE_DIR}/")
     for stale in _stale_release_folders(course_root):
         problems.append(f"{stale.relative_to(course_root)}: no such assignment in {SOURCE_DIR}/")
+    for assignment in assignments(course_root):
+        for path in sorted((course_root / SOURCE_DIR / assignment).glob("*.ipynb")):
+            problems += [f"{path.relative_to(course_root)}: {line}" for line in notebook_metadata_problems(path)]
+    return problems
+
+
+def jupyterlab_metadata() -> dict:
+    """The notebook metadata JupyterLab writes when it saves a notebook run on the course's ``python3`` kernel
+    (ipykernel's kernel spec and language_info): a notebook stored with other metadata opens marked unsaved."""
+    from ipykernel.ipkernel import IPythonKernel
+    from ipykernel.kernelspec import KERNEL_NAME, get_kernel_dict
+
+    spec = get_kernel_dict()
+    return {"kernelspec": {"display_name": spec["display_name"], "language": spec["language"], "name": KERNEL_NAME},
+            "language_info": dict(IPythonKernel.language_info)}
+
+
+def notebook_metadata_problems(path: Path) -> list[str]:
+    """How the metadata of the notebook at ``path`` differs from ``jupyterlab_metadata()``, one line each.
+
+    The Python version is compared up to the minor version (3.11): its patch level is the machine's.
+    """
+    stored = json.loads(Path(path).read_text()).get("metadata", {})
+    problems = []
+    for key, expected in jupyterlab_metadata().items():
+        got = dict(stored.get(key) or {})
+        if key == "language_info":
+            version = ".".join(str(expected.pop("version", "")).split(".")[:2])
+            if not str(got.pop("version", "")).startswith(version + "."):
+                problems.append(f"metadata.language_info.version is {stored.get(key, {}).get('version')!r}, not Python {version}.x")
+        if got != expected:
+            problems.append(f"metadata.{key} is {stored.get(key)!r}, not what JupyterLab writes: {jupyterlab_metadata()[key]!r} "
+                            "(the notebook would open marked unsaved)")
     return problems
 
 

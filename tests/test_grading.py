@@ -123,3 +123,50 @@ def test_later_assignments_cannot_hand_in_the_library_trainer(source, reference)
     f = _student(source, "f", {"rollouts": rollouts, "ppo": ppo})
     with pytest.raises(AssertionError, match=f"reference implementation {reference}"):
         grading.assert_own_work(f)
+
+
+def _defined(source: str, name: str):
+    namespace = {"np": np}
+    exec(source, namespace)
+    return namespace[name]
+
+
+STUB = 'def f(V, s):\n    """Docstring."""\n    # YOUR CODE HERE\n    raise NotImplementedError()\n'
+
+
+@pytest.mark.parametrize("source, unwritten", [
+    (STUB, True),
+    ('def f(V, s):\n    x = V[s]\n    raise NotImplementedError()\n', True),  # begun, the stub still at its end
+    ('def f(V, s):\n    return V[s]\n', False),
+    ('def f(V, s):\n    if s < 0:\n        raise NotImplementedError("negative states")\n    return V[s]\n', False),
+    ('def f(V, s):\n    raise ValueError("no")\n', False),  # written, wrongly: its own error shows
+    ('def f(V, s):\n    yield V[s]\n', False),
+])
+def test_an_unwritten_function_is_told_apart_from_a_written_one(source, unwritten):
+    assert grading.is_unwritten(_defined(source, "f")) is unwritten
+
+
+def test_own_work_names_the_function_still_to_write():
+    with pytest.raises(AssertionError, match=r"^td_error is not written yet: write its code in place of `raise NotImplementedError\(\)`"):
+        grading.assert_own_work(_defined(STUB.replace("def f", "def td_error"), "td_error"))
+
+
+@pytest.mark.parametrize("got, shape, message", [
+    (None, None, "x: got None; did you forget to return"),
+    ("abc", None, "x: expected numbers, got str"),
+    (np.zeros(4), (3,), r"x: expected shape \(3,\), got shape \(4,\)"),
+    (np.array([0.0, np.inf]), (2,), "x at t=1: expected a finite number, got inf"),
+    (np.array([[0.0], [np.nan]]), None, "x at t=1, env=0: expected a finite number, got nan"),
+])
+def test_expect_finite_says_what_is_wrong_without_giving_the_answer(got, shape, message):
+    with pytest.raises(AssertionError, match=message):
+        grading.expect_finite(got, "x", shape=shape, index_names=("t", "env"))
+
+
+def test_expect_finite_passes_numbers_of_the_shape_asked_tensors_with_gradients_included():
+    torch = pytest.importorskip("torch")
+    grading.expect_finite(0.5, "x", shape=())
+    grading.expect_finite([1.0, 2.0], "x", shape=(2,))
+    grading.expect_finite(torch.ones(2, 3, requires_grad=True) * 2, "x", shape=(2, 3))
+    with pytest.raises(AssertionError, match=r"expected shape \(\), got shape \(1,\)"):
+        grading.expect_finite(torch.ones(1), "x", shape=())
