@@ -17,7 +17,7 @@ import pytest
 
 from mistakes import mistakes
 from test_course import DEMO_CELLS, NOTEBOOKS, inject
-from test_gradebook import gradebook_scores, postgres_url  # noqa: F401  (postgres_url: the PostgreSQL fixture)
+from test_gradebook import gradebook_scores
 
 from rl_course import instructor
 
