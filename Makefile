@@ -10,7 +10,7 @@ JOBS   ?= 1
 OPEN   ?=
 SOLVED ?=
 
-.PHONY: install demo test release release-check grade feedback student-edition bench clean
+.PHONY: install demo test release release-check grade feedback student-edition hub bench clean
 
 install: $(STAMP)
 
@@ -42,9 +42,14 @@ feedback: $(STAMP)
 student-edition: $(STAMP)
 	$(BIN)/rl-course student-edition --open $(OPEN) $(if $(SOLVED),--solved $(SOLVED))
 
+# The course on a JupyterHub on loopback, to try it: test users and passwords in deploy/jupyterhub/jupyterhub_config.py.
+hub: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH) -e '.[hub]'
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyterhub -f deploy/jupyterhub/jupyterhub_config.py
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/td_sweep.py
 	$(BIN)/python benchmarks/gae.py
 
 clean:
-	rm -rf $(VENV) outputs grades.csv .pytest_cache
+	rm -rf $(VENV) outputs grades.csv .pytest_cache hub-state
