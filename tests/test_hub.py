@@ -12,6 +12,7 @@ folder. Everything started is stopped when the module ends, failed or not: the h
 process (proxy, single-user servers, kernels) that carries the hub's state folder in its environment.
 """
 
+import datetime
 import html
 import json
 import os
@@ -103,11 +104,15 @@ class Hub:
     def home(self, user: str) -> Path:
         return self.state / "home" / user
 
-    def instructor(self, *command: str) -> str:
+    def instructor(self, *command: str) -> subprocess.CompletedProcess:
         """Run a command of the instructor's in the course folder, as in a terminal of their hub server."""
-        result = subprocess.run(command, cwd=self.course, env=self.env, capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
-        return result.stdout + result.stderr
+        return self.run(self.course, self.env, *command)
+
+    @staticmethod
+    def run(cwd: Path, env: dict, *command) -> subprocess.CompletedProcess:
+        result = subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, f"{' '.join(map(str, command))} failed:\n{result.stdout}\n{result.stderr}"
+        return result
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +232,8 @@ class Student:
         self.page.wait_for_function("""() => {
             const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
             const status = panel && panel.querySelector('.jp-Notebook-ExecutionIndicator');
-            return status && status.getAttribute('data-status') === 'idle';
+            const kernel = panel && panel.querySelector('.jp-KernelName');
+            return status && status.getAttribute('data-status') === 'idle' && kernel && !/No Kernel/.test(kernel.innerText);
         }""", timeout=HANG_GUARD_MS)
 
     def type_into_cell(self, index: int, code: str) -> None:
@@ -242,10 +248,15 @@ class Student:
         page = self.page
         page.get_by_text("Run", exact=True).first.click()
         page.get_by_text("Run All Cells", exact=True).click()
+        # Cells run in order: done when the last code cell has its number (JupyterLab renders only the cells in
+        # view, so it is brought into view to be read).
         page.wait_for_function("""() => {
             const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
-            const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.innerText.trim());
-            return prompts.length > 0 && prompts.every(p => /^\\[\\d+\\]:$/.test(p));
+            const cells = panel.querySelectorAll('.jp-CodeCell');
+            const last = cells[cells.length - 1];
+            last.scrollIntoView();
+            const prompt = last.querySelector('.jp-InputPrompt');
+            return prompt && /^\\[\\d+\\]:$/.test(prompt.innerText.trim());
         }""", timeout=HANG_GUARD_MS)
         self.wait_idle()
 
@@ -272,9 +283,14 @@ class Student:
     def submit(self) -> None:
         page = self.page
         self.assignment_list()
+        submitted = page.locator("#submitted_assignments_list .nested_list_item")
+        before = submitted.count()
         page.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).get_by_role("button", name="Submit").first.click()
-        page.locator("#submitted_assignments_list .list_item", has_text=ASSIGNMENT).first.wait_for()
+        page.wait_for_function(f"() => document.querySelectorAll('#submitted_assignments_list .nested_list_item').length > {before}")
         self.shot("submitted")
+
+    def back_to_notebook(self) -> None:
+        self.page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=NOTEBOOK).click()
 
     def fetch_feedback(self) -> str:
         """Fetch the feedback in the Assignment List, open it as the student would; its text as the page shows it."""
@@ -322,12 +338,26 @@ def _hidden_test_lines() -> list[str]:
 
 
 def test_a_class_on_the_hub(hub, browser, screenshots):
+    students: list[Student] = []
+    try:
+        _a_class(hub, browser, screenshots, students)
+    except BaseException:
+        for student in students:  # what each one saw when it failed
+            try:
+                student.shot("when_it_failed")
+            except Exception:
+                pass
+        raise
+
+
+def _a_class(hub, browser, screenshots, students):
     started = time.perf_counter()
-    out = hub.instructor(str(BIN / "rl-course"), "release", "--exchange", ASSIGNMENT)
+    out = hub.instructor(BIN / "rl-course", "release", "--exchange", ASSIGNMENT).stdout
     assert f"published notebooks/{ASSIGNMENT}" in out
     assert (hub.state / "exchange" / "rl-course" / "outbound" / ASSIGNMENT / NOTEBOOK).is_file()
 
-    alice, bob = (Student(browser, hub, name, screenshots) for name in STUDENTS)
+    students += [Student(browser, hub, name, screenshots) for name in STUDENTS]
+    alice, bob = students
     for student in (alice, bob):
         student.log_in()
         student.shot("lab")
@@ -341,26 +371,42 @@ def test_a_class_on_the_hub(hub, browser, screenshots):
         student.fetch()
         student.open_notebook()
 
+    # alice submits the untouched release first; her later submission is the one graded
+    alice.submit()
+    alice.back_to_notebook()
+
+    # bob validates the untouched release: failures; he submits it anyway, before the deadline
+    assert bob.validate() == "validation-failed", bob.validation_text
+    assert "NotImplementedError" in bob.validation_text
+    bob.submit()
+    # carol's notebook is not JSON (a broken save): she submits it with nbgrader's own command in a terminal
+    carol = hub.home("carol")
+    (carol / ASSIGNMENT).mkdir(parents=True)
+    (carol / ASSIGNMENT / NOTEBOOK).write_text('{"cells": [ this is not JSON')
+    hub.run(carol, {**hub.env, "JUPYTERHUB_USER": "carol", "HOME": str(carol)}, BIN / "nbgrader", "submit", ASSIGNMENT)
+
+    # the deadline passes (Formgrader's Manage Assignments sets it too): alice's next submission is late
+    due = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    hub.instructor(BIN / "nbgrader", "db", "assignment", "add", ASSIGNMENT, f"--duedate={due}")
+    time.sleep(1)
+
     # alice writes the solutions through the editor, runs the notebook and validates it
     solutions = _solution_cells()
     for index, code in solutions.items():
         alice.type_into_cell(index, code)
     alice.shot("typed")
     alice.run_all()
-    errors = alice.notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     alice.shot("ran")
-    assert errors.count() == 0, errors.first.inner_text()
     alice.save()
     saved = nbformat.read(hub.home("alice") / ASSIGNMENT / NOTEBOOK, as_version=4)
     for index, code in solutions.items():
         assert saved.cells[index].source.strip() == code.strip(), f"cell {index} as saved differs from what was typed"
+    errors = [f"cell {i}: {o.ename}: {o.evalue}" for i, cell in enumerate(saved.cells) for o in cell.get("outputs", [])
+              if o.output_type == "error"]
+    assert not errors, errors
+    assert all(cell.execution_count for cell in saved.cells if cell.cell_type == "code"), "not every cell ran"
     assert alice.validate() == "validation-success", alice.validation_text
     alice.submit()
-
-    # bob validates the untouched release: failures; he submits it anyway
-    assert bob.validate() == "validation-failed", bob.validation_text
-    assert "NotImplementedError" in bob.validation_text
-    bob.submit()
 
     # bob's browser session cannot reach alice's server or files
     alice_code = next(iter(solutions.values())).strip().splitlines()[-1].strip()
@@ -374,21 +420,26 @@ def test_a_class_on_the_hub(hub, browser, screenshots):
     bob.shot("refused_alice_files")
 
     # the instructor collects, grades (sandboxed) and hands back feedback
-    hub.instructor(str(BIN / "nbgrader"), "collect", ASSIGNMENT)
-    for name in STUDENTS:
+    hub.instructor(BIN / "nbgrader", "collect", ASSIGNMENT)
+    for name in (*STUDENTS, "carol"):
         assert (hub.course / "submitted" / name / ASSIGNMENT / NOTEBOOK).is_file()
-    graded = hub.instructor(str(BIN / "rl-course"), "grade", "submitted", "--json")
-    assert "unconfined" not in graded or not os.environ.get("RL_COURSE_REQUIRE_SANDBOX"), graded
-    scores = json.loads(graded[graded.index("{"):graded.rindex("}") + 1])
+    graded = hub.instructor(BIN / "rl-course", "grade", "submitted", "--json")
+    assert "unconfined" not in graded.stderr or not os.environ.get("RL_COURSE_REQUIRE_SANDBOX"), graded.stderr
+    scores = json.loads(graded.stdout)
+    problems = [line for line in graded.stderr.splitlines() if line.startswith("problem:")]
+    assert len(problems) == 1 and f"carol/{ASSIGNMENT}/{NOTEBOOK}" in problems[0], graded.stderr  # reported, not fatal
+    assert scores["carol"][ASSIGNMENT]["score"] == 0
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{hub.course / 'gradebook.db'}", "rl-course") as gb:  # the gradebook Formgrader reads
         max_score = gb.find_assignment(ASSIGNMENT).max_score
         recorded = {name: gb.find_submission(ASSIGNMENT, name).score for name in STUDENTS}
-    print(f"gradebook: {recorded} of {max_score}; rl-course grade: {scores}")
+        late = {name: gb.find_submission(ASSIGNMENT, name).total_seconds_late for name in STUDENTS}
+    print(f"gradebook: {recorded} of {max_score}, seconds late {late}; rl-course grade: {scores}")
     assert max_score == 12
-    assert recorded == {"alice": max_score, "bob": 0.0}
-    hub.instructor(str(BIN / "rl-course"), "feedback", "submitted", "--exchange")
+    assert recorded == {"alice": max_score, "bob": 0.0}  # alice's later, solved submission
+    assert late["alice"] > 0 and late["bob"] == 0, late
+    hub.instructor(BIN / "rl-course", "feedback", "submitted", "--exchange")
     hidden = _hidden_test_lines()
     for student in (alice, bob):
         text = student.fetch_feedback()

@@ -82,8 +82,11 @@ c.JupyterHub.bind_url = f"http://{IP}:{PORT}"
 c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{PORT + 1}"
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{PORT + 2}"
 # The proxy: the Python configurable-http-proxy of the `hub` extra (npm's works the same if it is on PATH instead).
-c.ConfigurableHTTPProxy.command = [str(BIN / "configurable-http-proxy")] if (BIN / "configurable-http-proxy").exists() \
-    else ["configurable-http-proxy"]
+# The Python one buffers each response and gives up on it after tornado's default 20 s, which cuts the spawn page's
+# progress stream of a server slower to start (a 503, and the page never moves on): allow it as long as a start.
+PROXY_TIMEOUT_MS = 300_000
+c.ConfigurableHTTPProxy.command = [str(BIN / "configurable-http-proxy"), "--proxy-timeout", str(PROXY_TIMEOUT_MS)] \
+    if (BIN / "configurable-http-proxy").exists() else ["configurable-http-proxy"]
 c.ConfigurableHTTPProxy.pid_file = str(STATE / "jupyterhub-proxy.pid")
 c.JupyterHub.db_url = f"sqlite:///{STATE / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
