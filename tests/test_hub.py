@@ -383,7 +383,9 @@ def _a_class(hub, browser, screenshots, students):
     carol = hub.home("carol")
     (carol / ASSIGNMENT).mkdir(parents=True)
     (carol / ASSIGNMENT / NOTEBOOK).write_text('{"cells": [ this is not JSON')
-    hub.run(carol, {**hub.env, "JUPYTERHUB_USER": "carol", "HOME": str(carol)}, BIN / "nbgrader", "submit", ASSIGNMENT)
+    as_carol = {**hub.env, "JUPYTERHUB_USER": "carol", "HOME": str(carol),
+                "JUPYTER_CONFIG_PATH": os.pathsep.join([str(HUB_CONFIG.parent / "student"), str(HUB_CONFIG.parent)])}
+    hub.run(carol, as_carol, BIN / "nbgrader", "submit", ASSIGNMENT)
 
     # the deadline passes (Formgrader's Manage Assignments sets it too): alice's next submission is late
     due = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -420,6 +422,8 @@ def _a_class(hub, browser, screenshots, students):
     bob.shot("refused_alice_files")
 
     # the instructor collects, grades (sandboxed) and hands back feedback
+    inbound = hub.state / "exchange" / "rl-course" / "inbound"
+    assert sorted(p.name.split("+")[0] for p in inbound.iterdir()) == ["alice", "alice", "bob", "carol"]  # each under their name
     hub.instructor(BIN / "nbgrader", "collect", ASSIGNMENT)
     for name in (*STUDENTS, "carol"):
         assert (hub.course / "submitted" / name / ASSIGNMENT / NOTEBOOK).is_file()
