@@ -250,11 +250,10 @@ def _release(args) -> int:
     else:
         from rl_course import exchange
 
-        db_url = instructor.gradebook_url(root)
-        instructor.prepare_gradebook(root, db_url, args.exchange, [])  # so that Formgrader lists them
         for assignment in args.exchange:
             exchange.publish(root, assignment)
             print(f"published {instructor.RELEASE_DIR}/{assignment} to nbgrader's exchange; students fetch it from the Assignment List")
+        instructor.prepare_gradebook(root, instructor.gradebook_url(root), args.exchange, [])  # Formgrader lists them, with due dates
     return 0
 
 

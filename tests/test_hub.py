@@ -453,3 +453,31 @@ def _a_class(hub, browser, screenshots, students):
         assert not leaked, f"{student.name}'s feedback shows hidden test code: {leaked[:3]}"
     print(f"wall time {time.perf_counter() - started:.0f} s; screenshots in {screenshots}: "
           + ", ".join(sorted(p.name for p in screenshots.glob("*.png"))))
+
+
+# ---------------------------------------------------------------- the instructor's commands, without a hub
+
+
+def test_release_to_the_exchange_names_an_unknown_assignment(course_copy, capsys):
+    from rl_course.cli import main
+
+    assert main(["release", "--exchange", "07_nothing", "--course", str(course_copy)]) == 2
+    assert "--exchange: unknown assignment '07_nothing' (this course has: 01_td_lambda" in capsys.readouterr().err
+
+
+def test_release_to_an_exchange_that_cannot_be_written_says_what_nbgrader_said(course_copy, tmp_path, monkeypatch, capsys):
+    from rl_course.cli import main
+
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(HUB_CONFIG.parent))
+    monkeypatch.setenv("RL_COURSE_EXCHANGE", str(tmp_path / "a-file" / "exchange"))
+    assert main(["release", "--exchange", ASSIGNMENT, "--course", str(course_copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rl-course: error: nbgrader release_assignment {ASSIGNMENT} --force: "), err
+
+
+def test_feedback_through_the_exchange_goes_to_the_course_feedback_folder(course_copy, tmp_path, capsys):
+    from rl_course.cli import main
+
+    assert main(["feedback", str(tmp_path), "--exchange", "--out", str(tmp_path / "elsewhere"), "--course", str(course_copy)]) == 2
+    assert f"--exchange hands back the course's {course_copy / 'feedback'}: leave out --out" in capsys.readouterr().err

@@ -11,3 +11,7 @@ c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 c.CourseDirectory.course_id = "rl-course"
 # nbgrader's exchange: outbound/ (released), inbound/ (submitted), feedback/, under <root>/rl-course/.
 c.Exchange.root = os.environ.get("RL_COURSE_EXCHANGE", "/srv/nbgrader/exchange")
+
+# Validate in a student's server runs the notebook as grading does: give each cell as long as the course does
+# (the course's nbgrader_config.py, which a student's server does not read; nbgrader's own default is 30 s).
+c.ExecutePreprocessor.timeout = 300
