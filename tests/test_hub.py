@@ -317,9 +317,8 @@ def _solution_cells() -> dict[int, str]:
 
 
 def _hidden_test_lines() -> list[str]:
-    """Lines of the hidden tests that appear nowhere in the student's release."""
-    release = (ROOT / "notebooks" / ASSIGNMENT / NOTEBOOK).read_text()
-    released = {line.strip() for cell in nbformat.reads(release, as_version=4).cells for line in cell.source.splitlines()}
+    """Lines of the hidden tests that appear nowhere in the student's release, not even within a line of it."""
+    released = "\n".join(cell.source for cell in nbformat.read(ROOT / "notebooks" / ASSIGNMENT / NOTEBOOK, as_version=4).cells)
     lines = []
     for cell in nbformat.read(ROOT / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4).cells:
         inside = False
@@ -328,7 +327,7 @@ def _hidden_test_lines() -> list[str]:
                 inside = True
             elif line.strip() == "### END HIDDEN TESTS":
                 inside = False
-            elif inside and len(line.strip()) > 12 and line.strip() not in released:
+            elif inside and len(line.strip()) > 12 and line.strip() not in released:  # a substring of no released line
                 lines.append(line.strip())
     assert lines, "the assignment has hidden tests"
     return lines
