@@ -409,16 +409,17 @@ def _a_class(hub, browser, screenshots, students):
     assert alice.validate() == "validation-success", alice.validation_text
     alice.submit()
 
-    # bob's browser session cannot reach alice's server or files
+    # bob's browser session cannot reach alice's server or files (tried in another tab of his session)
     alice_code = next(iter(solutions.values())).strip().splitlines()[-1].strip()
+    probe = bob.context.new_page()
     for path in (f"/user/alice/api/contents/{ASSIGNMENT}/{NOTEBOOK}", f"/user/alice/files/{ASSIGNMENT}/{NOTEBOOK}",
                  f"/user/alice/lab/tree/{ASSIGNMENT}/{NOTEBOOK}",
                  f"/user/bob/api/contents/..%2Falice%2F{ASSIGNMENT}%2F{NOTEBOOK}", f"/user/bob/files/..%2Falice/{ASSIGNMENT}/{NOTEBOOK}"):
-        response = bob.page.goto(hub.url + path)
-        body = bob.page.content()
+        response = probe.goto(hub.url + path)
         assert response.status in (403, 404), f"{path}: {response.status}"
-        assert alice_code not in html.unescape(body), path
-    bob.shot("refused_alice_files")
+        assert alice_code not in html.unescape(probe.content()), path
+    probe.screenshot(path=str(screenshots / f"{len(list(screenshots.glob('*.png'))):02d}_bob_refused_alice_files.png"))
+    probe.close()
 
     # the instructor collects, grades (sandboxed) and hands back feedback
     inbound = hub.state / "exchange" / "rl-course" / "inbound"
