@@ -29,6 +29,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture skips
+    expect = None
+
 ROOT = Path(__file__).resolve().parents[1]
 HUB_CONFIG = ROOT / "deploy" / "jupyterhub" / "jupyterhub_config.py"
 BIN = Path(sys.executable).parent
@@ -166,6 +171,7 @@ def browser():
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        expect.set_options(timeout=HANG_GUARD_MS)
         try:
             yield browser
         finally:
@@ -208,10 +214,19 @@ class Student:
         page.wait_for_selector("#jp-main-dock-panel")
         page.wait_for_selector(".jp-DirListing")
 
-    def assignment_list(self) -> None:
-        self.page.get_by_text("Nbgrader", exact=True).click()
-        self.page.get_by_text("Assignment List", exact=True).click()
-        self.page.wait_for_selector("#released_assignments_list")
+    def open_nbgrader_menu(self):
+        """Open the menu bar's Nbgrader menu; the open menu."""
+        self.page.locator(".lm-MenuBar").get_by_role("menuitem", name="Nbgrader", exact=True).click()
+        menu = self.page.locator(".lm-Menu", has=self.page.get_by_role("menuitem", name="Assignment List"))
+        expect(menu).to_be_visible()
+        return menu
+
+    def assignment_list(self, menu=None) -> None:
+        """Open the Assignment List from the Nbgrader menu (``menu``, if it is already open)."""
+        menu = menu or self.open_nbgrader_menu()
+        menu.get_by_role("menuitem", name="Assignment List").click()
+        expect(menu).to_be_hidden()
+        expect(self.page.locator("#released_assignments_list")).to_be_visible()
 
     def fetch(self) -> None:
         self.page.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT).get_by_role("button", name="Fetch").click()
@@ -360,12 +375,10 @@ def _a_class(hub, browser, screenshots, students):
     for student in (alice, bob):
         student.log_in()
         student.shot("lab")
-        menu = student.page.get_by_text("Nbgrader", exact=True)
-        menu.click()
-        offered = student.page.locator(".lm-Menu").inner_text()
-        student.page.keyboard.press("Escape")
+        menu = student.open_nbgrader_menu()
+        offered = menu.inner_text()
         assert "Assignment List" in offered and "Formgrader" not in offered and "Create Assignment" not in offered, offered
-        student.assignment_list()
+        student.assignment_list(menu)
         student.shot("assignment_list")
         student.fetch()
         student.open_notebook()
