@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -204,15 +205,19 @@ class Student:
         self.taken.append(name)
 
     def log_in(self, password: str | None = None) -> None:
+        """Fill in the hub's login page and press Sign in; the hub starts the server meanwhile (see ``in_lab``)."""
         page = self.page
         page.goto(f"{self.hub.url}/hub/login")
-        page.fill("#username_input", self.name)
-        page.fill("#password_input", password or f"{self.name}-password")
+        page.get_by_label("Username").fill(self.name)
+        page.get_by_label("Password").fill(password or f"{self.name}-password")
         self.shot("login")
-        page.click("#login_submit")
+        page.get_by_role("button", name="Sign in").click()
+
+    def in_lab(self) -> None:
+        """Wait until the server has started and JupyterLab shows its file browser."""
+        page = self.page
         page.wait_for_url(f"**/user/{self.name}/lab**")
-        page.wait_for_selector("#jp-main-dock-panel")
-        page.wait_for_selector(".jp-DirListing")
+        expect(page.locator(".jp-DirListing-content")).to_be_visible()
 
     def open_nbgrader_menu(self):
         """Open the menu bar's Nbgrader menu; the open menu."""
@@ -365,15 +370,23 @@ def test_a_class_on_the_hub(hub, browser, screenshots):
 
 
 def _a_class(hub, browser, screenshots, students):
+    with ThreadPoolExecutor(1) as terminal:  # the instructor's terminal, while the students use their browsers
+        _class_with_a_terminal(hub, browser, screenshots, students, terminal)
+
+
+def _class_with_a_terminal(hub, browser, screenshots, students, terminal):
     started = time.perf_counter()
-    out = hub.instructor(BIN / "rl-course", "release", "--exchange", ASSIGNMENT).stdout
-    assert f"published notebooks/{ASSIGNMENT}" in out
-    assert (hub.state / "exchange" / "rl-course" / "outbound" / ASSIGNMENT / NOTEBOOK).is_file()
+    # the instructor releases 01 while the students log in; they open the Assignment List once it is out
+    released = terminal.submit(hub.instructor, BIN / "rl-course", "release", "--exchange", ASSIGNMENT)
 
     students += [Student(browser, hub, name, screenshots) for name in STUDENTS]
     alice, bob = students
-    for student in (alice, bob):
+    for student in (alice, bob):  # both servers start at once, as when a class logs in
         student.log_in()
+    assert f"published notebooks/{ASSIGNMENT}" in released.result().stdout
+    assert (hub.state / "exchange" / "rl-course" / "outbound" / ASSIGNMENT / NOTEBOOK).is_file()
+    for student in (alice, bob):
+        student.in_lab()
         student.shot("lab")
         menu = student.open_nbgrader_menu()
         offered = menu.inner_text()
@@ -387,22 +400,23 @@ def _a_class(hub, browser, screenshots, students):
     alice.submit()
     alice.back_to_notebook()
 
-    # bob validates the untouched release: failures; he submits it anyway, before the deadline
-    assert bob.validate() == "validation-failed", bob.validation_text
-    assert "NotImplementedError" in bob.validation_text
-    bob.submit()
-    # carol's notebook is not JSON (a broken save): she submits it with nbgrader's own command in a terminal
+    # carol's notebook is not JSON (a broken save): she submits it with nbgrader's own command in a terminal,
+    # while bob validates the untouched release (failures) and submits it anyway; both before the deadline
     carol = hub.home("carol")
     (carol / ASSIGNMENT).mkdir(parents=True)
     (carol / ASSIGNMENT / NOTEBOOK).write_text('{"cells": [ this is not JSON')
     as_carol = {**hub.env, "JUPYTERHUB_USER": "carol", "HOME": str(carol),
                 "JUPYTER_CONFIG_PATH": os.pathsep.join([str(HUB_CONFIG.parent / "student"), str(HUB_CONFIG.parent)])}
-    hub.run(carol, as_carol, BIN / "nbgrader", "submit", ASSIGNMENT)
+    carol_submitted = terminal.submit(hub.run, carol, as_carol, BIN / "nbgrader", "submit", ASSIGNMENT)
+    assert bob.validate() == "validation-failed", bob.validation_text
+    assert "NotImplementedError" in bob.validation_text
+    bob.submit()
+    carol_submitted.result()
 
     # the deadline passes (Formgrader's Manage Assignments sets it too): alice's next submission is late
-    due = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    # (the next whole second: nbgrader reads the due date to the second, and bob submitted within this one)
+    due = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S UTC")
     hub.instructor(BIN / "nbgrader", "db", "assignment", "add", ASSIGNMENT, f"--duedate={due}")
-    time.sleep(1)
 
     # alice writes the solutions through the editor, runs the notebook and validates it
     solutions = _solution_cells()
