@@ -265,9 +265,13 @@ class Student:
         self.page.keyboard.insert_text(code)
 
     def run_all(self) -> None:
+        """Run ▸ Run All Cells; the kernel runs them while the test goes on (``wait_ran``)."""
         page = self.page
-        page.get_by_text("Run", exact=True).first.click()
-        page.get_by_text("Run All Cells", exact=True).click()
+        page.locator(".lm-MenuBar").get_by_role("menuitem", name="Run", exact=True).click()
+        page.locator(".lm-Menu").get_by_text("Run All Cells", exact=True).click()
+
+    def wait_ran(self) -> None:
+        page = self.page
         # Cells run in order: done when the last code cell has its number (JupyterLab renders only the cells in
         # view, so it is brought into view to be read).
         page.wait_for_function("""() => {
@@ -400,6 +404,13 @@ def _class_with_a_terminal(hub, browser, screenshots, students, terminal):
     alice.submit()
     alice.back_to_notebook()
 
+    # alice writes the solutions through the editor and runs the notebook, while (below) carol and bob submit
+    solutions = _solution_cells()
+    for index, code in solutions.items():
+        alice.type_into_cell(index, code)
+    alice.shot("typed")
+    alice.run_all()
+
     # carol's notebook is not JSON (a broken save): she submits it with nbgrader's own command in a terminal,
     # while bob validates the untouched release (failures) and submits it anyway; both before the deadline
     carol = hub.home("carol")
@@ -418,12 +429,8 @@ def _class_with_a_terminal(hub, browser, screenshots, students, terminal):
     due = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S UTC")
     hub.instructor(BIN / "nbgrader", "db", "assignment", "add", ASSIGNMENT, f"--duedate={due}")
 
-    # alice writes the solutions through the editor, runs the notebook and validates it
-    solutions = _solution_cells()
-    for index, code in solutions.items():
-        alice.type_into_cell(index, code)
-    alice.shot("typed")
-    alice.run_all()
+    # alice's notebook has run: she saves it, validates it and submits it, late
+    alice.wait_ran()
     alice.shot("ran")
     alice.save()
     saved = nbformat.read(hub.home("alice") / ASSIGNMENT / NOTEBOOK, as_version=4)
