@@ -10,7 +10,7 @@ JOBS   ?= 1
 OPEN   ?=
 SOLVED ?=
 
-.PHONY: install demo test test-fast release release-check grade feedback student-edition bench clean
+.PHONY: install demo test test-fast release release-check grade feedback student-edition hub bench clean
 
 install: $(STAMP)
 
@@ -46,6 +46,11 @@ feedback: $(STAMP)
 student-edition: $(STAMP)
 	$(BIN)/rl-course student-edition --open $(OPEN) $(if $(SOLVED),--solved $(SOLVED))
 
+# The course on a JupyterHub on loopback, to try it: test users and passwords in deploy/jupyterhub/jupyterhub_config.py.
+hub: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH) -e '.[hub]'
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyterhub -f deploy/jupyterhub/jupyterhub_config.py
+
 # Every benchmark in benchmarks/ (peers.py is what they share); the peers they compare with come with the bench extra.
 BENCHMARKS := $(sort $(filter-out benchmarks/peers.py,$(wildcard benchmarks/*.py)))
 
@@ -54,4 +59,4 @@ bench: $(STAMP)
 	set -e; for benchmark in $(BENCHMARKS); do echo "== $$benchmark"; $(BIN)/python $$benchmark; done
 
 clean:
-	rm -rf $(VENV) outputs grades.csv .pytest_cache
+	rm -rf $(VENV) outputs grades.csv .pytest_cache hub-state

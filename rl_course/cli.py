@@ -4,9 +4,11 @@
     rl-course train --env ID [--steps N]       PPO: learning curves (PNG), metrics (CSV), checkpoint, animation (GIF)
     rl-course slides [--out DIR]               execute the lecture deck and export it as one self-contained reveal.js page
     rl-course release [--check]                regenerate notebooks/ from solutions/ (or check it is in sync)
+    rl-course release --exchange 01 …          publish those assignments of notebooks/ to nbgrader's exchange (a hub's students fetch them)
     rl-course grade DIR [--jobs N] [--db URL]  autograde DIR/<student>/<assignment>/<notebook>.ipynb into the gradebook
                        [--cluster ADDRESS]     … on the workers of a Dask cluster
     rl-course feedback DIR [--out FOLDER]      autograde DIR and write nbgrader's HTML feedback per student
+    rl-course feedback submitted --exchange    … into the course's feedback/, then hand it back with nbgrader release_feedback
     rl-course collect ARCHIVE [--lms NAME]     import an LMS's bulk download into DIR/<student>/<assignment>/
     rl-course validate NOTEBOOK                run every cell as nbgrader's Validate does; exit 1 when test cells fail
     rl-course student-edition --open 03 [--solved 01 02] [--out DIR]
@@ -61,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     release = commands.add_parser("release", help="regenerate the student notebooks/ from solutions/ with nbgrader")
     release.add_argument("--check", action="store_true", help="change nothing; exit 1 naming each notebook that is out of date")
     release.add_argument("--course", type=Path, default=None, help="course root (default: found from the current folder)")
+    release.add_argument("--exchange", nargs="+", metavar="ASSIGNMENT", default=[],
+                         help="publish these assignments of notebooks/ as they are (`release --check` says whether they are "
+                              "in sync) to nbgrader's exchange with nbgrader release_assignment, e.g. 01_td_lambda, where a "
+                              "hub's students fetch them from the Assignment List")
     release.set_defaults(run=_release)
 
     grading = argparse.ArgumentParser(add_help=False)  # what grade and feedback share
@@ -92,8 +98,12 @@ def _parser() -> argparse.ArgumentParser:
 
     feedback = commands.add_parser("feedback", parents=[grading],
                                    help="autograde submissions and write nbgrader's HTML feedback for each")
-    feedback.add_argument("--out", type=Path, default=Path("feedback"),
-                          help="where the feedback goes, as OUT/<student>/<assignment>/<notebook>.html (default: feedback/)")
+    feedback.add_argument("--out", type=Path, default=None,
+                          help="where the feedback goes, as OUT/<student>/<assignment>/<notebook>.html (default: feedback/; "
+                               "with --exchange, the course's feedback/)")
+    feedback.add_argument("--exchange", action="store_true",
+                          help="then hand the feedback back through nbgrader's exchange (nbgrader release_feedback), "
+                               "where students fetch it: DIR is what `nbgrader collect` gathered, the course's submitted/")
     feedback.set_defaults(run=_grade, json=False)
 
     collect = commands.add_parser("collect", help="import an LMS's bulk download (zip or tar) with nbgrader's zip_collect")
@@ -204,8 +214,20 @@ def _release(args) -> int:
             return 1
         print(f"{instructor.RELEASE_DIR}/ is in sync with {instructor.SOURCE_DIR}/")
         return 0
-    for path in instructor.release(root):
-        print(f"wrote {path.relative_to(root)}")
+    known = instructor.assignments(root)
+    unknown = [a for a in args.exchange if a not in known]
+    if unknown:
+        raise instructor.CourseError(f"--exchange: unknown assignment {unknown[0]!r} (this course has: {', '.join(known)})")
+    if not args.exchange:
+        for path in instructor.release(root):
+            print(f"wrote {path.relative_to(root)}")
+    else:
+        from rl_course import exchange
+
+        for assignment in args.exchange:
+            exchange.publish(root, assignment)
+            print(f"published {instructor.RELEASE_DIR}/{assignment} to nbgrader's exchange; students fetch it from the Assignment List")
+        instructor.prepare_gradebook(root, instructor.gradebook_url(root), args.exchange, [])  # Formgrader lists them, with due dates
     return 0
 
 
@@ -228,6 +250,12 @@ def _grade(args) -> int:
         progress.write(f"problem: {line}")
 
     feedback_dir = getattr(args, "out", None)
+    handing_back = getattr(args, "exchange", False)
+    if hasattr(args, "exchange"):  # rl-course feedback
+        course_feedback = root / "feedback"  # nbgrader's CourseDirectory.feedback_directory, where release_feedback reads
+        if handing_back and feedback_dir is not None and feedback_dir.resolve() != course_feedback.resolve():
+            raise instructor.CourseError(f"--exchange hands back the course's {course_feedback}: leave out --out {feedback_dir}")
+        feedback_dir = course_feedback if handing_back else (feedback_dir or Path("feedback"))
     db_url = instructor.gradebook_url(root, args.db)
     try:
         grades = instructor.grade(args.submitted, root, on_problem=on_problem, on_graded=on_graded, timeout=args.timeout,
@@ -246,6 +274,12 @@ def _grade(args) -> int:
               + (f", feedback to {feedback_dir}/" if feedback_dir else ""))
         for path in sheets:
             print(f"{args.lms} grade sheet: {path}")
+    if handing_back:
+        from rl_course import exchange
+
+        for assignment in sorted({g.assignment for g in grades}):
+            exchange.release_feedback(root, assignment)
+            print(f"released the feedback of {assignment} to nbgrader's exchange; students fetch it from the Assignment List")
     return 0
 
 

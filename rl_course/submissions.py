@@ -218,9 +218,14 @@ def read_notebook(data: bytes, shown: Path) -> nbformat.NotebookNode:
     return nb
 
 
+# What nbgrader's exchange writes beside a submission (submit, collect): when it was submitted, for the lateness of
+# autograde, and the secret that release_feedback names its feedback by, so that the student's fetch_feedback finds it.
+NBGRADER_RECORDS = ("timestamp.txt", "submission_secret.txt")
+
+
 def copy_gradable(source: Path, target: Path, solutions: Path, misnamed: str = "grade") -> tuple[list[str], dict[str, nbformat.NotebookNode]]:
     """Copy what grading reads of the submission folder ``source`` (``DIR/<student>/<assignment>``) to ``target``:
-    its notebooks and the files beside them that ``solutions`` has, each a regular file read through
+    its notebooks, the files beside them that ``solutions`` has, and nbgrader's ``NBGRADER_RECORDS``, each a regular file read through
     ``O_NOFOLLOW``. Returns the problems, one line each, and the notebooks copied (by the assignment's names).
 
     A notebook that is missing is looked for under another name: with one notebook of another name
@@ -237,7 +242,7 @@ def copy_gradable(source: Path, target: Path, solutions: Path, misnamed: str = "
         return [f"{error}; 0 for {', '.join(expected)}"], copied
     with folder:
         names = folder.names()
-        for own in sorted(p.name for p in solutions.iterdir() if p.is_file() and p.suffix != ".ipynb"):
+        for own in sorted({p.name for p in solutions.iterdir() if p.is_file() and p.suffix != ".ipynb"} | set(NBGRADER_RECORDS)):
             if own in names:
                 try:
                     (target / own).write_bytes(folder.read(own))

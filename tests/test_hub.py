@@ -1,0 +1,517 @@
+"""A class on the course's JupyterHub, end to end, in a real browser.
+
+The hub of deploy/jupyterhub/ runs on loopback (the real jupyterhub, the Python configurable-http-proxy, nbgrader's
+exchange on disk, a throwaway copy of the course); the system's Chromium (/usr/bin/chromium, driven by Playwright; no
+browser is downloaded) is the students' browser. The instructor releases 01 (`rl-course release --exchange`); alice
+and bob log in through the login page, fetch it from the Assignment List and open it in JupyterLab; alice types the
+solutions into the graded cells, runs the notebook, is told by Validate that it passes and submits; bob submits the
+untouched release after Validate lists its failures. The instructor collects (`nbgrader collect`), grades
+(`rl-course grade`, sandboxed) and hands back feedback (`rl-course feedback --exchange`); both students fetch their
+feedback and open it. Screenshots of every step go to $RL_COURSE_SCREENSHOTS if set, else to the test's temporary
+folder. Everything started is stopped when the module ends, failed or not: the hub's process group, and every
+process (proxy, single-user servers, kernels) that carries the hub's state folder in its environment.
+"""
+
+import datetime
+import html
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture skips
+    expect = None
+
+ROOT = Path(__file__).resolve().parents[1]
+HUB_CONFIG = ROOT / "deploy" / "jupyterhub" / "jupyterhub_config.py"
+BIN = Path(sys.executable).parent
+ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
+STUDENTS = ("alice", "bob")
+HANG_GUARD_MS = 240_000  # generous: a server start, or a notebook run, on two busy cores
+
+pytestmark = pytest.mark.hub
+
+
+# ---------------------------------------------------------------- the hub
+
+
+def _free_ports(n: int) -> int:
+    """The first of ``n`` consecutive ports free on loopback."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            first = s.getsockname()[1]
+        if first + n > 65535:
+            continue
+        try:
+            socks = []
+            for port in range(first, first + n):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no free ports on loopback")
+
+
+def _processes_of(state: Path) -> list[int]:
+    """Every process whose environment holds RL_COURSE_HUB_STATE=state: the hub, its proxy, servers and kernels."""
+    marker = f"RL_COURSE_HUB_STATE={state}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def _stop(hub: subprocess.Popen, state: Path) -> list[int]:
+    """Stop the hub (it stops its servers and proxy), then kill whatever of its is left; returns what had to be killed."""
+    if hub.poll() is None:
+        os.killpg(hub.pid, signal.SIGTERM)
+        try:
+            hub.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(hub.pid, signal.SIGKILL)
+            hub.wait(10)
+    left = _processes_of(state)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return left
+
+
+class Hub:
+    def __init__(self, url: str, course: Path, state: Path, env: dict, log: Path):
+        self.url, self.course, self.state, self.env, self.log = url, course, state, env, log
+
+    def home(self, user: str) -> Path:
+        return self.state / "home" / user
+
+    def instructor(self, *command: str) -> subprocess.CompletedProcess:
+        """Run a command of the instructor's in the course folder, as in a terminal of their hub server."""
+        return self.run(self.course, self.env, *command)
+
+    @staticmethod
+    def run(cwd: Path, env: dict, *command) -> subprocess.CompletedProcess:
+        result = subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, f"{' '.join(map(str, command))} failed:\n{result.stdout}\n{result.stderr}"
+        return result
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    if not shutil.which("configurable-http-proxy", path=str(BIN)) or not (BIN / "jupyterhub").exists():
+        if os.environ.get("RL_COURSE_REQUIRE_BROWSER"):
+            pytest.fail("RL_COURSE_REQUIRE_BROWSER is set but the hub is not installed (pip install -e '.[hub]')")
+        pytest.skip("the hub is not installed (pip install -e '.[hub]')")
+    tmp = tmp_path_factory.mktemp("hub")
+    course, state = tmp / "course", tmp / "state"
+    course.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions", course / "solutions")
+    shutil.copytree(ROOT / "notebooks", course / "notebooks")
+    port = _free_ports(3)
+    env = {**os.environ, "RL_COURSE_ROOT": str(course), "RL_COURSE_HUB_STATE": str(state), "RL_COURSE_HUB_PORT": str(port),
+           "RL_COURSE_HUB_STUDENTS": " ".join(STUDENTS), "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
+           # the instructor's terminal on the hub: the hub's nbgrader configuration (course id, exchange)
+           "JUPYTER_CONFIG_PATH": str(HUB_CONFIG.parent), "RL_COURSE_EXCHANGE": str(state / "exchange")}
+    state.mkdir()
+    log = state / "jupyterhub.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([str(BIN / "jupyterhub"), "-f", str(HUB_CONFIG)], cwd=state, env=env,
+                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + HANG_GUARD_MS / 1000
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/hub/api", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert process.poll() is None, f"the hub exited with {process.returncode}:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"the hub did not answer in time:\n{log.read_text()[-3000:]}"
+            time.sleep(0.5)
+        yield Hub(url, course, state, env, log)
+    finally:
+        left = _stop(process, state)
+        print(f"hub stopped; processes killed after it: {left}")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = os.environ.get("RL_COURSE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("RL_COURSE_REQUIRE_BROWSER"):
+            pytest.fail("RL_COURSE_REQUIRE_BROWSER is set but no chromium is installed (apt-get install chromium)")
+        pytest.skip("no chromium on this machine (apt-get install chromium)")
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        expect.set_options(timeout=HANG_GUARD_MS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("RL_COURSE_SCREENSHOTS") or tmp_path_factory.mktemp("hub-screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+# ---------------------------------------------------------------- what a student does in JupyterLab
+
+
+class Student:
+    """One person's browser session on the hub."""
+
+    def __init__(self, browser, hub: Hub, name: str, screenshots: Path):
+        self.hub, self.name, self.screenshots = hub, name, screenshots
+        self.context = browser.new_context(viewport={"width": 1400, "height": 900})
+        self.context.set_default_timeout(HANG_GUARD_MS)
+        self.page = self.context.new_page()
+        self.taken: list[str] = []
+
+    def shot(self, step: str) -> None:
+        name = f"{len(list(self.screenshots.glob('*.png'))):02d}_{self.name}_{step}.png"
+        self.page.screenshot(path=str(self.screenshots / name))
+        self.taken.append(name)
+
+    def log_in(self, password: str | None = None) -> None:
+        """Fill in the hub's login page and press Sign in; the hub starts the server meanwhile (see ``in_lab``)."""
+        page = self.page
+        page.goto(f"{self.hub.url}/hub/login")
+        page.get_by_label("Username").fill(self.name)
+        page.get_by_label("Password").fill(password or f"{self.name}-password")
+        self.shot("login")
+        page.get_by_role("button", name="Sign in").click()
+
+    def in_lab(self) -> None:
+        """Wait until the server has started and JupyterLab shows its file browser."""
+        page = self.page
+        page.wait_for_url(f"**/user/{self.name}/lab**")
+        expect(page.locator(".jp-DirListing-content")).to_be_visible()
+
+    def open_nbgrader_menu(self):
+        """Open the menu bar's Nbgrader menu; the open menu."""
+        self.page.locator(".lm-MenuBar").get_by_role("menuitem", name="Nbgrader", exact=True).click()
+        menu = self.page.locator(".lm-Menu", has=self.page.get_by_role("menuitem", name="Assignment List"))
+        expect(menu).to_be_visible()
+        return menu
+
+    def assignment_list(self, menu=None) -> None:
+        """Open the Assignment List from the Nbgrader menu (``menu``, if it is already open)."""
+        menu = menu or self.open_nbgrader_menu()
+        menu.get_by_role("menuitem", name="Assignment List").click()
+        expect(menu).to_be_hidden()
+        expect(self.page.locator("#released_assignments_list")).to_be_visible()
+
+    def fetch(self) -> None:
+        self.page.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT).get_by_role("button", name="Fetch").click()
+        self.page.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).get_by_role("button", name="Submit").wait_for()
+        self.shot("fetched")
+
+    def open_notebook(self) -> None:
+        page = self.page
+        page.locator("#fetched_assignments_list a.assignment-notebooks-link", has_text=ASSIGNMENT).click()
+        page.locator("#fetched_assignments_list .nested_list_item a", has_text=Path(NOTEBOOK).stem).click()
+        self.notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+        self.notebook.locator(".jp-Cell").first.wait_for()
+        self.wait_idle()
+        self.shot("opened")
+
+    def wait_idle(self) -> None:
+        """Until the kernel has started and runs nothing (the toolbar's kernel status)."""
+        self.page.wait_for_function("""() => {
+            const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+            const status = panel && panel.querySelector('.jp-Notebook-ExecutionIndicator');
+            const kernel = panel && panel.querySelector('.jp-KernelName');
+            return status && status.getAttribute('data-status') === 'idle' && kernel && !/No Kernel/.test(kernel.innerText);
+        }""", timeout=HANG_GUARD_MS)
+
+    def type_into_cell(self, index: int, code: str) -> None:
+        """Replace the source of the notebook's cell ``index`` through its editor: select all, then type ``code``."""
+        editor = self.notebook.locator(".jp-Cell").nth(index).locator(".cm-content")
+        editor.scroll_into_view_if_needed()
+        editor.click()
+        self.page.keyboard.press("Control+a")
+        self.page.keyboard.insert_text(code)
+
+    def run_all(self) -> None:
+        """Run ▸ Run All Cells; the kernel runs them while the test goes on (``wait_ran``)."""
+        page = self.page
+        page.locator(".lm-MenuBar").get_by_role("menuitem", name="Run", exact=True).click()
+        page.locator(".lm-Menu").get_by_text("Run All Cells", exact=True).click()
+
+    def wait_ran(self) -> None:
+        page = self.page
+        # Cells run in order: done when the last code cell has its number (JupyterLab renders only the cells in
+        # view, so it is brought into view to be read).
+        page.wait_for_function("""() => {
+            const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+            const cells = panel.querySelectorAll('.jp-CodeCell');
+            const last = cells[cells.length - 1];
+            last.scrollIntoView();
+            const prompt = last.querySelector('.jp-InputPrompt');
+            return prompt && /^\\[\\d+\\]:$/.test(prompt.innerText.trim());
+        }""", timeout=HANG_GUARD_MS)
+        self.wait_idle()
+
+    def save(self) -> None:
+        self.notebook.locator(".jp-Notebook").click(position={"x": 5, "y": 5})
+        self.page.keyboard.press("Control+s")
+        self.page.wait_for_function("""() => {
+            const tab = document.querySelector('.lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-current');
+            return tab && !tab.classList.contains('jp-mod-dirty');
+        }""")
+
+    def validate(self) -> str:
+        """Press the notebook's Validate button; the dialog's verdict class: validation-success, -failed, …"""
+        self.notebook.locator(".validate-button").click()
+        dialog = self.page.locator(".jp-Dialog")
+        verdict = dialog.locator(".validation-success, .validation-failed, .validation-changed, .validation-type-changed")
+        verdict.first.wait_for(timeout=HANG_GUARD_MS)
+        self.shot("validated")
+        found = verdict.first.get_attribute("class")
+        self.validation_text = dialog.inner_text()
+        dialog.get_by_role("button").last.click()
+        return next(c for c in found.split() if c.startswith("validation-"))
+
+    def submit(self) -> None:
+        page = self.page
+        self.assignment_list()
+        submitted = page.locator("#submitted_assignments_list .nested_list_item")
+        before = submitted.count()
+        page.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).get_by_role("button", name="Submit").first.click()
+        page.wait_for_function(f"() => document.querySelectorAll('#submitted_assignments_list .nested_list_item').length > {before}")
+        self.shot("submitted")
+
+    def back_to_notebook(self) -> None:
+        self.page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=NOTEBOOK).click()
+
+    def fetch_feedback(self) -> str:
+        """Fetch the feedback in the Assignment List, open it as the student would; its text as the page shows it."""
+        page = self.page
+        self.assignment_list()
+        page.get_by_role("button", name="Fetch Feedback").first.click()
+        page.get_by_text("(view feedback)").first.click()
+        page.locator(".jp-DirListing-item", has_text=Path(NOTEBOOK).stem + ".html").dblclick()
+        frame = page.frame_locator(".jp-HTMLViewer iframe, .jp-MainAreaWidget:not(.lm-mod-hidden) iframe").first
+        frame.locator("body").wait_for()
+        text = frame.locator("body").inner_text()
+        self.shot("feedback")
+        return text
+
+
+# ---------------------------------------------------------------- what the notebooks hold
+
+
+def _solution_cells() -> dict[int, str]:
+    """The graded notebook's solution cells, by index, as the solution has them (markers removed)."""
+    nb = nbformat.read(ROOT / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    return {i: "\n".join(line for line in cell.source.splitlines() if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+            for i, cell in enumerate(nb.cells) if cell.metadata.get("nbgrader", {}).get("solution")}
+
+
+def _hidden_test_lines() -> list[str]:
+    """Lines of the hidden tests that appear nowhere in the student's release, not even within a line of it."""
+    released = "\n".join(cell.source for cell in nbformat.read(ROOT / "notebooks" / ASSIGNMENT / NOTEBOOK, as_version=4).cells)
+    lines = []
+    for cell in nbformat.read(ROOT / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4).cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if line.strip() == "### BEGIN HIDDEN TESTS":
+                inside = True
+            elif line.strip() == "### END HIDDEN TESTS":
+                inside = False
+            elif inside and len(line.strip()) > 12 and line.strip() not in released:  # a substring of no released line
+                lines.append(line.strip())
+    assert lines, "the assignment has hidden tests"
+    return lines
+
+
+# ---------------------------------------------------------------- the class
+
+
+def test_a_class_on_the_hub(hub, browser, screenshots):
+    students: list[Student] = []
+    try:
+        _a_class(hub, browser, screenshots, students)
+    except BaseException:
+        for student in students:  # what each one saw when it failed
+            try:
+                student.shot("when_it_failed")
+            except Exception:
+                pass
+        raise
+
+
+def _a_class(hub, browser, screenshots, students):
+    with ThreadPoolExecutor(1) as terminal:  # the instructor's terminal, while the students use their browsers
+        _class_with_a_terminal(hub, browser, screenshots, students, terminal)
+
+
+def _class_with_a_terminal(hub, browser, screenshots, students, terminal):
+    started = time.perf_counter()
+    # the instructor releases 01 while the students log in; they open the Assignment List once it is out
+    released = terminal.submit(hub.instructor, BIN / "rl-course", "release", "--exchange", ASSIGNMENT)
+
+    students += [Student(browser, hub, name, screenshots) for name in STUDENTS]
+    alice, bob = students
+    for student in (alice, bob):  # both servers start at once, as when a class logs in
+        student.log_in()
+    assert f"published notebooks/{ASSIGNMENT}" in released.result().stdout
+    assert (hub.state / "exchange" / "rl-course" / "outbound" / ASSIGNMENT / NOTEBOOK).is_file()
+    for student in (alice, bob):
+        student.in_lab()
+        student.shot("lab")
+        menu = student.open_nbgrader_menu()
+        offered = menu.inner_text()
+        assert "Assignment List" in offered and "Formgrader" not in offered and "Create Assignment" not in offered, offered
+        student.assignment_list(menu)
+        student.shot("assignment_list")
+        student.fetch()
+        student.open_notebook()
+
+    # alice submits the untouched release first; her later submission is the one graded
+    alice.submit()
+    alice.back_to_notebook()
+
+    # alice writes the solutions through the editor and runs the notebook, while (below) carol and bob submit
+    solutions = _solution_cells()
+    for index, code in solutions.items():
+        alice.type_into_cell(index, code)
+    alice.shot("typed")
+    alice.run_all()
+
+    # carol's notebook is not JSON (a broken save): she submits it with nbgrader's own command in a terminal,
+    # while bob validates the untouched release (failures) and submits it anyway; both before the deadline
+    carol = hub.home("carol")
+    (carol / ASSIGNMENT).mkdir(parents=True)
+    (carol / ASSIGNMENT / NOTEBOOK).write_text('{"cells": [ this is not JSON')
+    as_carol = {**hub.env, "JUPYTERHUB_USER": "carol", "HOME": str(carol),
+                "JUPYTER_CONFIG_PATH": os.pathsep.join([str(HUB_CONFIG.parent / "student"), str(HUB_CONFIG.parent)])}
+    carol_submitted = terminal.submit(hub.run, carol, as_carol, BIN / "nbgrader", "submit", ASSIGNMENT)
+    assert bob.validate() == "validation-failed", bob.validation_text
+    assert "NotImplementedError" in bob.validation_text
+    bob.submit()
+    carol_submitted.result()
+
+    # the deadline passes (Formgrader's Manage Assignments sets it too): alice's next submission is late
+    # (the next whole second: nbgrader reads the due date to the second, and bob submitted within this one)
+    due = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    hub.instructor(BIN / "nbgrader", "db", "assignment", "add", ASSIGNMENT, f"--duedate={due}")
+
+    # alice's notebook has run: she saves it, validates it and submits it, late
+    alice.wait_ran()
+    alice.shot("ran")
+    alice.save()
+    saved = nbformat.read(hub.home("alice") / ASSIGNMENT / NOTEBOOK, as_version=4)
+    for index, code in solutions.items():
+        assert saved.cells[index].source.strip() == code.strip(), f"cell {index} as saved differs from what was typed"
+    errors = [f"cell {i}: {o.ename}: {o.evalue}" for i, cell in enumerate(saved.cells) for o in cell.get("outputs", [])
+              if o.output_type == "error"]
+    assert not errors, errors
+    assert all(cell.execution_count for cell in saved.cells if cell.cell_type == "code"), "not every cell ran"
+    assert alice.validate() == "validation-success", alice.validation_text
+    alice.submit()
+
+    # bob's browser session cannot reach alice's server or files (tried in another tab of his session)
+    alice_code = next(iter(solutions.values())).strip().splitlines()[-1].strip()
+    probe = bob.context.new_page()
+    for path in (f"/user/alice/api/contents/{ASSIGNMENT}/{NOTEBOOK}", f"/user/alice/files/{ASSIGNMENT}/{NOTEBOOK}",
+                 f"/user/alice/lab/tree/{ASSIGNMENT}/{NOTEBOOK}",
+                 f"/user/bob/api/contents/..%2Falice%2F{ASSIGNMENT}%2F{NOTEBOOK}", f"/user/bob/files/..%2Falice/{ASSIGNMENT}/{NOTEBOOK}"):
+        response = probe.goto(hub.url + path)
+        assert response.status in (403, 404), f"{path}: {response.status}"
+        assert alice_code not in html.unescape(probe.content()), path
+    probe.screenshot(path=str(screenshots / f"{len(list(screenshots.glob('*.png'))):02d}_bob_refused_alice_files.png"))
+    probe.close()
+
+    # the instructor collects, grades (sandboxed) and hands back feedback
+    inbound = hub.state / "exchange" / "rl-course" / "inbound"
+    assert sorted(p.name.split("+")[0] for p in inbound.iterdir()) == ["alice", "alice", "bob", "carol"]  # each under their name
+    hub.instructor(BIN / "nbgrader", "collect", ASSIGNMENT)
+    for name in (*STUDENTS, "carol"):
+        assert (hub.course / "submitted" / name / ASSIGNMENT / NOTEBOOK).is_file()
+    graded = hub.instructor(BIN / "rl-course", "grade", "submitted", "--json")
+    assert "unconfined" not in graded.stderr or not os.environ.get("RL_COURSE_REQUIRE_SANDBOX"), graded.stderr
+    scores = json.loads(graded.stdout)
+    problems = [line for line in graded.stderr.splitlines() if line.startswith("problem:")]
+    assert len(problems) == 1 and f"carol/{ASSIGNMENT}/{NOTEBOOK}" in problems[0], graded.stderr  # reported, not fatal
+    assert scores["carol"][ASSIGNMENT]["score"] == 0
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{hub.course / 'gradebook.db'}", "rl-course") as gb:  # the gradebook Formgrader reads
+        max_score = gb.find_assignment(ASSIGNMENT).max_score
+        recorded = {name: gb.find_submission(ASSIGNMENT, name).score for name in STUDENTS}
+        late = {name: gb.find_submission(ASSIGNMENT, name).total_seconds_late for name in STUDENTS}
+    print(f"gradebook: {recorded} of {max_score}, seconds late {late}; rl-course grade: {scores}")
+    assert max_score == 12
+    assert recorded == {"alice": max_score, "bob": 0.0}  # alice's later, solved submission
+    assert late["alice"] > 0 and late["bob"] == 0, late
+    hub.instructor(BIN / "rl-course", "feedback", "submitted", "--exchange")
+    hidden = _hidden_test_lines()
+    for student in (alice, bob):
+        text = student.fetch_feedback()
+        assert "td_lambda" in text and "Score" in text, text[:500]
+        page_source = html.unescape(next((hub.home(student.name) / ASSIGNMENT / "feedback").rglob("*.html")).read_text())
+        leaked = [line for line in hidden if line in text or line in page_source]
+        assert not leaked, f"{student.name}'s feedback shows hidden test code: {leaked[:3]}"
+    print(f"wall time {time.perf_counter() - started:.0f} s; screenshots in {screenshots}: "
+          + ", ".join(sorted(p.name for p in screenshots.glob("*.png"))))
+
+
+# ---------------------------------------------------------------- the instructor's commands, without a hub
+
+
+def test_release_to_the_exchange_names_an_unknown_assignment(course_copy, capsys):
+    from rl_course.cli import main
+
+    assert main(["release", "--exchange", "07_nothing", "--course", str(course_copy)]) == 2
+    assert "--exchange: unknown assignment '07_nothing' (this course has: 01_td_lambda" in capsys.readouterr().err
+
+
+def test_release_to_an_exchange_that_cannot_be_written_says_what_nbgrader_said(course_copy, tmp_path, monkeypatch, capsys):
+    from rl_course.cli import main
+
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(HUB_CONFIG.parent))
+    monkeypatch.setenv("RL_COURSE_EXCHANGE", str(tmp_path / "a-file" / "exchange"))
+    assert main(["release", "--exchange", ASSIGNMENT, "--course", str(course_copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rl-course: error: nbgrader release_assignment {ASSIGNMENT} --force: "), err
+
+
+def test_feedback_through_the_exchange_goes_to_the_course_feedback_folder(course_copy, tmp_path, capsys):
+    from rl_course.cli import main
+
+    assert main(["feedback", str(tmp_path), "--exchange", "--out", str(tmp_path / "elsewhere"), "--course", str(course_copy)]) == 2
+    assert f"--exchange hands back the course's {course_copy / 'feedback'}: leave out --out" in capsys.readouterr().err
