@@ -528,7 +528,9 @@ def record(db_url: str, course_id: str, graded: Graded, feedback_dir: Path | Non
         with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
             warnings.simplefilter("ignore", SAWarning)  # nbgrader's own session bookkeeping, not a grading problem
             gb.update_or_create_student(grade_.student)
-            gb.update_or_create_submission(grade_.assignment, grade_.student)
+            submitted_at = _submitted_at(graded.submission.files.get("timestamp.txt"))
+            gb.update_or_create_submission(grade_.assignment, grade_.student,
+                                           **({"timestamp": submitted_at} if submitted_at else {}))
             for notebook in gb.find_assignment(grade_.assignment).notebooks:
                 if f"{notebook.name}.ipynb" not in graded.notebooks:
                     for cell_grade in gb.find_submission_notebook(notebook.name, grade_.assignment, grade_.student).grades:
@@ -546,6 +548,18 @@ def record(db_url: str, course_id: str, graded: Graded, feedback_dir: Path | Non
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
     _remember_digest(db_url, course_id, graded)
+
+
+def _submitted_at(data: bytes | None):
+    """When nbgrader's exchange says the submission was made (its ``timestamp.txt``), read as autograde reads
+    it (``parse_utc``), so that the gradebook counts it late against the assignment's due date; None without one."""
+    from nbgrader.utils import parse_utc
+
+    text = (data or b"").decode("utf-8", "replace").strip()
+    try:
+        return parse_utc(text) if text else None
+    except ValueError:
+        return None
 
 
 def recorded_grade(db_url: str, course_id: str, submission: Submission, feedback_dir: Path | None = None) -> Grade | None:

@@ -40,7 +40,7 @@ def nbgrader_config():
     return app.config
 
 
-def validate(notebook: Path, stream: TextIO = sys.stdout) -> dict:
+def validate(notebook: Path, stream: TextIO | None = None) -> dict:
     """Restart a kernel, run every cell of ``notebook`` and print nbgrader's verdict to ``stream``.
 
     Returns nbgrader's results: ``{"failed": [...]}`` for test cells that lost points,
@@ -51,7 +51,7 @@ def validate(notebook: Path, stream: TextIO = sys.stdout) -> dict:
     if not notebook.is_file():
         raise FileNotFoundError(f"NOTEBOOK: no notebook at {notebook}")
     validator = _RecordingValidator(config=nbgrader_config())
-    validator.stream = stream
+    validator.stream = stream or sys.stdout  # the current one, as a test's or a caller's redirection sets it
     validator.validate_and_print(str(notebook))
     return validator.results
 

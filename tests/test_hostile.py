@@ -177,7 +177,7 @@ def _release_with_answers(course_root, tmp_path, td_error_body=None):
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("td_error_body, verdict", [(None, "Success! Your notebook passes all the tests."),
-                                                    ("return float('nan')", "VALIDATION FAILED ON 2 CELL(S)!")])
+                                                    ("return float('nan')", "VALIDATION FAILED ON 9 CELL(S)!")])
 def test_students_see_the_verdict_of_the_visible_tests_before_submitting(course_root, tmp_path, td_error_body, verdict):
     path = _release_with_answers(course_root, tmp_path, td_error_body)
     result = subprocess.run([sys.executable, "-m", "nbgrader", "validate", str(path)], cwd=course_root,

@@ -129,7 +129,7 @@ def solution_code(grade_id: str) -> str:
 
 
 def press_validate(page, screenshot: Path) -> str:
-    page.get_by_text("Validate", exact=True).click()
+    page.get_by_role("toolbar", name="main area toolbar").get_by_text("Validate", exact=True).click()  # the button, not the word in the text
     dialog = page.locator(".jp-Dialog")
     dialog.wait_for(timeout=240_000)
     page.locator(".jp-Dialog #validation-message").wait_for(timeout=240_000)
