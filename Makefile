@@ -28,7 +28,7 @@ test: $(STAMP)
 
 # The library and unit tests: no notebook executed or graded, no training to a threshold, no server or browser.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow and not notebook"
+	$(BIN)/python -m pytest -m "not slow and not notebook and not hub"
 
 release: $(STAMP)
 	$(BIN)/rl-course release
