@@ -135,15 +135,16 @@ def notebook_metadata_problems(path: Path) -> list[str]:
     The Python version is compared up to the minor version (3.11): its patch level is the machine's.
     """
     stored = json.loads(Path(path).read_text()).get("metadata", {})
+    wanted = jupyterlab_metadata()
     problems = []
-    for key, expected in jupyterlab_metadata().items():
-        got = dict(stored.get(key) or {})
+    for key in wanted:
+        expected, got = dict(wanted[key]), dict(stored.get(key) or {})
         if key == "language_info":
             version = ".".join(str(expected.pop("version", "")).split(".")[:2])
             if not str(got.pop("version", "")).startswith(version + "."):
                 problems.append(f"metadata.language_info.version is {stored.get(key, {}).get('version')!r}, not Python {version}.x")
         if got != expected:
-            problems.append(f"metadata.{key} is {stored.get(key)!r}, not what JupyterLab writes: {jupyterlab_metadata()[key]!r} "
+            problems.append(f"metadata.{key} is {stored.get(key)!r}, not what JupyterLab writes: {wanted[key]!r} "
                             "(the notebook would open marked unsaved)")
     return problems
 
