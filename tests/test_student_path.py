@@ -166,8 +166,8 @@ def test_a_laptop_student_validates_01_in_jupyterlab_as_rl_course_validate_does(
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(f"{url}/lab/tree/{ASSIGNMENT}/{NOTEBOOK}?token={TOKEN}")
-            page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-            page.locator(".jp-StatusBar-TextItem", has_text="Idle").first.wait_for(timeout=60_000)
+            page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=240_000)
+            page.locator(".jp-StatusBar-TextItem", has_text="Idle").first.wait_for(timeout=240_000)
             page.wait_for_timeout(1500)  # the kernel's language_info reaches the notebook's metadata
             page.screenshot(path=str(screenshots / "01_opened.png"))
             tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=NOTEBOOK)
@@ -195,7 +195,7 @@ def test_a_laptop_student_validates_01_in_jupyterlab_as_rl_course_validate_does(
             page.keyboard.press("Escape")
             page.screenshot(path=str(screenshots / "03_solution_typed.png"))
             page.keyboard.press("Control+s")
-            page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-dirty").wait_for(state="detached", timeout=30_000)
+            page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-dirty").wait_for(state="detached", timeout=240_000)
             saved = nbformat.read(notebook, as_version=4)
             assert [saved.cells[i].source for i, _ in answers] == [solution_code(g) for _, g in answers]
             command = background.submit(rl_course_validate, notebook, env)
