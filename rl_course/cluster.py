@@ -84,8 +84,10 @@ def grade_all(client, pending: list[Submission], grader: "instructor._Grader",
     if not pending:
         return
     archive = course_archive(grader.course_root)
-    course = client.scatter(archive, broadcast=True)
-    settings = client.scatter(grader, broadcast=True)  # with the gradebook each scratch course starts from: sent once
+    # hash=False: keys of this run's own, so that another client's scatter of the same bytes (a run killed a moment ago,
+    # whose data the scheduler forgets when it notices) cannot take this run's data with it
+    course = client.scatter(archive, broadcast=True, hash=False)
+    settings = client.scatter(grader, broadcast=True, hash=False)  # with the gradebook each scratch course starts from: sent once
     run = uuid.uuid4().hex[:8]
     futures = {client.submit(grade_on_worker, course, settings, submission, retries=1,
                              key=f"rl-course-grade-{run}-{submission.student}/{submission.assignment}"): submission

@@ -153,8 +153,11 @@ def graded(cluster, postgres_url, tmp_path_factory):  # noqa: F811
             if busy:
                 time.sleep(2)  # into the grading: the kernel runs
                 if client.processing().get(busy[0]):
-                    killed = busy[0]
-                    os.kill(pids[killed], signal.SIGKILL)
+                    if busy[0] not in pids:  # a worker its nanny restarted since (a new address)
+                        pids = client.run(os.getpid)
+                    if busy[0] in pids:
+                        killed = busy[0]
+                        os.kill(pids[killed], signal.SIGKILL)
             time.sleep(0.5)
         out, err = rerun.communicate(timeout=1200)
     finally:
