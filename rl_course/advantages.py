@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rl_course.grading import reference
+from rl_course.reference import reference
 
 
 @reference

@@ -49,7 +49,7 @@ from pathlib import Path
 import nbformat
 
 import rl_course
-from rl_course.grading import is_reference
+from rl_course.reference import is_reference
 from rl_course.instructor import RELEASE_DIR, SOURCE_DIR, CourseError, assignments, check_release
 from rl_course.tampering import parse_code
 

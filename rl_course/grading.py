@@ -30,8 +30,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-_REFERENCE_MARK = "__rl_course_reference__"
-
+from rl_course.reference import is_reference, reference  # noqa: F401  (the mark, for the checks and tests)
 
 def warnings_to_stdout() -> None:
     """Show warnings on stdout, formatted as Python formats them, so that they inform without failing a test cell."""
@@ -44,16 +43,6 @@ def warnings_to_stdout() -> None:
 
 if "ipykernel" in sys.modules:
     warnings_to_stdout()
-
-
-def reference(fn: Callable) -> Callable:
-    """Mark ``fn`` as the library's reference for a function students write themselves."""
-    setattr(fn, _REFERENCE_MARK, True)
-    return fn
-
-
-def is_reference(obj) -> bool:
-    return callable(obj) and getattr(obj, _REFERENCE_MARK, False) is True
 
 
 def expect_close(

@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
-from rl_course.grading import reference
+from rl_course.reference import reference
 
 
 @dataclass

@@ -25,7 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rl_course import advantages
-from rl_course.grading import reference
+from rl_course.reference import reference
 
 TRACES = ("accumulating", "replacing")
 SWEEP_TRACES = TRACES + ("dutch",)  # dutch: true online TD(λ)

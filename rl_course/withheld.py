@@ -24,7 +24,7 @@ import importlib
 import inspect
 import sys
 
-from rl_course.grading import is_reference
+from rl_course.reference import is_reference
 
 
 class AnswerWithheld(NotImplementedError):

@@ -170,3 +170,20 @@ def test_expect_finite_passes_numbers_of_the_shape_asked_tensors_with_gradients_
     grading.expect_finite(torch.ones(2, 3, requires_grad=True) * 2, "x", shape=(2, 3))
     with pytest.raises(AssertionError, match=r"expected shape \(\), got shape \(1,\)"):
         grading.expect_finite(torch.ones(1), "x", shape=())
+
+
+def test_the_library_carries_the_reference_mark_without_the_checks():
+    """Importing the library in a Jupyter kernel leaves ``warnings.showwarning`` alone: only the checks change it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, warnings, ipykernel; shown = warnings.showwarning\n"
+        "import rl_course.advantages, rl_course.tabular, rl_course.rollouts, rl_course.ppo\n"
+        "assert 'rl_course.grading' not in sys.modules, 'the library imported the checks'\n"
+        "assert warnings.showwarning is shown, 'importing the library replaced warnings.showwarning'\n"
+        "import rl_course.grading\n"
+        "assert warnings.showwarning is not shown, 'the checks no longer show warnings on stdout in a kernel'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr

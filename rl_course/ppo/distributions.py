@@ -14,7 +14,7 @@ import math
 import numpy as np
 import torch
 
-from rl_course.grading import reference
+from rl_course.reference import reference
 
 LOG_2PI = math.log(2 * math.pi)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from rl_course.grading import reference
+from rl_course.reference import reference
 
 
 @reference

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
-from rl_course.grading import reference
+from rl_course.reference import reference
 from rl_course.ppo import speed
 from rl_course.ppo.normalization import ObservationStatistics
 

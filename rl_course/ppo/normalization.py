@@ -31,7 +31,7 @@ from gymnasium.vector import AutoresetMode, VectorWrapper
 from gymnasium.wrappers.utils import RunningMeanStd
 from torch import nn
 
-from rl_course.grading import reference
+from rl_course.reference import reference
 from rl_course.rollouts import make_vector_env
 
 EPSILON = 1e-8  # under the square root, as in gymnasium's wrappers

@@ -7,7 +7,7 @@ from typing import Iterable
 
 import torch
 
-from rl_course.grading import reference
+from rl_course.reference import reference
 
 
 @reference

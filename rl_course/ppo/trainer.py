@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from rl_course import advantages as adv
-from rl_course.grading import reference
+from rl_course.reference import reference
 from rl_course.ppo.config import PPOConfig
 from rl_course.ppo.losses import (
     adapt_kl_coef,
