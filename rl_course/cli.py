@@ -222,7 +222,7 @@ def _release(args) -> int:
         for path in instructor.release(root):
             print(f"wrote {path.relative_to(root)}")
     else:
-        from rl_course import exchange
+        from rl_course.course import exchange
 
         for assignment in args.exchange:
             exchange.publish(root, assignment)
@@ -275,7 +275,7 @@ def _grade(args) -> int:
         for path in sheets:
             print(f"{args.lms} grade sheet: {path}")
     if handing_back:
-        from rl_course import exchange
+        from rl_course.course import exchange
 
         for assignment in sorted({g.assignment for g in grades}):
             exchange.release_feedback(root, assignment)
@@ -325,7 +325,7 @@ class _Progress:
 
 def _lms_sheets(args, grades: list) -> list:
     """The grade sheets of ``--lms``, named after ``--csv``."""
-    from rl_course import lms
+    from rl_course.course import lms
 
     if not args.lms:
         return []
@@ -334,7 +334,7 @@ def _lms_sheets(args, grades: list) -> list:
 
 
 def _collect(args) -> int:
-    from rl_course import lms
+    from rl_course.course import lms
 
     root = args.course.resolve() if args.course else instructor.find_course_root()
     result = lms.collect(args.archive, root, args.into, lms=args.lms, assignment=args.assignment)
@@ -350,7 +350,7 @@ def _collect(args) -> int:
 
 
 def _validate(args) -> int:
-    from rl_course import validation
+    from rl_course.course import validation
 
     if not args.notebook.is_file():
         raise instructor.CourseError(f"NOTEBOOK: no notebook at {args.notebook}")
@@ -359,7 +359,7 @@ def _validate(args) -> int:
 
 
 def _student_edition(args) -> int:
-    from rl_course import edition
+    from rl_course.course import edition
 
     root = args.course.resolve() if args.course else instructor.find_course_root()
     built = edition.build(root, args.open, args.solved, args.out)

@@ -29,8 +29,8 @@ from typing import Callable, Iterator
 
 import nbformat
 
-from rl_course import submissions
-from rl_course.tampering import find_tampering
+from rl_course.course import submissions
+from rl_course.course.tampering import find_tampering
 
 CONFIG_FILE = "nbgrader_config.py"
 SOURCE_DIR = "solutions"
@@ -230,7 +230,7 @@ def grade(
         raise CourseError(f"{CONFIG_FILE}: c.Submissions.misnamed_notebooks: {_one_line(error)}") from None
     session = None
     if cluster is not None:
-        from rl_course import cluster as dask_cluster  # Dask only where a cluster is asked for
+        from rl_course.course import cluster as dask_cluster  # Dask only where a cluster is asked for
 
         session = dask_cluster.connect(cluster)
     try:
@@ -905,7 +905,7 @@ def confinement(course_root: Path, sandbox: dict | None = None) -> tuple[bool, s
     why they cannot be where confinement is wanted but this machine does not allow it."""
     from traitlets import TraitError
 
-    from rl_course.sandbox import Sandbox, unavailable
+    from rl_course.course.sandbox import Sandbox, unavailable
 
     config = _load_config(course_root)
     config.Sandbox.update(sandbox or {})
@@ -942,7 +942,7 @@ def _execute_until_the_kernel_dies(confined: bool = False) -> type:
     class ExecuteUntilTheKernelDies(Execute):
         def __init__(self, *args, **kwargs):
             if confined:
-                from rl_course.sandbox import ConfinedKernelManager
+                from rl_course.course.sandbox import ConfinedKernelManager
 
                 kwargs.setdefault("kernel_manager_class", ConfinedKernelManager)
             super().__init__(*args, **kwargs)

@@ -261,7 +261,7 @@ def test_the_course_travels_to_the_workers_without_anything_else(course_root):
     import io
     import tarfile
 
-    from rl_course import cluster
+    from rl_course.course import cluster
 
     archive = cluster.course_archive(course_root)
     names = tarfile.open(fileobj=io.BytesIO(archive)).getnames()

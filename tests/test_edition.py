@@ -20,7 +20,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from rl_course import advantages, cli, edition, envs, tabular
+from rl_course import advantages, cli, envs, tabular
+from rl_course.course import edition
 from test_course import DEMO_CELLS, FULL_MARKS, NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +62,7 @@ def test_the_map_names_the_functions_the_notebooks_ask_for():
 
 
 SOURCE = textwrap.dedent('''
-    from rl_course.grading import reference
+    from rl_course.checks import reference
 
     @reference
     def gae(rewards, values, *rest, lam=0.9, **options):

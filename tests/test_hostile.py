@@ -15,7 +15,8 @@ from contextlib import redirect_stderr, redirect_stdout
 import nbformat
 import pytest
 
-from rl_course import cli, sandbox
+from rl_course import cli
+from rl_course.course import sandbox
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
 TIMEOUT = 10  # seconds per cell; the slowest test cell of the solution takes about one

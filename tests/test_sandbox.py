@@ -14,7 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from rl_course import cli, instructor, sandbox
+from rl_course import cli, instructor
+from rl_course.course import sandbox
 from test_gradebook import gradebook_scores
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"

@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from rl_course.edition import JUPYTER_CONFIG
+from rl_course.course.edition import JUPYTER_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"

@@ -15,7 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from rl_course import cli, instructor, lms, submissions
+from rl_course import cli, instructor
+from rl_course.course import lms, submissions
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
 SECRET = "SECRET-MARKER-5d1c9e"  # what the grader's own file holds; no output may ever show it

@@ -3,7 +3,7 @@
 import nbformat
 import pytest
 
-from rl_course import tampering
+from rl_course.course import tampering
 
 SOURCE = nbformat.v4.new_notebook(cells=[
     nbformat.v4.new_code_cell("import numpy as np\nimport rl_course\nfrom rl_course import grading, tabular\n",

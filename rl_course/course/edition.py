@@ -51,7 +51,7 @@ import nbformat
 import rl_course
 from rl_course.reference import is_reference
 from rl_course.instructor import RELEASE_DIR, SOURCE_DIR, CourseError, assignments, check_release
-from rl_course.tampering import parse_code
+from rl_course.course.tampering import parse_code
 
 PACKAGE = "rl_course"
 

@@ -40,7 +40,7 @@ from pathlib import Path, PurePosixPath
 from traitlets import Dict, Integer, Unicode, validate
 from traitlets.config import Configurable
 
-from rl_course.sandbox import parse_size
+from rl_course.course.sandbox import parse_size
 
 LMS_NAMES = ("canvas", "moodle")
 ROSTER = ".lms-students.csv"  # written by collect beside the students' folders: student, name, lms
