@@ -19,7 +19,7 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.ExecutePreprocessor.kernel_name = "python3"
 c.ExecutePreprocessor.timeout = 300
 
-# Submissions (rl_course/submissions.py, rl_course/lms.py). The one notebook of an assignment folder under
+# Submissions (rl_course/course/submissions.py, rl_course/course/lms.py). The one notebook of an assignment folder under
 # another name is graded with a problem line ("grade") or scores 0 ("refuse"). `rl-course collect` reads
 # each LMS's file names with c.Collect.naming ({"canvas": regexp, "moodle": regexp}, nbgrader's
 # FileNameCollectorPlugin.named_regexp) and refuses an archive past these caps.

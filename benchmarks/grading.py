@@ -75,9 +75,9 @@ def limit(notebook: Path) -> float:
 @contextmanager
 def timed_execution(confined: bool):
     """Time what nbgrader's Execute step does while grading: {"execute", "setup", "student", "tests"} seconds."""
-    from rl_course import instructor
+    from rl_course.course import nbgrader_setup
 
-    cls = instructor._execute_until_the_kernel_dies(confined)
+    cls = nbgrader_setup._execute_until_the_kernel_dies(confined)
     spent = {"execute": 0.0, "setup": 0.0, "student": 0.0, "tests": 0.0}
     preprocess, preprocess_cell = cls.preprocess, cls.preprocess_cell
 
@@ -106,23 +106,23 @@ def timed_execution(confined: bool):
 
 def grade_one(notebook: Path, confined: bool, db_url: str) -> dict:
     """Grade one copy of ``notebook`` in this process: the seconds of each part."""
-    from rl_course import instructor
+    from rl_course.course import autograde, gradebook
 
     assignment = notebook.parent.name
     with tempfile.TemporaryDirectory(prefix="rl-course-breakdown-") as tmp:
         folder = Path(tmp) / "submitted" / "student" / assignment
         folder.mkdir(parents=True)
         shutil.copy(notebook, folder)
-        grader = instructor._Grader(ROOT, db_url, confined=confined, scratch_parent=Path(tmp))
+        grader = autograde._Grader(ROOT, db_url, confined=confined, scratch_parent=Path(tmp))
         with grader:
-            grader.grade(instructor.gather("warm", assignment, folder, ROOT))  # the scratch course learns the assignment
+            grader.grade(autograde.gather("warm", assignment, folder, ROOT))  # the scratch course learns the assignment
             started = time.perf_counter()
-            submission = instructor.gather("student", assignment, folder, ROOT)
+            submission = autograde.gather("student", assignment, folder, ROOT)
             with timed_execution(confined) as spent:
                 graded = grader.grade(submission)
             total = time.perf_counter() - started
         started = time.perf_counter()
-        instructor.record(db_url, grader.course_id, graded)
+        gradebook.record(db_url, grader.course_id, graded)
         recording = time.perf_counter() - started
     assert graded.grade.score == graded.grade.max_score, graded.grade
     return {"total": total + recording, "kernel": spent["execute"] - spent["setup"] - spent["student"] - spent["tests"],
@@ -131,18 +131,18 @@ def grade_one(notebook: Path, confined: bool, db_url: str) -> dict:
 
 
 def breakdown(assignments: list[str]) -> None:
-    from rl_course import instructor
+    from rl_course.course import gradebook, nbgrader_setup
 
-    confined = instructor.confinement(ROOT)[0]
+    confined = nbgrader_setup.confinement(ROOT)[0]
     print(f"one submission per assignment, graded in this process ({'confined' if confined else 'unconfined: no sandbox here'}); "
           f"seconds; limit = nbclient executing the source notebook once here")
     print(f"{'assignment':<20} {'limit':>6} {'grade':>6} {'ratio':>6} | {'kernel':>6} {'setup':>6} {'student':>7} "
           f"{'tests':>6} {'nbgrader':>8} {'record':>6} {'sandbox':>7}")
     with tempfile.TemporaryDirectory(prefix="rl-course-bench-") as tmp:
-        db_url = instructor.gradebook_url(ROOT, f"sqlite:///{Path(tmp) / 'gradebook.db'}")
+        db_url = gradebook.gradebook_url(ROOT, f"sqlite:///{Path(tmp) / 'gradebook.db'}")
         for assignment in assignments:
             notebook = next((ROOT / "solutions" / assignment).glob("*.ipynb"))
-            instructor.prepare_gradebook(ROOT, db_url, [assignment], ["student"])
+            gradebook.prepare_gradebook(ROOT, db_url, [assignment], ["student"])
             bare = grade_one(notebook, False, db_url)
             cap = limit(notebook)
             boxed = grade_one(notebook, True, db_url) if confined else bare

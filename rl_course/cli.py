@@ -21,9 +21,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rl_course import instructor
+from rl_course.course.layout import RELEASE_DIR, SOURCE_DIR, CourseError, assignments, find_course_root
 from rl_course.withheld import AnswerWithheld
+
+if TYPE_CHECKING:
+    from rl_course.course.reports import Grade
+
+
+class CommandError(Exception):
+    """A command's argument or input that the user can fix, outside the course's workflow (``demo``, ``train``,
+    ``slides``): reported as one line without a traceback, as a ``CourseError`` is."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (instructor.CourseError, AnswerWithheld) as error:  # AnswerWithheld: a command that needs an answer, in the student edition
+    except (CourseError, CommandError, AnswerWithheld) as error:  # AnswerWithheld: a command that needs an answer, in the student edition
         print(f"rl-course: error: {error}", file=sys.stderr)
         return 2
 
@@ -142,7 +151,7 @@ def _demo(args) -> int:
     from rl_course import envs, plotting, tabular
 
     if args.runs < 1:
-        raise instructor.CourseError(f"--runs must be at least 1, got {args.runs}")
+        raise CommandError(f"--runs must be at least 1, got {args.runs}")
     alphas, lams = np.array(tabular.FIGURE_ALPHAS), tabular.FIGURE_LAMS
     print(f"TD(λ), accumulating traces, on the 19-state random walk: {args.runs} runs × 10 episodes")
     runs = tabular.random_walk_runs(n_runs=args.runs, n_episodes=10, seed=args.seed)
@@ -174,7 +183,7 @@ def _train(args) -> int:
     try:
         run = train_and_save(config, args.out, gif=not args.no_gif)
     except (ValueError, FloatingPointError) as error:
-        raise instructor.CourseError(f"train --env {args.env}: {error}") from None
+        raise CommandError(f"train --env {args.env}: {error}") from None
     for path in run.written:
         print(f"wrote {path}")
     if run.best_step is not None:
@@ -192,7 +201,7 @@ def _slides(args) -> int:
         print(f"executing {deck} …")
         path = slides.build(deck, args.out)
     except slides.DeckError as error:
-        raise instructor.CourseError(str(error)) from None
+        raise CommandError(str(error)) from None
     facts = slides.summary(path)
     print(f"wrote {path}: {facts['slides']} slides, {facts['bytes'] / 1e6:.1f} MB")
     if facts["network"]:
@@ -204,35 +213,40 @@ def _slides(args) -> int:
 
 
 def _release(args) -> int:
-    root = args.course.resolve() if args.course else instructor.find_course_root()
+    from rl_course.course.gradebook import gradebook_url, prepare_gradebook
+    from rl_course.course.release import check_release, release
+
+    root = args.course.resolve() if args.course else find_course_root()
     if args.check:
-        problems = instructor.check_release(root)
+        problems = check_release(root)
         for line in problems:
             print(line, file=sys.stderr)
         if problems:
-            print(f"{instructor.RELEASE_DIR}/ is out of date: run `rl-course release`", file=sys.stderr)
+            print(f"{RELEASE_DIR}/ is out of date: run `rl-course release`", file=sys.stderr)
             return 1
-        print(f"{instructor.RELEASE_DIR}/ is in sync with {instructor.SOURCE_DIR}/")
+        print(f"{RELEASE_DIR}/ is in sync with {SOURCE_DIR}/")
         return 0
-    known = instructor.assignments(root)
+    known = assignments(root)
     unknown = [a for a in args.exchange if a not in known]
     if unknown:
-        raise instructor.CourseError(f"--exchange: unknown assignment {unknown[0]!r} (this course has: {', '.join(known)})")
+        raise CourseError(f"--exchange: unknown assignment {unknown[0]!r} (this course has: {', '.join(known)})")
     if not args.exchange:
-        for path in instructor.release(root):
+        for path in release(root):
             print(f"wrote {path.relative_to(root)}")
     else:
         from rl_course.course import exchange
 
         for assignment in args.exchange:
             exchange.publish(root, assignment)
-            print(f"published {instructor.RELEASE_DIR}/{assignment} to nbgrader's exchange; students fetch it from the Assignment List")
-        instructor.prepare_gradebook(root, instructor.gradebook_url(root), args.exchange, [])  # Formgrader lists them, with due dates
+            print(f"published {RELEASE_DIR}/{assignment} to nbgrader's exchange; students fetch it from the Assignment List")
+        prepare_gradebook(root, gradebook_url(root), args.exchange, [])  # Formgrader lists them, with due dates
     return 0
 
 
 def _grade(args) -> int:
-    root = args.course.resolve() if args.course else instructor.find_course_root()
+    from rl_course.course import batch, gradebook, reports
+
+    root = args.course.resolve() if args.course else find_course_root()
 
     def on_warning(line: str) -> None:
         hint = "; see the README's \"Grading sandbox\" to enable it" if "unconfined" in line else ""
@@ -240,7 +254,7 @@ def _grade(args) -> int:
 
     progress = _Progress()
 
-    def on_graded(grade: instructor.Grade, seconds: float) -> None:
+    def on_graded(grade: Grade, seconds: float) -> None:
         if progress.graded(grade):
             progress.write(f"graded {grade.student}/{grade.assignment}: {grade.score:g} / {grade.max_score:g} ({seconds:.0f} s)")
             for line in grade.feedback:
@@ -254,23 +268,23 @@ def _grade(args) -> int:
     if hasattr(args, "exchange"):  # rl-course feedback
         course_feedback = root / "feedback"  # nbgrader's CourseDirectory.feedback_directory, where release_feedback reads
         if handing_back and feedback_dir is not None and feedback_dir.resolve() != course_feedback.resolve():
-            raise instructor.CourseError(f"--exchange hands back the course's {course_feedback}: leave out --out {feedback_dir}")
+            raise CourseError(f"--exchange hands back the course's {course_feedback}: leave out --out {feedback_dir}")
         feedback_dir = course_feedback if handing_back else (feedback_dir or Path("feedback"))
-    db_url = instructor.gradebook_url(root, args.db)
+    db_url = gradebook.gradebook_url(root, args.db)
     try:
-        grades = instructor.grade(args.submitted, root, on_problem=on_problem, on_graded=on_graded, timeout=args.timeout,
-                                  feedback_dir=feedback_dir, jobs=args.jobs, db_url=db_url, sandbox=_sandbox(args),
-                                  on_warning=on_warning, cluster=args.cluster, regrade=args.regrade, on_start=progress.start)
+        grades = batch.grade(args.submitted, root, on_problem=on_problem, on_graded=on_graded, timeout=args.timeout,
+                             feedback_dir=feedback_dir, jobs=args.jobs, db_url=db_url, sandbox=_sandbox(args),
+                             on_warning=on_warning, cluster=args.cluster, regrade=args.regrade, on_start=progress.start)
     finally:
         progress.close()
     print(progress.summary(), file=sys.stderr)
-    instructor.write_grades_csv(grades, args.csv)
+    reports.write_grades_csv(grades, args.csv)
     sheets = _lms_sheets(args, grades)
     if args.json:
-        print(json.dumps(instructor.grades_json(grades), indent=2))
+        print(json.dumps(reports.grades_json(grades), indent=2))
     else:
-        print(instructor.grades_table(grades) if grades else "no submissions found")
-        print(f"\ngrades written to {args.csv} and recorded in the gradebook {instructor.shown_url(db_url)}"
+        print(reports.grades_table(grades) if grades else "no submissions found")
+        print(f"\ngrades written to {args.csv} and recorded in the gradebook {gradebook.shown_url(db_url)}"
               + (f", feedback to {feedback_dir}/" if feedback_dir else ""))
         for path in sheets:
             print(f"{args.lms} grade sheet: {path}")
@@ -298,7 +312,7 @@ class _Progress:
         self.bar = tqdm(total=to_grade, desc="grading", unit="submission", disable=None, file=sys.stderr, dynamic_ncols=True)
         self.bar.set_postfix(failed=self.failed)
 
-    def graded(self, grade: instructor.Grade) -> bool:
+    def graded(self, grade: Grade) -> bool:
         """Count a grade; False for one recorded by an earlier grading (told before the grading starts)."""
         self.failed += bool(grade.problem)
         if self.bar is None:
@@ -336,7 +350,7 @@ def _lms_sheets(args, grades: list) -> list:
 def _collect(args) -> int:
     from rl_course.course import lms
 
-    root = args.course.resolve() if args.course else instructor.find_course_root()
+    root = args.course.resolve() if args.course else find_course_root()
     result = lms.collect(args.archive, root, args.into, lms=args.lms, assignment=args.assignment)
     print(f"{args.archive} → {result.into}/<student>/{result.assignment}/: {len(result.students)} students")
     for student, (name, files) in sorted(result.students.items()):
@@ -353,7 +367,7 @@ def _validate(args) -> int:
     from rl_course.course import validation
 
     if not args.notebook.is_file():
-        raise instructor.CourseError(f"NOTEBOOK: no notebook at {args.notebook}")
+        raise CourseError(f"NOTEBOOK: no notebook at {args.notebook}")
     results = validation.validate(args.notebook)
     return 0 if validation.passed(results) else 1
 
@@ -361,7 +375,7 @@ def _validate(args) -> int:
 def _student_edition(args) -> int:
     from rl_course.course import edition
 
-    root = args.course.resolve() if args.course else instructor.find_course_root()
+    root = args.course.resolve() if args.course else find_course_root()
     built = edition.build(root, args.open, args.solved, args.out)
     print(f"wrote {built.wheel}")
     for path in sorted(built.notebooks.rglob("*.ipynb")):

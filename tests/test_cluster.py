@@ -19,10 +19,10 @@ from mistakes import mistakes
 from test_course import DEMO_CELLS, NOTEBOOKS, inject
 from test_gradebook import gradebook_scores
 
-from rl_course import instructor
+from rl_course.course import nbgrader_setup
 
 distributed = pytest.importorskip("distributed")
-instructor._put_own_scripts_on_path()  # nbgrader's Gradebook runs alembic by name, as the grading processes find it
+nbgrader_setup._put_own_scripts_on_path()  # nbgrader's Gradebook runs alembic by name, as the grading processes find it
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = ("01_td_lambda", "02_forward_backward", "03_gae")
@@ -239,21 +239,21 @@ def test_an_unreachable_scheduler_is_a_one_line_error_naming_it(tmp_path):
 
 @pytest.mark.parametrize("jobs, cores, threads", [(1, 2, 2), (2, 2, 1), (3, 2, 1), (2, 16, 8), (4, 18, 4)])
 def test_kernels_share_the_cores_among_the_jobs(jobs, cores, threads):
-    from rl_course import instructor
+    from rl_course.course import pool
 
-    assert instructor.kernel_threads(jobs, cores) == threads
+    assert pool.kernel_threads(jobs, cores) == threads
 
 
 def test_the_digest_of_a_submission_changes_with_its_files_problems_and_settings():
-    from rl_course import instructor
+    from rl_course.course import autograde
 
     files = {"td_lambda.ipynb": b"{}", "data.csv": b"1,2"}
-    digest = instructor.submission_digest(files, [], "settings")
-    assert digest == instructor.submission_digest(dict(reversed(files.items())), [], "settings")  # not the order
-    changed = [instructor.submission_digest({**files, "data.csv": b"1,3"}, [], "settings"),
-               instructor.submission_digest({"td_lambda.ipynb": b"{}"}, [], "settings"),
-               instructor.submission_digest(files, ["x: graded as td_lambda.ipynb (misnamed)"], "settings"),
-               instructor.submission_digest(files, [], "other settings")]
+    digest = autograde.submission_digest(files, [], "settings")
+    assert digest == autograde.submission_digest(dict(reversed(files.items())), [], "settings")  # not the order
+    changed = [autograde.submission_digest({**files, "data.csv": b"1,3"}, [], "settings"),
+               autograde.submission_digest({"td_lambda.ipynb": b"{}"}, [], "settings"),
+               autograde.submission_digest(files, ["x: graded as td_lambda.ipynb (misnamed)"], "settings"),
+               autograde.submission_digest(files, [], "other settings")]
     assert len({digest, *changed}) == 5
 
 

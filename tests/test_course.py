@@ -9,7 +9,8 @@ import nbformat
 import pytest
 
 from mistakes import catalog, mistakes
-from rl_course import cli, instructor
+from rl_course import cli
+from rl_course.course import reports
 from test_gradebook import gradebook_scores, reported_scores
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
@@ -165,7 +166,7 @@ def test_grades_csv_has_one_row_per_student_and_assignment(graded):
 
 
 def test_grade_table_lists_score_over_max():
-    table = instructor.grades_table([instructor.Grade("ann", "01_x", 3.0, 12.0), instructor.Grade("bo", "02_y", 1.5, 4.0)])
+    table = reports.grades_table([reports.Grade("ann", "01_x", 3.0, 12.0), reports.Grade("bo", "02_y", 1.5, 4.0)])
     assert table.splitlines() == ["student  01_x    02_y", "ann      3 / 12  —", "bo       —       1.5 / 4"]
 
 

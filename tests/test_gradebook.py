@@ -12,7 +12,8 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from rl_course import cli, instructor
+from rl_course import cli
+from rl_course.course import gradebook
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
 DEMO_CELLS = {"sweep", "check_against_sweep"}
@@ -80,12 +81,12 @@ def test_several_graders_share_one_postgresql_gradebook(course_root, postgres_ur
 
 
 def test_the_gradebook_is_at_the_course_root_unless_configured(course_copy):
-    assert instructor.gradebook_url(course_copy) == f"sqlite:///{course_copy.resolve() / 'gradebook.db'}?timeout=60"
-    assert instructor.gradebook_url(course_copy, "sqlite:////srv/grades.db") == "sqlite:////srv/grades.db?timeout=60"
-    assert instructor.gradebook_url(course_copy, "postgresql://grader:secret@db/course") == "postgresql://grader:secret@db/course"
+    assert gradebook.gradebook_url(course_copy) == f"sqlite:///{course_copy.resolve() / 'gradebook.db'}?timeout=60"
+    assert gradebook.gradebook_url(course_copy, "sqlite:////srv/grades.db") == "sqlite:////srv/grades.db?timeout=60"
+    assert gradebook.gradebook_url(course_copy, "postgresql://grader:secret@db/course") == "postgresql://grader:secret@db/course"
     with open(course_copy / "nbgrader_config.py", "a") as config:
         config.write('\nc.CourseDirectory.db_url = "postgresql://grader@db/course"\n')
-    assert instructor.gradebook_url(course_copy) == "postgresql://grader@db/course"
+    assert gradebook.gradebook_url(course_copy) == "postgresql://grader@db/course"
 
 
 @pytest.mark.slow

@@ -14,7 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from rl_course import cli, instructor
+from rl_course import cli
+from rl_course.course import nbgrader_setup
 from rl_course.course import sandbox
 from test_gradebook import gradebook_scores
 
@@ -210,7 +211,7 @@ def test_without_confinement_grading_warns_once_and_goes_on(course_root, tmp_pat
     warnings_ = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
     assert warnings_ == ["warning: submissions run unconfined, with the grader's rights: bwrap is not installed "
                          "(Debian and Ubuntu: apt install bubblewrap); see the README's \"Grading sandbox\" to enable it"]
-    assert instructor.confinement(course_root, {"enabled": False}) == (False, None)
+    assert nbgrader_setup.confinement(course_root, {"enabled": False}) == (False, None)
 
 
 def test_a_python_reached_through_a_link_is_reached_the_same_way_inside(tmp_path, monkeypatch):

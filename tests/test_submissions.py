@@ -15,8 +15,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from rl_course import cli, instructor
-from rl_course.course import lms, submissions
+from rl_course import cli
+from rl_course.course import autograde, lms, nbgrader_setup, reports, submissions
+from rl_course.course.layout import assignments
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
 SECRET = "SECRET-MARKER-5d1c9e"  # what the grader's own file holds; no output may ever show it
@@ -88,13 +89,13 @@ def _make_layout(course_root, tmp_path):
 
 
 def _copy(layout, student, tmp_path, misnamed="grade"):
-    return instructor._copy_gradable(layout["sub"] / student / ASSIGNMENT, tmp_path / "copy" / student,
+    return autograde._copy_gradable(layout["sub"] / student / ASSIGNMENT, tmp_path / "copy" / student,
                                      layout["solution"], misnamed)
 
 
 def test_discovery_names_links_archives_and_unknown_folders_and_follows_none(layout):
     problems = []
-    tasks = submissions.discover(layout["sub"], instructor.assignments(Path(__file__).parents[1]), problems.append)
+    tasks = submissions.discover(layout["sub"], assignments(Path(__file__).parents[1]), problems.append)
     students = {t.student for t in tasks}
     assert students == {"honest", "mallory", "eve", "leak", "fifo", "renamed", "two_candidates", "not_json"}
     sub = layout["sub"]
@@ -131,7 +132,7 @@ def test_a_misnamed_notebook_is_graded_under_the_assignments_name_or_refused_by_
     assert problems == [f"{layout['sub'] / 'renamed' / ASSIGNMENT / 'td_lambda (1).ipynb'}: graded as {NOTEBOOK}, "
                         f"the assignment's notebook (misnamed)"]
     assert [p.name for p in (tmp_path / "copy" / "renamed").iterdir()] == [NOTEBOOK]
-    problems = instructor._copy_gradable(layout["sub"] / "renamed" / ASSIGNMENT, tmp_path / "refused", layout["solution"], "refuse")
+    problems = autograde._copy_gradable(layout["sub"] / "renamed" / ASSIGNMENT, tmp_path / "refused", layout["solution"], "refuse")
     assert len(problems) == 1 and "td_lambda (1).ipynb is there instead, not graded" in problems[0], problems
     assert not list((tmp_path / "refused").iterdir())
 
@@ -139,7 +140,7 @@ def test_a_misnamed_notebook_is_graded_under_the_assignments_name_or_refused_by_
 def test_the_misnamed_setting_is_read_from_the_course_config(course_copy):
     with open(course_copy / "nbgrader_config.py", "a") as f:
         f.write('\nc.Submissions.misnamed_notebooks = "refuse"\n')
-    assert submissions.Submissions(config=instructor._load_config(course_copy)).misnamed_notebooks == "refuse"
+    assert submissions.Submissions(config=nbgrader_setup._load_config(course_copy)).misnamed_notebooks == "refuse"
 
 
 def test_an_unknown_misnamed_setting_is_a_one_line_error(course_copy, layout):
@@ -228,9 +229,9 @@ def test_collect_without_a_naming_is_explained(course_root, tmp_path):
 
 
 def test_grade_sheets_round_trip_with_each_lms_headers(tmp_path):
-    grades = [instructor.Grade("101", "01_td_lambda", 12.0, 12.0), instructor.Grade("102", "01_td_lambda", 4.5, 12.0, "",
+    grades = [reports.Grade("101", "01_td_lambda", 12.0, 12.0), reports.Grade("102", "01_td_lambda", 4.5, 12.0, "",
                                                                                      ("td_lambda.ipynb test_x (0 / 1): AssertionError: no",)),
-              instructor.Grade("102", "03_gae", 7.0, 10.0)]
+              reports.Grade("102", "03_gae", 7.0, 10.0)]
     roster = {"101": ("leeann", "canvas"), "102": ("Bob Smith", "canvas")}
     [canvas] = lms.write_sheet(grades, "canvas", tmp_path / "grades-canvas.csv", roster)
     rows = list(csv.reader(canvas.open(newline="")))

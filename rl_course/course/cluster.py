@@ -3,8 +3,8 @@
     rl-course grade DIR --cluster tcp://scheduler:8786
 
 Each worker grades one submission per thread exactly as a local job of ``rl-course grade --jobs`` does
-(``instructor._Grader``: a scratch course of its own under the worker's local directory, the sandbox,
-the time limits) and returns what it found (``instructor.Graded``); this process, the client, records every
+(``autograde._Grader``: a scratch course of its own under the worker's local directory, the sandbox,
+the time limits) and returns what it found (``autograde.Graded``); this process, the client, records every
 grade in the one gradebook and writes the grades CSV, the table and the HTML feedback, as a local run does.
 
 The course (``nbgrader_config.py`` and ``solutions/``) travels to the workers with the work, and each
@@ -31,8 +31,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
-from rl_course import instructor
-from rl_course.instructor import CourseError, Graded, Submission
+from rl_course.course import autograde, layout, nbgrader_setup, pool
+from rl_course.course.autograde import Graded, Submission
+from rl_course.course.layout import CourseError
 
 CONNECT_SECONDS = 10  # how long to try the scheduler's address before giving up
 GATEWAY = "gateway:"  # --cluster gateway:NAME: the running cluster NAME of the Dask Gateway that dask_gateway is configured for
@@ -63,7 +64,7 @@ def course_archive(course_root: Path) -> bytes:
     course_root = Path(course_root)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        paths = [course_root / instructor.CONFIG_FILE, *sorted((course_root / instructor.SOURCE_DIR).rglob("*"))]
+        paths = [course_root / layout.CONFIG_FILE, *sorted((course_root / layout.SOURCE_DIR).rglob("*"))]
         for path in paths:
             if path.is_file() and not path.is_symlink() and ".ipynb_checkpoints" not in path.parts:
                 info = tar.gettarinfo(str(path), arcname=str(path.relative_to(course_root)))
@@ -75,7 +76,7 @@ def course_archive(course_root: Path) -> bytes:
     return gzip.compress(buffer.getvalue(), mtime=0)
 
 
-def grade_all(client, pending: list[Submission], grader: "instructor._Grader",
+def grade_all(client, pending: list[Submission], grader: "autograde._Grader",
               on_warning: Callable[[str], None] = lambda line: None) -> Iterator[Graded]:
     """Each submission's ``Graded`` as a worker of the cluster finishes it (in any order)."""
     from distributed import as_completed
@@ -100,9 +101,9 @@ def grade_all(client, pending: list[Submission], grader: "instructor._Grader",
             try:
                 graded, warning = future.result()
             except KilledWorker:
-                graded, warning = instructor.not_graded(grader.course_root, submission, instructor.KILLED), None
+                graded, warning = autograde.not_graded(grader.course_root, submission, autograde.KILLED), None
             except Exception as error:  # a failure of the grader itself, twice: this submission is reported, the batch goes on
-                graded, warning = instructor.not_graded(grader.course_root, submission, f"not graded: {_one_line(error)}"), None
+                graded, warning = autograde.not_graded(grader.course_root, submission, f"not graded: {_one_line(error)}"), None
             now = set(client.scheduler_info()["workers"])
             for gone in sorted(workers - now):
                 on_warning(f"the Dask worker {gone} left the cluster; the scheduler hands its submissions to the others")
@@ -119,7 +120,7 @@ _local = threading.local()
 _unpacking = threading.Lock()
 
 
-def grade_on_worker(archive: bytes, grader: "instructor._Grader", submission: Submission) -> tuple[Graded, str | None]:
+def grade_on_worker(archive: bytes, grader: "autograde._Grader", submission: Submission) -> tuple[Graded, str | None]:
     """Run on a Dask worker: grade ``submission`` with the course of ``archive`` in this thread's scratch
     course (made on its first task, kept for the next), confined where this machine allows; returns the
     ``Graded`` and, where the kernels ran unconfined, a warning saying why."""
@@ -133,8 +134,8 @@ def grade_on_worker(archive: bytes, grader: "instructor._Grader", submission: Su
             state[1].__exit__(None, None, None)
         root = Path(worker.local_directory) / "rl-course" / key
         course = _unpacked(archive, root / "course")
-        confined, why_not = instructor.confinement(course, grader.sandbox)
-        instructor.limit_kernel_threads(instructor.kernel_threads(worker.state.nthreads))
+        confined, why_not = nbgrader_setup.confinement(course, grader.sandbox)
+        pool.limit_kernel_threads(pool.kernel_threads(worker.state.nthreads))
         graded_by = replace(grader, course_root=course, scratch_parent=root, confined=confined).__enter__()
         warning = f"submissions run unconfined on the Dask worker {worker.address}: {why_not}" if why_not else None
         _local.state = state = ((key, grader), graded_by, warning)

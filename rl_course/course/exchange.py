@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rl_course.instructor import CourseError, _last_line
+from rl_course.course.layout import CourseError, _last_line
 
 
 def nbgrader(course_root: Path, *args: str) -> str:

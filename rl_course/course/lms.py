@@ -223,7 +223,8 @@ def collect(archive: Path, course_root: Path, into: Path, lms: str | None = None
     nbgrader's ``zip_collect``, the file names read with ``c.Collect.naming[lms]`` (or, without ``lms``,
     nbgrader's own ``c.FileNameCollectorPlugin.named_regexp``). The assignment is the one whose notebook
     the files are named after, unless given. A student collected again is replaced."""
-    from rl_course.instructor import CourseError, _load_config, assignments
+    from rl_course.course.layout import CourseError, assignments
+    from rl_course.course.nbgrader_setup import _load_config
 
     archive, course_root, into = Path(archive), Path(course_root), Path(into)
     config = _load_config(course_root)
@@ -270,7 +271,7 @@ def collect(archive: Path, course_root: Path, into: Path, lms: str | None = None
 
 
 def _which_assignment(members: list[Member], matcher: re.Pattern, course_root: Path, known: list[str]) -> str:
-    from rl_course.instructor import CourseError, SOURCE_DIR
+    from rl_course.course.layout import SOURCE_DIR, CourseError
 
     notebooks = {p.name: a for a in known for p in (course_root / SOURCE_DIR / a).glob("*.ipynb")}
     votes = Counter()
@@ -309,7 +310,7 @@ def _latest_per_student(members: list[Member], matcher: re.Pattern) -> tuple[lis
 
 def _zip_collect(scratch: Path, course_root: Path, assignment: str, regexp: str) -> None:
     """``nbgrader zip_collect`` in the scratch course, with the course's own configuration."""
-    from rl_course.instructor import CONFIG_FILE, CourseError
+    from rl_course.course.layout import CONFIG_FILE, CourseError
 
     shutil.copy(course_root / CONFIG_FILE, scratch / CONFIG_FILE)
     result = subprocess.run(
@@ -364,7 +365,7 @@ def read_roster(into: Path) -> dict[str, tuple[str, str]]:
 
 
 def write_sheet(grades: list, lms: str, path: Path, roster: dict[str, tuple[str, str]] | None = None) -> list[Path]:
-    """Write ``grades`` (``instructor.Grade``) in the layout ``lms`` imports; returns the files written:
+    """Write ``grades`` (``rl_course.course.reports.Grade``) in the layout ``lms`` imports; returns the files written:
     ``path`` for Canvas, one ``<path stem>-<assignment>.csv`` per assignment for Moodle (one worksheet each)."""
     roster = roster or {}
     path = Path(path)

@@ -1,0 +1,136 @@
+"""nbgrader set up for the course: its ``nbgrader_config.py`` loaded, a scratch course directory over
+``solutions/`` for every operation, and autograde's steps with an Execute that outlives a dying kernel
+and, where the machine allows it, starts each kernel in the grading sandbox (``rl_course.course.sandbox``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import nbformat
+
+from rl_course.course.layout import CONFIG_FILE, SOURCE_DIR, CourseError, _one_line
+
+
+@contextmanager
+def _scratch_course(course_root: Path, timeout: int | None = None, parent: Path | None = None,
+                    db_url: str | None = None, sandbox: dict | None = None, confined: bool = False) -> Iterator[tuple[object, Path]]:
+    """An nbgrader API over a temporary course directory whose ``source/`` links to ``solutions/``.
+
+    The course's own ``nbgrader_config.py`` is loaded; only the folders are redirected, the
+    gradebook to ``db_url`` (default: a throwaway one inside the scratch course), and with
+    ``confined`` the kernels into the sandbox, its caps updated by ``sandbox``.
+    """
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    config = _load_config(course_root)
+    _put_own_scripts_on_path()
+    with tempfile.TemporaryDirectory(prefix="rl-course-", dir=parent) as tmp:
+        scratch = Path(tmp)
+        (scratch / "source").symlink_to((Path(course_root) / SOURCE_DIR).resolve(), target_is_directory=True)
+        config.CourseDirectory.root = str(scratch)
+        config.CourseDirectory.source_directory = "source"
+        config.CourseDirectory.release_directory = "release"
+        config.CourseDirectory.submitted_directory = "submitted"
+        config.CourseDirectory.autograded_directory = "autograded"
+        config.CourseDirectory.feedback_directory = "feedback"
+        config.CourseDirectory.db_url = db_url or f"sqlite:///{scratch / 'gradebook.db'}"
+        config.Exchange.root = str(scratch / "exchange")
+        if timeout is not None:
+            config.Execute.timeout = timeout
+        config.Sandbox.update(sandbox or {})
+        config.Autograde.autograde_preprocessors = _autograde_preprocessors(confined)
+        config.OverwriteCells.add_missing_cells = True  # a deleted test cell comes back from the gradebook and runs
+        config.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]  # keep kernels' start-up chatter out of the report
+        coursedir = CourseDirectory(config=config)
+        yield NbGraderAPI(coursedir=coursedir, config=config), scratch
+
+
+def _load_config(course_root: Path):
+    """The course's ``nbgrader_config.py``, as nbgrader reads it."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config_path = Path(course_root) / CONFIG_FILE
+    if not config_path.is_file():
+        raise CourseError(f"{config_path}: missing; the course root must hold nbgrader's configuration")
+    return PyFileConfigLoader(config_path.name, path=str(config_path.parent)).load_config()
+
+
+def confinement(course_root: Path, sandbox: dict | None = None) -> tuple[bool, str | None]:
+    """Whether kernels run confined, with the caps of ``nbgrader_config.py`` updated by ``sandbox``, and
+    why they cannot be where confinement is wanted but this machine does not allow it."""
+    from traitlets import TraitError
+
+    from rl_course.course.sandbox import Sandbox, unavailable
+
+    config = _load_config(course_root)
+    config.Sandbox.update(sandbox or {})
+    try:
+        wanted = Sandbox(config=config).enabled
+    except (TraitError, ValueError) as error:
+        raise CourseError(f"sandbox: {_one_line(error)}") from None
+    why_not = unavailable() if wanted else None
+    return wanted and why_not is None, why_not
+
+
+def _autograde_preprocessors(confined: bool = False) -> list[type]:
+    """nbgrader's autograde steps, with its Execute replaced by one that outlives the kernel (and, when
+    ``confined``, starts it in the sandbox)."""
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute
+
+    return [_execute_until_the_kernel_dies(confined) if step is Execute else step
+            for step in Autograde.class_traits()["autograde_preprocessors"].default()]
+
+
+@functools.cache
+def _execute_until_the_kernel_dies(confined: bool = False) -> type:
+    """nbgrader's Execute, except that when the kernel dies (``os._exit``, a killed process, a crash, the
+    memory cap) only the cell it died in and the code cells after it fail, each with an error output
+    saying so, instead of the whole submission: the tests that passed before keep their points.
+    With ``confined``, kernels start in the sandbox (``rl_course.course.sandbox.ConfinedKernelManager``)."""
+    from nbclient.exceptions import DeadKernelError
+    from nbgrader.preprocessors import Execute
+
+    def error(evalue: str):
+        return nbformat.v4.new_output("error", ename="KernelDied", evalue=evalue, traceback=[f"KernelDied: {evalue}"])
+
+    class ExecuteUntilTheKernelDies(Execute):
+        def __init__(self, *args, **kwargs):
+            if confined:
+                from rl_course.course.sandbox import ConfinedKernelManager
+
+                kwargs.setdefault("kernel_manager_class", ConfinedKernelManager)
+            super().__init__(*args, **kwargs)
+
+        def preprocess(self, nb, resources=None, km=None):
+            self.died_in = None
+            return super().preprocess(nb, resources, km)
+
+        def preprocess_cell(self, cell, resources, index):
+            if self.died_in is not None:
+                if cell.cell_type == "code":
+                    cell.outputs = [error(f"not run: the kernel died in cell {self.died_in + 1}")]
+                return cell, resources
+            try:
+                return super().preprocess_cell(cell, resources, index)
+            except DeadKernelError:
+                self.died_in = index
+                cell.outputs.append(error("the kernel died while this cell ran (os._exit, a killed process, a crash, or too much memory)"))
+                return cell, resources
+
+    return ExecuteUntilTheKernelDies
+
+
+def _put_own_scripts_on_path() -> None:
+    """nbgrader runs helper commands (alembic) by name: find them beside this Python even without an activated venv."""
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
