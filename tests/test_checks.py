@@ -4,13 +4,13 @@ import warnings
 import numpy as np
 import pytest
 
-from rl_course import grading, tabular
+from rl_course import checks, tabular
 from rl_course import tabular as tab_alias
 
 
 def test_expect_close_names_the_first_wrong_element():
     with pytest.raises(AssertionError) as info:
-        grading.expect_close([0, 0.25, 0.5], [0, 0.25, 0.75], "V after the episode", index_names=("state",), hint="check the trace")
+        checks.expect_close([0, 0.25, 0.5], [0, 0.25, 0.75], "V after the episode", index_names=("state",), hint="check the trace")
     assert str(info.value) == "V after the episode at state=2: expected 0.75, got 0.5 (check the trace)"
 
 
@@ -18,7 +18,7 @@ def test_expect_close_reports_counts_and_multi_axis_positions():
     got, expected = np.zeros((3, 2)), np.zeros((3, 2))
     got[1, 0], got[2, 1] = 1.0, 2.0
     with pytest.raises(AssertionError, match=r"A at t=1, env=0: expected 0, got 1; 1 more element\(s\) differ"):
-        grading.expect_close(got, expected, "A", index_names=("t", "env"))
+        checks.expect_close(got, expected, "A", index_names=("t", "env"))
 
 
 @pytest.mark.parametrize(
@@ -32,17 +32,17 @@ def test_expect_close_reports_counts_and_multi_axis_positions():
 )
 def test_expect_close_explains_wrong_kinds_of_answers(got, message):
     with pytest.raises(AssertionError, match=message):
-        grading.expect_close(got, np.zeros(3), "x")
+        checks.expect_close(got, np.zeros(3), "x")
 
 
 def test_expect_close_passes_within_tolerance():
-    grading.expect_close(0.1 + 0.2, 0.3, "sum")
+    checks.expect_close(0.1 + 0.2, 0.3, "sum")
 
 
 def test_expect_unchanged():
-    grading.expect_unchanged(np.ones(3), np.ones(3), "V")
+    checks.expect_unchanged(np.ones(3), np.ones(3), "V")
     with pytest.raises(AssertionError, match="V was modified in place"):
-        grading.expect_unchanged(np.ones(3), np.zeros(3), "V")
+        checks.expect_unchanged(np.ones(3), np.zeros(3), "V")
 
 
 def _student(source: str, name: str, extra_globals=None):
@@ -56,7 +56,7 @@ def test_own_work_passes_an_honest_answer_that_uses_its_own_helpers():
     namespace = {"__name__": "__main__", "np": np, "tabular": tabular}
     exec("def td_error(V, s, r, s2, t, gamma=1.0):\n    return r + (0 if t else gamma * V[s2]) - V[s]\n", namespace)
     exec("def f(V, ep):\n    return [td_error(V, 1, 0, 2, False)] + [tabular.Episode]\n", namespace)
-    grading.assert_own_work(namespace["f"])
+    checks.assert_own_work(namespace["f"])
 
 
 @pytest.mark.parametrize(
@@ -72,37 +72,37 @@ def test_own_work_passes_an_honest_answer_that_uses_its_own_helpers():
 def test_own_work_catches_calls_to_the_reference(source, extra):
     f = _student(source, "f", extra)
     with pytest.raises(AssertionError, match="uses the library's reference implementation rl_course.tabular"):
-        grading.assert_own_work(f)
+        checks.assert_own_work(f)
 
 
 def test_own_work_catches_the_reference_itself_and_closures():
     with pytest.raises(AssertionError, match="td_lambda_episode"):
-        grading.assert_own_work(tabular.td_lambda_episode)
+        checks.assert_own_work(tabular.td_lambda_episode)
 
     def outer():
         ref = tabular.rms_error
         return lambda V: ref(V, V)
 
     with pytest.raises(AssertionError, match="rms_error"):
-        grading.assert_own_work(outer())
+        checks.assert_own_work(outer())
 
 
 def test_reference_marks_only_what_students_write():
-    assert grading.is_reference(tabular.td_error) and grading.is_reference(tabular.td_lambda_episode)
-    assert not grading.is_reference(tabular.sample_episodes) and not grading.is_reference(types.SimpleNamespace)
+    assert checks.is_reference(tabular.td_error) and checks.is_reference(tabular.td_lambda_episode)
+    assert not checks.is_reference(tabular.sample_episodes) and not checks.is_reference(types.SimpleNamespace)
 
 
 def test_own_work_may_use_what_earlier_assignments_taught():
     f = _student("def f(V):\n    return tabular.td_error(V) + tabular.rms_error(V, V)\n", "f", {"tabular": tabular})
     with pytest.raises(AssertionError, match="rms_error"):
-        grading.assert_own_work(f, allow=[tabular.td_error])
-    grading.assert_own_work(f, allow=[tabular.td_error, tabular.rms_error])
+        checks.assert_own_work(f, allow=[tabular.td_error])
+    checks.assert_own_work(f, allow=[tabular.td_error, tabular.rms_error])
 
 
 def test_warnings_are_shown_on_stdout_where_nbgrader_does_not_take_points(capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        grading.warnings_to_stdout()
+        checks.warnings_to_stdout()
         warnings.warn("this tensor requires grad", UserWarning)
     out, err = capsys.readouterr()
     assert "UserWarning: this tensor requires grad" in out
@@ -122,7 +122,7 @@ def test_later_assignments_cannot_hand_in_the_library_trainer(source, reference)
 
     f = _student(source, "f", {"rollouts": rollouts, "ppo": ppo})
     with pytest.raises(AssertionError, match=f"reference implementation {reference}"):
-        grading.assert_own_work(f)
+        checks.assert_own_work(f)
 
 
 def _defined(source: str, name: str):
@@ -143,12 +143,12 @@ STUB = 'def f(V, s):\n    """Docstring."""\n    # YOUR CODE HERE\n    raise NotI
     ('def f(V, s):\n    yield V[s]\n', False),
 ])
 def test_an_unwritten_function_is_told_apart_from_a_written_one(source, unwritten):
-    assert grading.is_unwritten(_defined(source, "f")) is unwritten
+    assert checks.is_unwritten(_defined(source, "f")) is unwritten
 
 
 def test_own_work_names_the_function_still_to_write():
     with pytest.raises(AssertionError, match=r"^td_error is not written yet: write its code in place of `raise NotImplementedError\(\)`"):
-        grading.assert_own_work(_defined(STUB.replace("def f", "def td_error"), "td_error"))
+        checks.assert_own_work(_defined(STUB.replace("def f", "def td_error"), "td_error"))
 
 
 @pytest.mark.parametrize("got, shape, message", [
@@ -160,16 +160,16 @@ def test_own_work_names_the_function_still_to_write():
 ])
 def test_expect_finite_says_what_is_wrong_without_giving_the_answer(got, shape, message):
     with pytest.raises(AssertionError, match=message):
-        grading.expect_finite(got, "x", shape=shape, index_names=("t", "env"))
+        checks.expect_finite(got, "x", shape=shape, index_names=("t", "env"))
 
 
 def test_expect_finite_passes_numbers_of_the_shape_asked_tensors_with_gradients_included():
     torch = pytest.importorskip("torch")
-    grading.expect_finite(0.5, "x", shape=())
-    grading.expect_finite([1.0, 2.0], "x", shape=(2,))
-    grading.expect_finite(torch.ones(2, 3, requires_grad=True) * 2, "x", shape=(2, 3))
+    checks.expect_finite(0.5, "x", shape=())
+    checks.expect_finite([1.0, 2.0], "x", shape=(2,))
+    checks.expect_finite(torch.ones(2, 3, requires_grad=True) * 2, "x", shape=(2, 3))
     with pytest.raises(AssertionError, match=r"expected shape \(\), got shape \(1,\)"):
-        grading.expect_finite(torch.ones(1), "x", shape=())
+        checks.expect_finite(torch.ones(1), "x", shape=())
 
 
 def test_the_library_carries_the_reference_mark_without_the_checks():
@@ -180,9 +180,9 @@ def test_the_library_carries_the_reference_mark_without_the_checks():
     code = (
         "import sys, warnings, ipykernel; shown = warnings.showwarning\n"
         "import rl_course.advantages, rl_course.tabular, rl_course.rollouts, rl_course.ppo\n"
-        "assert 'rl_course.grading' not in sys.modules, 'the library imported the checks'\n"
+        "assert 'rl_course.checks' not in sys.modules, 'the library imported the checks'\n"
         "assert warnings.showwarning is shown, 'importing the library replaced warnings.showwarning'\n"
-        "import rl_course.grading\n"
+        "import rl_course.checks\n"
         "assert warnings.showwarning is not shown, 'the checks no longer show warnings on stdout in a kernel'\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -40,9 +40,9 @@ def test_every_reference_belongs_to_an_assignment():
     assert len(found) == len(edition.ANSWERS) + len(edition.NOT_ASKED) == 31
     # a new @reference without an assignment is named, as is an entry that names no reference
     problems = edition.unmapped_references(found | {"rl_course.tabular.new_answer"})
-    assert problems == ["rl_course.tabular.new_answer: a @reference with no assignment in rl_course.edition.ANSWERS"]
+    assert problems == ["rl_course.tabular.new_answer: a @reference with no assignment in rl_course.course.edition.ANSWERS"]
     problems = edition.unmapped_references(found - {"rl_course.advantages.gae"})
-    assert problems == ["rl_course.advantages.gae: listed in rl_course.edition but not a @reference"]
+    assert problems == ["rl_course.advantages.gae: listed in rl_course.course.edition but not a @reference"]
 
 
 def test_the_map_names_the_functions_the_notebooks_ask_for():
@@ -190,7 +190,7 @@ def test_the_scan_finds_an_answer_renamed_and_reformatted(tmp_path):
 
 def test_the_guard_sees_a_reference_imported_inside_the_answer():
     """What a student who met the student edition's stand-in might try: importing the library's answer in the function."""
-    from rl_course import grading
+    from rl_course import checks
 
     def from_import(rewards, values, next_values, terminated, truncated, gamma, lam):
         from rl_course.advantages import gae as library_gae
@@ -212,8 +212,8 @@ def test_the_guard_sees_a_reference_imported_inside_the_answer():
 
     for fn, name in ((from_import, "advantages.gae"), (module_alias, "advantages.batch_td_errors"), (dotted, "tabular.td_error")):
         with pytest.raises(AssertionError, match=rf"uses the library's reference implementation rl_course\.{name}; write"):
-            grading.assert_own_work(fn)
-    grading.assert_own_work(own_work)
+            checks.assert_own_work(fn)
+    checks.assert_own_work(own_work)
 
 
 # ---------------------------------------------------------------- building

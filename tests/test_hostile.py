@@ -79,17 +79,21 @@ HOSTILE = {
                          None if CONFINED else "the process grading it was killed"),
     "redefines_the_grading_helpers": (
         _both(_body("rms_error", "return 0.0"),
-              _insert_after("rms_error", "grading.expect_close = lambda *a, **k: None\ngrading.assert_own_work = lambda *a, **k: None")),
-        "everything", "changes grading.expect_close, which the tests rely on"),
+              _insert_after("rms_error", "checks.expect_close = lambda *a, **k: None\nchecks.assert_own_work = lambda *a, **k: None")),
+        "everything", "changes checks.expect_close, which the tests rely on"),
     "unmarks_the_reference": (
         _both(_body("td_error", "return tabular.td_error(V, s, r, s_next, terminated, gamma)"),
-              _insert_after("td_error", "import rl_course.grading\nrl_course.grading.is_reference = lambda fn: False")),
-        "everything", "changes rl_course.grading.is_reference"),
+              _insert_after("td_error", "import rl_course.checks\nrl_course.checks.is_reference = lambda fn: False")),
+        "everything", "changes rl_course.checks.is_reference"),
+    "unmarks_the_reference_mark": (
+        _both(_body("td_error", "return tabular.td_error(V, s, r, s_next, terminated, gamma)"),
+              _insert_after("td_error", "import rl_course.reference\nrl_course.reference.is_reference = lambda fn: False")),
+        "everything", "changes rl_course.reference.is_reference"),
 }
 
 
 # Files beside the notebook: a package that would shadow the course's own if it were imported.
-EXTRA_FILES = {"ships_its_own_library": {"rl_course/__init__.py": "", "rl_course/grading.py":
+EXTRA_FILES = {"ships_its_own_library": {"rl_course/__init__.py": "", "rl_course/checks.py":
                                          "def expect_close(*a, **k):\n    pass\n\ndef assert_own_work(*a, **k):\n    pass\n"}}
 
 

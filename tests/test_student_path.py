@@ -2,7 +2,7 @@
 the released 01 opened, Validate pressed on the untouched notebook and again after the solution is typed in.
 
 JupyterLab runs on loopback with a token, from the repository's own environment, with the configuration the
-student wheel installs (``rl_course.edition.JUPYTER_CONFIG``) as its Jupyter configuration; Chromium is the
+student wheel installs (``rl_course.course.edition.JUPYTER_CONFIG``) as its Jupyter configuration; Chromium is the
 system's, driven by Playwright. Every process the test starts is stopped, even when it fails. Screenshots go to
 ``$RL_COURSE_SCREENSHOTS`` (default: the test's own temporary folder, ``screenshots/``).
 """
@@ -182,7 +182,7 @@ def test_a_laptop_student_validates_01_in_jupyterlab_as_rl_course_validate_does(
             assert "failed" in dialog.lower() and code == 1, (dialog[:2000], output[-2000:])
             assert failed_cells(dialog) == failed_cells(output) == [c.source.splitlines()[0][:60] for c in graded], (dialog[:3000], output[-3000:])
             assert "td_error is not written yet" in dialog and "td_lambda_episode is not written yet" in dialog
-            assert "NotImplementedError\n" not in dialog and "grading.py" not in dialog  # named, and the checks' frames hidden
+            assert "NotImplementedError\n" not in dialog and "checks.py" not in dialog  # named, and the checks' frames hidden
 
             # the solution typed into each answer cell through the editor, saved: both report success
             cells = page.locator(".jp-Notebook .jp-Cell")
@@ -230,10 +230,10 @@ def _error(cell) -> tuple[str, str, str]:
 
 def test_a_failing_check_shows_the_test_cell_then_the_message_in_ipythons_traceback(tmp_path):
     cells = _run_cells([
-        "import numpy as np\nfrom rl_course import grading",
+        "import numpy as np\nfrom rl_course import checks",
         'def td_error(V, s):\n    """Ψ₍₁₎."""\n    # YOUR CODE HERE\n    raise NotImplementedError()',
-        '"""A test cell."""\ngrading.assert_own_work(td_error)',
-        'got = np.array([0.0, 0.5])\ngrading.expect_close(got, [0.0, 0.25], "V after the episode", index_names=("state",))',
+        '"""A test cell."""\nchecks.assert_own_work(td_error)',
+        'got = np.array([0.0, 0.5])\nchecks.expect_close(got, [0.0, 0.25], "V after the episode", index_names=("state",))',
         'def rms(V):\n    return V[5]\nrms([1.0])',
     ], tmp_path)
     for cell, message in [(cells[2], "td_error is not written yet: write its code in place of `raise NotImplementedError()`, "
@@ -243,9 +243,9 @@ def test_a_failing_check_shows_the_test_cell_then_the_message_in_ipythons_traceb
         assert (ename, evalue) == ("AssertionError", message)
         lines = [line for line in traceback.splitlines() if line.strip()]
         assert lines[-1] == f"AssertionError: {message}", traceback
-        assert "grading.py" not in traceback and "_failure" not in traceback and "skipping hidden" not in traceback, traceback
+        assert "checks.py" not in traceback and "_failure" not in traceback and "skipping hidden" not in traceback, traceback
         arrow = max(i for i, line in enumerate(lines) if line.startswith("---->"))
-        assert "grading." in lines[arrow], traceback  # the test cell's line that failed, its context, then the message
+        assert "checks." in lines[arrow], traceback  # the test cell's line that failed, its context, then the message
         assert all(re.match(r"\s+\d+ ", line) for line in lines[arrow + 1:-1]), traceback
     ename, _, traceback = _error(cells[4])  # a student's own error keeps its frames: where in their code it broke
     assert ename == "IndexError" and "in rms" in traceback and "return V[5]" in traceback, traceback
@@ -285,16 +285,16 @@ def test_validate_gives_a_cell_the_time_grading_gives_it():
 
 
 def test_every_notebook_is_stored_with_the_metadata_jupyterlab_writes(tmp_path):
-    from rl_course import instructor
+    from rl_course.course import layout, release
 
-    notebooks = sorted(ROOT.glob(f"{instructor.SOURCE_DIR}/*/*.ipynb")) + sorted(ROOT.glob(f"{instructor.RELEASE_DIR}/*/*.ipynb"))
+    notebooks = sorted(ROOT.glob(f"{layout.SOURCE_DIR}/*/*.ipynb")) + sorted(ROOT.glob(f"{layout.RELEASE_DIR}/*/*.ipynb"))
     assert len(notebooks) >= 10
-    assert {str(path.relative_to(ROOT)): instructor.notebook_metadata_problems(path) for path in notebooks} == \
+    assert {str(path.relative_to(ROOT)): release.notebook_metadata_problems(path) for path in notebooks} == \
         {str(path.relative_to(ROOT)): [] for path in notebooks}
     old = nbformat.v4.new_notebook(metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                                              "language_info": {"name": "python"}})
     nbformat.write(old, tmp_path / "old.ipynb")
-    problems = instructor.notebook_metadata_problems(tmp_path / "old.ipynb")
+    problems = release.notebook_metadata_problems(tmp_path / "old.ipynb")
     assert len(problems) == 3 and all("metadata." in line for line in problems), problems
     assert "'Python 3 (ipykernel)'" in problems[0] and "not Python 3.11.x" in problems[1]
 
@@ -322,7 +322,7 @@ def test_the_visible_part_of_every_graded_cell_runs_the_function_it_grades(path)
         body = ast.parse(cell.source).body
         body = body[1:] if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) else body  # its docstring
         first = body[0]
-        assert isinstance(first, ast.Expr) and ast.unparse(first.value.func) == "grading.assert_own_work", cell.source
+        assert isinstance(first, ast.Expr) and ast.unparse(first.value.func) == "checks.assert_own_work", cell.source
         graded = first.value.args[0].id
         callers = {graded} | {name for name, calls in helpers.items() if graded in calls}
         if not callers & _called_names(ast.Module(body=body[1:], type_ignores=[])):

@@ -6,11 +6,11 @@ import pytest
 from rl_course.course import tampering
 
 SOURCE = nbformat.v4.new_notebook(cells=[
-    nbformat.v4.new_code_cell("import numpy as np\nimport rl_course\nfrom rl_course import grading, tabular\n",
+    nbformat.v4.new_code_cell("import numpy as np\nimport rl_course\nfrom rl_course import checks, tabular\n",
                               metadata={"nbgrader": {"grade_id": "setup", "locked": True, "grade": False, "solution": False}}),
     nbformat.v4.new_code_cell("def td_error(V):\n    raise NotImplementedError()\n",
                               metadata={"nbgrader": {"grade_id": "td_error", "solution": True, "grade": False, "locked": False}}),
-    nbformat.v4.new_code_cell("grading.expect_close(td_error(1), 1, 'td_error')\n",
+    nbformat.v4.new_code_cell("checks.expect_close(td_error(1), 1, 'td_error')\n",
                               metadata={"nbgrader": {"grade_id": "test", "grade": True, "solution": False, "locked": True, "points": 1}}),
 ])
 
@@ -26,36 +26,40 @@ def _submission(answer: str, extra: str | None = None, in_test_cell: str | None 
 
 
 @pytest.mark.parametrize("code, says", [
-    ("grading.expect_close = lambda *a, **k: None", "changes grading.expect_close"),
-    ("rl_course.grading.is_reference = lambda fn: False", "changes rl_course.grading.is_reference"),
+    ("checks.expect_close = lambda *a, **k: None", "changes checks.expect_close"),
+    ("rl_course.checks.is_reference = lambda fn: False", "changes rl_course.checks.is_reference"),
+    ("rl_course.reference.is_reference = lambda fn: False", "changes rl_course.reference.is_reference"),
+    ("import rl_course.reference as mark\nmark.is_reference = print", "changes mark.is_reference"),
+    ("from rl_course import reference\nreference.is_reference = print", "changes reference.is_reference"),
+    ("checks = dict(expect_close=print)", "rebinds checks (rl_course.checks)"),  # a call's result, where no result belongs
     ("tabular.td_error.__rl_course_reference__ = False", "changes tabular.td_error.__rl_course_reference__"),
-    ("del grading.expect_close", "changes grading.expect_close"),
-    ("g = grading\ng.expect_close = print", "changes g.expect_close"),
-    ("setattr(grading, 'expect_close', print)", "calls setattr on grading"),
-    ("grading = None", "rebinds grading (rl_course.grading)"),
+    ("del checks.expect_close", "changes checks.expect_close"),
+    ("g = checks\ng.expect_close = print", "changes g.expect_close"),
+    ("setattr(checks, 'expect_close', print)", "calls setattr on checks"),
+    ("checks = None", "rebinds checks (rl_course.checks)"),
     ("def np():\n    pass", "rebinds np (numpy)"),
-    ("import math as grading", "rebinds grading (rl_course.grading)"),
+    ("import math as checks", "rebinds checks (rl_course.checks)"),
     ("from math import sqrt as tabular", "rebinds tabular (rl_course.tabular)"),
     ("tabular = my_fake_tabular", "rebinds tabular (rl_course.tabular)"),
-    ("for grading in [None]:\n    pass", "rebinds grading"),
-    ("with open('x') as grading:\n    pass", "rebinds grading"),
-    ("(grading := None)", "rebinds grading"),
-    ("from rl_course import grading as gg\ngg.expect_close = print", "changes gg.expect_close"),
-    ("for g in (grading,):\n    g.expect_close = print", "changes g.expect_close"),
-    ("g = [grading][0]\ng.expect_close = print", "changes g.expect_close"),
-    ("def f(g=grading):\n    g.expect_close = print", "changes g.expect_close"),
-    ("getattr(grading, 'np').allclose = print", "changes getattr(grading, 'np').allclose"),
-    ("grading.__setattr__('expect_close', print)", "uses grading.__setattr__"),
-    ("object.__setattr__(grading, 'expect_close', print)", "uses object.__setattr__"),
-    ("s = setattr\ns(grading, 'expect_close', print)", "passes setattr around"),
-    ("grading.__dict__['expect_close'] = print", "uses grading.__dict__"),
-    ("def f():\n    global grading\n    grading = 1", "rebinds grading"),
-    ("exec('grading.expect_close = print')", "calls exec()"),
-    ("import sys\nsys.modules['rl_course.grading'] = None", "uses sys.modules"),
+    ("for checks in [None]:\n    pass", "rebinds checks"),
+    ("with open('x') as checks:\n    pass", "rebinds checks"),
+    ("(checks := None)", "rebinds checks"),
+    ("from rl_course import checks as gg\ngg.expect_close = print", "changes gg.expect_close"),
+    ("for g in (checks,):\n    g.expect_close = print", "changes g.expect_close"),
+    ("g = [checks][0]\ng.expect_close = print", "changes g.expect_close"),
+    ("def f(g=checks):\n    g.expect_close = print", "changes g.expect_close"),
+    ("getattr(checks, 'np').allclose = print", "changes getattr(checks, 'np').allclose"),
+    ("checks.__setattr__('expect_close', print)", "uses checks.__setattr__"),
+    ("object.__setattr__(checks, 'expect_close', print)", "uses object.__setattr__"),
+    ("s = setattr\ns(checks, 'expect_close', print)", "passes setattr around"),
+    ("checks.__dict__['expect_close'] = print", "uses checks.__dict__"),
+    ("def f():\n    global checks\n    checks = 1", "rebinds checks"),
+    ("exec('checks.expect_close = print')", "calls exec()"),
+    ("import sys\nsys.modules['rl_course.checks'] = None", "uses sys.modules"),
     ("import builtins\nbuiltins.print = None", "imports builtins"),
     ("import gc", "imports gc"),
-    ("grading.expect_close.__code__ = (lambda *a: None).__code__", "uses grading.expect_close.__code__"),
-    ("vars(grading)['expect_close'] = print", "calls vars on grading"),
+    ("checks.expect_close.__code__ = (lambda *a: None).__code__", "uses checks.expect_close.__code__"),
+    ("vars(checks)['expect_close'] = print", "calls vars on checks"),
 ])
 def test_attempts_are_found_in_answer_cells_and_added_cells(code, says):
     for nb in (_submission(code), _submission("def td_error(V):\n    return V\n", extra=code)):
@@ -66,13 +70,13 @@ def test_attempts_are_found_in_answer_cells_and_added_cells(code, says):
 @pytest.mark.parametrize("code", [
     "def td_error(V):\n    return np.asarray(V) * 2\n",
     "import numpy as np\nimport rl_course\n",  # the same imports again
-    "def td_error(V, tabular=None):\n    grading = V\n    return grading\n",  # local names that shadow nothing outside
+    "def td_error(V, tabular=None):\n    checks = V\n    return checks\n",  # local names that shadow nothing outside
     "import matplotlib.pyplot as plt\nplt.rcParams['figure.dpi'] = 100\n",
     "env = make()\nenv.unwrapped._state = 4\n",
     "%matplotlib inline\nx = 1\n",
     "def td_error(V:\n",  # a syntax error fails when it runs; it cannot tamper
     "from tqdm import tqdm\nfrom tqdm.notebook import tqdm\n",
-    "from rl_course.tabular import td_error as reference\nfrom rl_course import grading\n",
+    "from rl_course.tabular import td_error as reference\nfrom rl_course import checks\n",
     "advantages = np.zeros(3)\nenvs = make()\n",  # results in everyday names the notebooks import modules as
     "tabular = compute()\n",
     "for m in agent.modules():\n    m.weight = None\nprint(vars(config), config.__dict__)\n",
@@ -85,7 +89,7 @@ def test_ordinary_code_is_not_an_attempt(code):
 
 
 def test_cells_nbgrader_restores_are_not_read():
-    nb = _submission("def td_error(V):\n    return V\n", in_test_cell="grading = None")
+    nb = _submission("def td_error(V):\n    return V\n", in_test_cell="checks = None")
     assert tampering.find_tampering(nb, SOURCE) == []
 
 
@@ -93,9 +97,9 @@ def test_a_copy_of_a_test_cell_before_it_is_read():
     """nbgrader keeps the id on the last cell that carries it; an earlier copy runs as the student wrote it."""
     nb = _submission("def td_error(V):\n    return V\n")
     copy = nbformat.from_dict(nb.cells[-1])
-    copy.source = "grading.expect_close = print"
+    copy.source = "checks.expect_close = print"
     nb.cells.insert(2, copy)
-    assert any("changes grading.expect_close" in line for line in tampering.find_tampering(nb, SOURCE))
+    assert any("changes checks.expect_close" in line for line in tampering.find_tampering(nb, SOURCE))
 
 
 def test_the_course_solutions_do_not_look_like_attempts(course_root):
@@ -105,6 +109,6 @@ def test_the_course_solutions_do_not_look_like_attempts(course_root):
 
 
 def test_findings_name_the_cell_and_the_line():
-    nb = _submission("def td_error(V):\n    return V\n", extra="x = 1\ngrading.expect_close = print")
+    nb = _submission("def td_error(V):\n    return V\n", extra="x = 1\nchecks.expect_close = print")
     assert tampering.find_tampering(nb, SOURCE) == [
-        "cell 3 (added by the student), line 2: changes grading.expect_close, which the tests rely on"]
+        "cell 3 (added by the student), line 2: changes checks.expect_close, which the tests rely on"]

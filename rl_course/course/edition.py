@@ -50,7 +50,8 @@ import nbformat
 
 import rl_course
 from rl_course.reference import is_reference
-from rl_course.instructor import RELEASE_DIR, SOURCE_DIR, CourseError, assignments, check_release
+from rl_course.course.layout import RELEASE_DIR, SOURCE_DIR, CourseError, assignments
+from rl_course.course.release import check_release
 from rl_course.course.tampering import parse_code
 
 PACKAGE = "rl_course"
@@ -177,8 +178,8 @@ def unmapped_references(found=None) -> list[str]:
     place, and the entries that name no reference, one line each."""
     found = set(references() if found is None else found)
     placed = set(ANSWERS) | set(NOT_ASKED)
-    return sorted(f"{name}: a @reference with no assignment in rl_course.edition.ANSWERS" for name in found - placed) + \
-        sorted(f"{name}: listed in rl_course.edition but not a @reference" for name in placed - found)
+    return sorted(f"{name}: a @reference with no assignment in rl_course.course.edition.ANSWERS" for name in found - placed) + \
+        sorted(f"{name}: listed in rl_course.course.edition but not a @reference" for name in placed - found)
 
 
 def resolve(course_root: Path, given: list[str], what: str) -> list[str]:
@@ -283,7 +284,7 @@ def build_wheel(course_root: Path, withheld_assignments: list[str], out: Path) -
             done |= replaced
         missing = sorted(set(functions) - done)
         if missing:
-            raise CourseError(f"{missing[0]}: listed in rl_course.edition but not found in the library's source")
+            raise CourseError(f"{missing[0]}: listed in rl_course.course.edition but not found in the library's source")
         config = Path(tmp) / "jupyter-config"
         for name, content in JUPYTER_CONFIG.items():
             (config / name).parent.mkdir(parents=True, exist_ok=True)

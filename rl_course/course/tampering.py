@@ -1,22 +1,22 @@
 """Submissions that tamper with the tests, found by reading the code a student wrote before it runs.
 
-The test cells call the course's grading helpers and compare with the library; a student's cell
+The test cells call the course's checks (``rl_course.checks``) and compare with the library; a student's cell
 runs in the same kernel and could change them so that every check passes::
 
-    grading.expect_close = lambda *args, **kwargs: None
-    rl_course.grading.is_reference = lambda fn: False
-    import numpy as grading
+    checks.expect_close = lambda *args, **kwargs: None
+    rl_course.reference.is_reference = lambda fn: False
+    import numpy as checks
 
 nbgrader restores test cells and locked cells from the source notebook, so what is read here is
 every other code cell: answer cells, cells a student added, and a copy of a locked cell that
 nbgrader's ``DeduplicateIds`` leaves unrestored. The things the tests rely on are the course's
 package and numpy (``PROTECTED``), whatever name reaches them: the notebook's imports, the
-student's own, and aliases (``g = grading``, ``for g in (grading,)``, ``def f(g=grading)``). A finding
+student's own, and aliases (``g = checks``, ``for g in (checks,)``, ``def f(g=checks)``). A finding
 is one line naming the cell, the line and what it does:
 
-- assigning to, or deleting, an attribute of a protected thing (``grading.x = …``,
-  ``tabular.td_error.__name__ = …``, ``getattr(grading, "np").allclose = …``), or ``setattr`` on one;
-- rebinding an imported protected name at the top of a cell (``grading = …``, ``import numpy as grading``,
+- assigning to, or deleting, an attribute of a protected thing (``checks.x = …``,
+  ``tabular.td_error.__name__ = …``, ``getattr(checks, "np").allclose = …``), or ``setattr`` on one;
+- rebinding an imported protected name at the top of a cell (``checks = …``, ``import numpy as checks``,
   ``def tabular(…)``); a computed result in an everyday name (``advantages = gae(…)``) is not one;
 - the ways around both: ``exec``/``eval``/``compile``/``__import__``/``globals()``, ``__setattr__``,
   ``sys.modules``, builtins, frames, ``gc``, ``ctypes``, ``importlib``, function internals
@@ -35,7 +35,7 @@ import importlib
 import nbformat
 
 PROTECTED = ("rl_course", "numpy")  # imports from these (and their submodules) are what the tests rely on
-GRADING = ("rl_course", "rl_course.grading")  # names bound to these (or to anything in grading) are never rebound
+CHECKS = ("rl_course", "rl_course.checks", "rl_course.reference")  # names bound to these (or to anything in them) are never rebound
 ESCAPE_CALLS = {"exec", "eval", "compile", "__import__", "globals"}
 ESCAPE_ATTRIBUTES = {"__globals__", "__builtins__", "__code__", "__closure__", "__setattr__", "__delattr__",
                      "f_globals", "f_locals", "f_back", "_getframe", "currentframe", "get_referrers", "get_objects"}
@@ -75,7 +75,7 @@ def _restored(cell, index: int, submission, source) -> bool:
 
 
 def _imports(cells) -> dict[str, str]:
-    """Every name an import statement of these cells binds, with what it imports: ``{"np": "numpy", "grading": "rl_course.grading"}``."""
+    """Every name an import statement of these cells binds, with what it imports: ``{"np": "numpy", "checks": "rl_course.checks"}``."""
     names = {}
     for cell in cells:
         for node in ast.walk(parse_code(cell.source) or ast.Module(body=[], type_ignores=[])):
@@ -120,7 +120,7 @@ def _resolve(path: str):
 def _rebinding(tree: ast.Module, imported: dict[str, str]):
     """(line, what) for each top-level (or ``global``) binding of a name the notebook imports from a protected
     package. A result computed into such a name (``advantages = gae(…)``, an everyday variable name) is
-    not one, except for the names that reach the grading helpers and numpy: no result belongs there."""
+    not one, except for the names that reach the checks, the reference mark and numpy: no result belongs there."""
     protected = {name: what for name, what in imported.items() if _protected(what)}
     declared_global = {name for node in ast.walk(tree) if isinstance(node, ast.Global) for name in node.names}
     scopes = [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
@@ -132,7 +132,7 @@ def _rebinding(tree: ast.Module, imported: dict[str, str]):
             if new is not None and _same(new, protected[name]):
                 continue  # the same import again
             what = protected[name]
-            strict = what in GRADING or what.startswith("rl_course.grading.") or what.split(".")[0] == "numpy"
+            strict = what in CHECKS or what.startswith(tuple(f"{module}." for module in CHECKS[1:])) or what.split(".")[0] == "numpy"
             if not strict and isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and isinstance(node.value, ast.Call):
                 continue
             yield line, f"rebinds {name} ({what}), which the tests rely on"
@@ -160,8 +160,8 @@ def _inside_function(node: ast.AST, scopes: list) -> bool:
 
 
 def _aliases(tree: ast.Module, reach: dict[str, str]) -> dict[str, str]:
-    """Names bound to a protected thing or a part of it without a call in between: ``g = grading``,
-    ``g = [grading][0]``, ``for g in (grading,)``, ``(g := grading)``, ``def f(g=grading)``."""
+    """Names bound to a protected thing or a part of it without a call in between: ``g = checks``,
+    ``g = [checks][0]``, ``for g in (checks,)``, ``(g := checks)``, ``def f(g=checks)``."""
     aliases = {}
     for node in ast.walk(tree):
         pairs = []
