@@ -10,7 +10,7 @@ JOBS   ?= 1
 OPEN   ?=
 SOLVED ?=
 
-.PHONY: install demo test test-fast release release-check grade feedback student-edition hub bench clean
+.PHONY: install demo test test-fast lint release release-check grade feedback student-edition hub bench clean
 
 install: $(STAMP)
 
@@ -29,6 +29,10 @@ test: $(STAMP)
 # The library and unit tests: no notebook executed or graded, no training to a threshold, no server or browser.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not notebook and not hub"
+
+# ruff (pyproject.toml's [tool.ruff]) over the library, tests, benchmarks and notebooks (solutions/, notebooks/, lecture/).
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 release: $(STAMP)
 	$(BIN)/rl-course release

@@ -26,11 +26,12 @@ import inspect
 import sys
 import types
 import warnings
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from rl_course.reference import is_reference, reference  # noqa: F401  (the mark, for the checks and tests)
+
 
 def warnings_to_stdout() -> None:
     """Show warnings on stdout, formatted as Python formats them, so that they inform without failing a test cell."""
@@ -194,7 +195,7 @@ def _find_reference_use(fn, seen: set, allowed: set) -> str | None:
     if not isinstance(fn, types.FunctionType) or id(fn) in seen:
         return None
     seen.add(id(fn))
-    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True))
     objects = list(_loaded_objects(fn.__code__, fn.__globals__, cells)) + list(fn.__defaults__ or ())
     for obj in objects:
         if id(obj) in allowed:
@@ -220,7 +221,7 @@ def _loaded_objects(code: types.CodeType, globals_: dict, cells: dict):
     """
     current, imported, fromlist, local_imports = _MISSING, _MISSING, None, {}
     instructions = list(dis.get_instructions(code))
-    for previous, ins in zip([None, *instructions], instructions):
+    for previous, ins in zip([None, *instructions], instructions, strict=False):  # (previous, current) pairs
         if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
             current = globals_.get(ins.argval, _MISSING)
         elif ins.opname == "IMPORT_NAME":  # an import inside the function, of a module already imported
@@ -238,7 +239,7 @@ def _loaded_objects(code: types.CodeType, globals_: dict, cells: dict):
             current = cells[ins.argval].cell_contents if _cell_has_value(cells[ins.argval]) else _MISSING
         elif ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and current is not _MISSING:
             current = getattr(current, ins.argval, _MISSING) if not isinstance(current, types.ModuleType) else \
-                getattr(current, ins.argval, sys.modules.get(f"{current.__name__}.{ins.argval}", _MISSING))  # a submodule imported elsewhere
+                getattr(current, ins.argval, sys.modules.get(f"{current.__name__}.{ins.argval}", _MISSING))  # a submodule imported
         else:
             current = _MISSING
             if ins.opname.startswith("LOAD_CONST"):
@@ -252,7 +253,7 @@ def _loaded_objects(code: types.CodeType, globals_: dict, cells: dict):
 
 def _cell_has_value(cell) -> bool:
     try:
-        cell.cell_contents
+        cell.cell_contents  # noqa: B018  (reading an empty cell raises ValueError)
     except ValueError:
         return False
     return True
@@ -266,7 +267,7 @@ def _describe_index(index: tuple, names: Sequence[str]) -> str:
     if index == ():
         return ""
     names = list(names) + [f"axis{k}" for k in range(len(names), len(index))]
-    return " at " + ", ".join(f"{n}={i}" for n, i in zip(names, index))
+    return " at " + ", ".join(f"{n}={i}" for n, i in zip(names, index, strict=False))  # names may outnumber the axes
 
 
 def _fmt(x) -> str:

@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train PPO and write its learning curves, metrics, checkpoint and a GIF")
     train.add_argument("--env", default="CartPole-v1", help="gymnasium environment id (default: CartPole-v1)")
     train.add_argument("--steps", type=int, default=None,
-                       help="environment steps (default: the environment's preset, PPOConfig.for_env; 100000 for CartPole-v1 and Pendulum-v1)")
+                       help="environment steps (default: the environment's preset, PPOConfig.for_env; "
+                            "100000 for CartPole-v1 and Pendulum-v1)")
     train.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     train.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (default: outputs/)")
     train.add_argument("--no-gif", action="store_true", help="skip rendering the animation")
@@ -157,7 +158,7 @@ def _demo(args) -> int:
     runs = tabular.random_walk_runs(n_runs=args.runs, n_episodes=10, seed=args.seed)
     errors = tabular.td_lambda_sweep(runs, envs.random_walk_true_values(), alphas, lams)
     print(f"\n{'λ':>6}  {'best α':>7}  {'RMS error':>9}")
-    for lam, row in zip(lams, errors):
+    for lam, row in zip(lams, errors, strict=True):
         best = int(np.argmin(row))
         print(f"{lam:>6g}  {alphas[best]:>7.3f}  {row[best]:>9.4f}")
     args.out.mkdir(parents=True, exist_ok=True)

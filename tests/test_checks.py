@@ -103,7 +103,7 @@ def test_warnings_are_shown_on_stdout_where_nbgrader_does_not_take_points(capsys
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         checks.warnings_to_stdout()
-        warnings.warn("this tensor requires grad", UserWarning)
+        warnings.warn("this tensor requires grad", UserWarning, stacklevel=1)
     out, err = capsys.readouterr()
     assert "UserWarning: this tensor requires grad" in out
     assert err == ""

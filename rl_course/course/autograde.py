@@ -108,7 +108,7 @@ class _Grader:
     sandbox: dict = field(default_factory=dict)
     confined: bool = False
     misnamed: str = "grade"
-    template: "GradebookTemplate | None" = None  # the scratch gradebook starts as this one, its assignments recorded
+    template: GradebookTemplate | None = None  # the scratch gradebook starts as this one, its assignments recorded
 
     @property
     def course_id(self) -> str:
@@ -129,7 +129,7 @@ class _Grader:
                                   self.feedback_dir is not None], default=str).encode())
         return digest.hexdigest()
 
-    def __enter__(self) -> "_Grader":
+    def __enter__(self) -> _Grader:
         from sqlalchemy.exc import SAWarning
 
         self._stack = ExitStack()

@@ -4,8 +4,8 @@ left alone, the rest graded in local worker processes (``rl_course.course.pool``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from rl_course.course import submissions
 from rl_course.course.autograde import _Grader, gather

@@ -27,9 +27,9 @@ import os
 import tarfile
 import threading
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterator
 
 from rl_course.course import autograde, layout, nbgrader_setup, pool
 from rl_course.course.autograde import Graded, Submission
@@ -76,7 +76,7 @@ def course_archive(course_root: Path) -> bytes:
     return gzip.compress(buffer.getvalue(), mtime=0)
 
 
-def grade_all(client, pending: list[Submission], grader: "autograde._Grader",
+def grade_all(client, pending: list[Submission], grader: autograde._Grader,
               on_warning: Callable[[str], None] = lambda line: None) -> Iterator[Graded]:
     """Each submission's ``Graded`` as a worker of the cluster finishes it (in any order)."""
     from distributed import as_completed
@@ -120,7 +120,7 @@ _local = threading.local()
 _unpacking = threading.Lock()
 
 
-def grade_on_worker(archive: bytes, grader: "autograde._Grader", submission: Submission) -> tuple[Graded, str | None]:
+def grade_on_worker(archive: bytes, grader: autograde._Grader, submission: Submission) -> tuple[Graded, str | None]:
     """Run on a Dask worker: grade ``submission`` with the course of ``archive`` in this thread's scratch
     course (made on its first task, kept for the next), confined where this machine allows; returns the
     ``Graded`` and, where the kernels ran unconfined, a warning saying why."""

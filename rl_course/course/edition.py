@@ -22,8 +22,8 @@ extensions only an instructor uses (Formgrader, Create Assignment, Course List).
 ``ANSWERS`` says which assignment each ``@reference`` belongs to, and under which name the notebook
 defines the student's own; a test keeps it complete. ``COMPANIONS`` are functions that hold an answer in
 another form (GAE on tensors, the vectorized TD(λ) sweep): withheld with it. A notebook that would use one
-of them asks ``rl_course.withheld.is_withheld`` and, in the student edition, uses the student's own function. ``scan`` looks for answers in a set of files
-(the function bodies, compared as normalized syntax trees; the hidden tests' lines; files of
+of them asks ``rl_course.withheld.is_withheld`` and, in the student edition, uses the student's own function.
+``scan`` looks for answers in a set of files (the function bodies, compared as normalized syntax trees; the hidden tests' lines; files of
 ``solutions/``); the builder refuses an edition in which it finds any.
 """
 
@@ -49,10 +49,10 @@ from pathlib import Path
 import nbformat
 
 import rl_course
-from rl_course.reference import is_reference
 from rl_course.course.layout import RELEASE_DIR, SOURCE_DIR, CourseError, assignments
 from rl_course.course.release import check_release
 from rl_course.course.tampering import parse_code
+from rl_course.reference import is_reference
 
 PACKAGE = "rl_course"
 

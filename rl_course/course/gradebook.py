@@ -7,10 +7,11 @@ from __future__ import annotations
 import functools
 import json
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import nbformat
 
@@ -30,7 +31,6 @@ def record(db_url: str, course_id: str, graded: Graded, feedback_dir: Path | Non
     so that an interrupted recording is graded again. Writes its HTML feedback under ``feedback_dir``."""
     from nbgrader.api import Gradebook
     from nbgrader.preprocessors import SaveAutoGrades
-
     from sqlalchemy.exc import SAWarning
 
     grade_ = graded.grade
@@ -162,7 +162,7 @@ def gradebook_url(course_root: Path, db_url: str | None = None) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def prepare_gradebook(course_root: Path, db_url: str, assignments_: list[str], students: list[str]) -> "GradebookTemplate | None":
+def prepare_gradebook(course_root: Path, db_url: str, assignments_: list[str], students: list[str]) -> GradebookTemplate | None:
     """Record the assignments (their notebooks and cells, as ``nbgrader generate_assignment`` does) and
     the students in the gradebook, before submissions are graded into it concurrently; returns the
     SQLite gradebook that holds just those assignments, which each grader's scratch course starts from.

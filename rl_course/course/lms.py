@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import posixpath
 import re
 import shutil
@@ -64,7 +63,8 @@ class Collect(Configurable):
     """How bulk downloads are collected (``c.Collect.…`` in ``nbgrader_config.py``)."""
 
     naming = Dict(NAMING, help="nbgrader FileNameCollectorPlugin.named_regexp for each LMS's file names.").tag(config=True)
-    max_total_size = Unicode("1G", help="Largest total size of the files in an archive, nested archives included, e.g. 1G.").tag(config=True)
+    max_total_size = Unicode("1G", help="Largest total size of the files in an archive, nested archives included, "
+                                        "e.g. 1G.").tag(config=True)
     max_files = Integer(10_000, help="Most files in an archive, nested archives included.").tag(config=True)
 
     @validate("max_total_size")
@@ -161,8 +161,8 @@ def _zip_members(data: bytes, shown: str, hazards: list[str], budget: dict, dept
 def _tar_members(tar: tarfile.TarFile, shown: str, hazards: list[str], budget: dict, depth: int) -> list[Member]:
     members = []
     for info in tar.getmembers():
-        what = ("a symbolic link" if info.issym() else "a hard link" if info.islnk() else "a FIFO" if info.isfifo() else "a device file" if info.isdev()
-                else None if info.isfile() or info.isdir() else "not a regular file")
+        what = ("a symbolic link" if info.issym() else "a hard link" if info.islnk() else "a FIFO" if info.isfifo()
+                else "a device file" if info.isdev() else None if info.isfile() or info.isdir() else "not a regular file")
         problem = _path_problem(info.name) or (f"{what}, refused" if what else None)
         if problem:
             hazards.append(f"{shown}: {info.name!r}: {problem}")

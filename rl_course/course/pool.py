@@ -6,17 +6,17 @@ from __future__ import annotations
 import multiprocessing
 import os
 import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
 from rl_course.course.autograde import KILLED, Graded, Submission, _Grader, not_graded
 from rl_course.course.layout import _one_line
 
 
-def _grade_all(pending: list[Submission], grader: "_Grader", jobs: int) -> Iterator[Graded]:
+def _grade_all(pending: list[Submission], grader: _Grader, jobs: int) -> Iterator[Graded]:
     """Each submission's ``Graded`` as it finishes, graded in ``jobs`` worker processes, each with a scratch
     course (and gradebook) of its own.
 
@@ -51,7 +51,7 @@ def limit_kernel_threads(threads: int) -> None:
         os.environ.setdefault(name, str(threads))
 
 
-def _in_workers(pending: list[Submission], grader: "_Grader", jobs: int, threads: int):
+def _in_workers(pending: list[Submission], grader: _Grader, jobs: int, threads: int):
     """Grade ``pending`` in a pool of ``jobs`` workers, yielding ``Graded``; returns the submissions whose worker died."""
     lost = []
     pool = ProcessPoolExecutor(min(jobs, len(pending)) or 1, mp_context=multiprocessing.get_context("spawn"),
@@ -70,10 +70,10 @@ def _in_workers(pending: list[Submission], grader: "_Grader", jobs: int, threads
     return lost
 
 
-_worker_grader: "_Grader | None" = None
+_worker_grader: _Grader | None = None
 
 
-def _start_worker(grader: "_Grader", threads: int = 1) -> None:
+def _start_worker(grader: _Grader, threads: int = 1) -> None:
     """A worker's scratch course, open for the worker's life; it lies under a folder the parent removes."""
     global _worker_grader
     limit_kernel_threads(threads)

@@ -114,4 +114,4 @@ def grades_table(grades: list[Grade]) -> str:
     cell = {(g.student, g.assignment): f"{g.score:g} / {g.max_score:g}" for g in grades}
     rows = [["student", *columns]] + [[s, *(cell.get((s, a), "—") for a in columns)] for s in students]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows)
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows)

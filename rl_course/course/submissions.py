@@ -19,9 +19,9 @@ import json
 import os
 import stat
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 from traitlets import Enum
@@ -142,7 +142,7 @@ class _Folder:
         self.fd, self.shown = fd, shown
 
     @classmethod
-    def open(cls, path: Path, levels: int = 3) -> "_Folder":
+    def open(cls, path: Path, levels: int = 3) -> _Folder:
         """Open ``path``, and each of its last ``levels - 1`` parents below the first, with ``O_NOFOLLOW``."""
         path = Path(path)
         parts = path.parts[-levels:]
@@ -161,7 +161,7 @@ class _Folder:
             raise
         return cls(fd, path)
 
-    def __enter__(self) -> "_Folder":
+    def __enter__(self) -> _Folder:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -223,7 +223,8 @@ def read_notebook(data: bytes, shown: Path) -> nbformat.NotebookNode:
 NBGRADER_RECORDS = ("timestamp.txt", "submission_secret.txt")
 
 
-def copy_gradable(source: Path, target: Path, solutions: Path, misnamed: str = "grade") -> tuple[list[str], dict[str, nbformat.NotebookNode]]:
+def copy_gradable(source: Path, target: Path, solutions: Path,
+                  misnamed: str = "grade") -> tuple[list[str], dict[str, nbformat.NotebookNode]]:
     """Copy what grading reads of the submission folder ``source`` (``DIR/<student>/<assignment>``) to ``target``:
     its notebooks, the files beside them that ``solutions`` has, and nbgrader's ``NBGRADER_RECORDS``, each a regular file read through
     ``O_NOFOLLOW``. Returns the problems, one line each, and the notebooks copied (by the assignment's names).

@@ -98,7 +98,8 @@ def _protected(what: str) -> bool:
 
 
 def _same(a: str, b: str) -> bool:
-    """Whether two import paths of the course's package name one object (``rl_course.ppo.PPOConfig``, ``rl_course.ppo.config.PPOConfig``)."""
+    """Whether two import paths of the course's package name one object (``rl_course.ppo.PPOConfig``,
+    ``rl_course.ppo.config.PPOConfig``)."""
     if a == b:
         return True
     if not (a.startswith("rl_course") and b.startswith("rl_course")):
@@ -175,8 +176,9 @@ def _aliases(tree: ast.Module, reach: dict[str, str]) -> dict[str, str]:
             pairs = [(node.optional_vars, node.context_expr)]
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             positional = node.args.posonlyargs + node.args.args
-            pairs = list(zip([ast.Name(a.arg) for a in positional[len(positional) - len(node.args.defaults):]], node.args.defaults))
-            pairs += [(ast.Name(a.arg), d) for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d is not None]
+            with_defaults = positional[len(positional) - len(node.args.defaults):]
+            pairs = list(zip([ast.Name(a.arg) for a in with_defaults], node.args.defaults, strict=True))
+            pairs += [(ast.Name(a.arg), d) for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True) if d is not None]
         for target, value in pairs:
             root = _uncalled_reference(value, {**reach, **aliases})
             if root is not None:
