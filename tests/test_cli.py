@@ -25,3 +25,19 @@ def test_unknown_command_is_a_usage_error():
     with pytest.raises(SystemExit) as info:
         cli.main(["fly"])
     assert info.value.code == 2
+
+
+def test_demo_and_train_report_their_argument_errors_as_their_own_not_as_the_courses(tmp_path):
+    """``demo`` and ``train`` are no part of the course's workflow: a bad argument is a ``CommandError``, never a
+    ``CourseError``, and ``main`` still reports it as one line with exit status 2."""
+    from types import SimpleNamespace
+
+    from rl_course.course.layout import CourseError
+
+    for run, args, says in [(cli._demo, SimpleNamespace(runs=0, out=tmp_path, seed=0), "--runs must be at least 1, got 0"),
+                            (cli._train, SimpleNamespace(env="CartPole-v1", steps=0, seed=0, out=tmp_path, no_gif=True),
+                             "train --env CartPole-v1: PPOConfig.total_steps must be at least 1, got 0")]:
+        with pytest.raises(cli.CommandError) as raised:
+            run(args)
+        assert not isinstance(raised.value, CourseError) and str(raised.value) == says
+    assert not list(tmp_path.iterdir())  # refused before anything was written
