@@ -93,6 +93,7 @@ def graded(course_root, tmp_path_factory):
         code = cli.main(["grade", str(submitted), "--json", "--csv", str(csv_path), "--jobs", "2", "--db", db_url,
                          "--course", str(course_root)])
     out.write_text(stdout.getvalue())
+    (tmp / "stderr.txt").write_text(stderr.getvalue())  # each submission's seconds, to read after a run
     return dict(code=code, scores=json.loads(stdout.getvalue()), stderr=stderr.getvalue(), csv=csv_path, db_url=db_url,
                 points={a: _points(read("solutions", a)) for a in NOTEBOOKS}, submitted=submitted)
 
