@@ -17,8 +17,9 @@ ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
 NOTEBOOKS = {"01_td_lambda": "td_lambda.ipynb", "02_forward_backward": "forward_backward.ipynb", "03_gae": "gae.ipynb",
              "04_ppo": "ppo.ipynb", "05_continuous": "continuous.ipynb"}
 FULL_MARKS = {"01_td_lambda": 12, "02_forward_backward": 15, "03_gae": 10, "04_ppo": 17, "05_continuous": 22}
-# Cells that only demonstrate (figures, sweeps, the visible training run): left out of the mistake fixtures,
-# which need only what the graded cells use.
+# Cells that only demonstrate (figures, sweeps, the visible training runs): left out of the graded solutions and
+# mistakes, which need only what the graded cells use. That the whole solution notebook, these cells and the hidden
+# tests included, runs without an error (every test cell passing) is tests/test_notebooks.py's to prove.
 DEMO_CELLS = {"sweep", "check_against_sweep", "bias_variance", "online_gap", "coefficients", "identity_check",
               "cartpole", "checks", "gradient_table", "train_run", "diagnostics", "animation",
               "clipping_picture", "reward_scale_check", "kl_run", "ablation_figure", "first_step_check", "trust_region_check"}
@@ -35,6 +36,11 @@ def inject(mistake, nb):
         old, new = mistake.replace
         assert old in cell.source, f"the solution of {mistake.cell} no longer contains {old!r}"
         cell.source = cell.source.replace(old, new)
+    return without_demo_cells(nb)
+
+
+def without_demo_cells(nb):
+    """The notebook without the cells that only demonstrate: what grading needs of it."""
     nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
     return nb
 
@@ -50,7 +56,8 @@ def _points(nb) -> dict:
 
 @pytest.fixture(scope="module")
 def graded(course_root, tmp_path_factory):
-    """Grade one class through `rl-course grade --json`: the solution, the untouched release, a broken file, mistakes."""
+    """Grade one class through `rl-course grade --json`: the solution (its graded cells and what they use), the
+    untouched release (every cell), a broken file, the mistakes."""
     tmp = tmp_path_factory.mktemp("grading")
     submitted = tmp / "submitted"
 
@@ -66,7 +73,7 @@ def graded(course_root, tmp_path_factory):
             nbformat.write(nb, folder / NOTEBOOKS[assignment])
 
     for assignment in NOTEBOOKS:
-        submit("solution", read("solutions", assignment), assignment=assignment)
+        submit("solution", without_demo_cells(read("solutions", assignment)), assignment=assignment)
         submit("untouched", read("notebooks", assignment), assignment=assignment)
     submit("not_json", text="{ this is not a notebook")
     submit("empty_folder")
@@ -87,6 +94,7 @@ def graded(course_root, tmp_path_factory):
         code = cli.main(["grade", str(submitted), "--json", "--csv", str(csv_path), "--jobs", "2", "--db", db_url,
                          "--course", str(course_root)])
     out.write_text(stdout.getvalue())
+    (tmp / "stderr.txt").write_text(stderr.getvalue())  # each submission's seconds, to read after a run
     return dict(code=code, scores=json.loads(stdout.getvalue()), stderr=stderr.getvalue(), csv=csv_path, db_url=db_url,
                 points={a: _points(read("solutions", a)) for a in NOTEBOOKS}, submitted=submitted)
 

@@ -497,16 +497,15 @@ IMPORTS_REFERENCE = '''def gae(rewards, values, next_values, terminated, truncat
 @pytest.fixture(scope="module")
 def graded_runs(student_runs, editions, tmp_path_factory):
     """Grade with the instructor's edition, in one call: each notebook run in the student edition (the cells that only
-    demonstrate left out, as in test_course), each released notebook untouched, and a 03 whose gae imports the library's."""
+    demonstrate left out, as in test_course) and a 03 whose gae imports the library's. The untouched notebooks an
+    edition hands out are those of notebooks/, which test_course grades."""
     tmp = tmp_path_factory.mktemp("graded")
     submitted = tmp / "submitted"
     for assignment, (path, _) in student_runs.items():
         nb = nbformat.read(path, as_version=4)
         nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
-        for student, notebook in (("solved_in_student_edition", nb),
-                                  ("untouched", nbformat.read(editions[assignment[:2]].notebooks / assignment / NOTEBOOKS[assignment], as_version=4))):
-            (submitted / student / assignment).mkdir(parents=True)
-            nbformat.write(notebook, submitted / student / assignment / NOTEBOOKS[assignment])
+        (submitted / "solved_in_student_edition" / assignment).mkdir(parents=True)
+        nbformat.write(nb, submitted / "solved_in_student_edition" / assignment / NOTEBOOKS[assignment])
     _submit_imports_reference(submitted)
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -518,11 +517,13 @@ def graded_runs(student_runs, editions, tmp_path_factory):
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("assignment", ALL)
-def test_a_notebook_done_in_the_student_edition_earns_full_marks_and_untouched_zero(graded_runs, assignment):
+def test_a_notebook_done_in_the_student_edition_earns_full_marks_and_untouched_zero(graded_runs, editions, assignment):
     scores, stderr = graded_runs
     full = FULL_MARKS[assignment]
     assert scores["solved_in_student_edition"][assignment] == {"score": full, "max_score": full}, stderr
-    assert scores["untouched"][assignment] == {"score": 0.0, "max_score": full}
+    # untouched, it is the release of notebooks/, byte for byte: test_course's untouched student, graded to 0
+    handed_out = editions[assignment[:2]].notebooks / assignment / NOTEBOOKS[assignment]
+    assert handed_out.read_bytes() == (ROOT / "notebooks" / assignment / NOTEBOOKS[assignment]).read_bytes()
 
 
 def _submit_imports_reference(submitted: Path) -> None:

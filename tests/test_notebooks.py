@@ -1,4 +1,6 @@
-"""Every solution notebook executes top to bottom, without errors, on the CPU.
+"""Every solution notebook executes top to bottom, without errors, on the CPU: the cells that only demonstrate
+and the hidden tests (in the source notebook, between their markers) included, so every test cell passes beside
+the demonstrations. tests/test_course.py grades the solutions without those cells and relies on this.
 
 How long each takes against its budget is a benchmark figure (benchmarks/notebooks.py), not a test: the
 timeout here only stops a cell that hangs, generous enough for a loaded 2-core machine."""
