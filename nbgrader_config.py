@@ -26,3 +26,9 @@ c.ExecutePreprocessor.timeout = 300
 # c.Submissions.misnamed_notebooks = "grade"
 # c.Collect.max_total_size = "1G"
 # c.Collect.max_files = 10000
+
+# Feedback pages (`rl-course feedback`, nbgrader generate_feedback, Formgrader): formulas as MathML, which the
+# browser draws itself; nbgrader's page asks a CDN for MathJax, and JupyterLab shows HTML in a frame that runs no
+# script (rl_course/mathml.py).
+c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades", "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+                                    "rl_course.mathml.MathMLPreprocessor"]
