@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 # Fenced code, code spans, display math, inline math (not after a backslash, within one line), in that order.
 _PARTS = re.compile(r"(?P<fence>^(?P<ticks>```|~~~).*?^(?P=ticks)[ \t]*$)"
@@ -58,6 +59,8 @@ def markdown_math_to_mathml(markdown: str) -> str:
 class MathMLPreprocessor(Preprocessor):
     """nbconvert preprocessor: the math of every markdown cell as MathML (``markdown_math_to_mathml``); code
     cells and outputs are left alone."""
+
+    enabled = Bool(True, help="nbgrader registers its converters' preprocessors without enabling them").tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "markdown":
