@@ -517,6 +517,9 @@ def _class_with_a_terminal(hub, browser, screenshots, students, terminal):
         text = student.fetch_feedback()
         assert "td_lambda" in text and "Score" in text, text[:500]
         page_source = html.unescape(next((hub.home(student.name) / ASSIGNMENT / "feedback").rglob("*.html")).read_text())
+        # the formulas drawn by the browser (MathML), none left as TeX; the tables styled by the course
+        assert page_source.count("<math ") > 30 and "\\lambda" not in text and "\\gamma" not in text, text[:2000]
+        assert ".rendered_html thead th" in page_source
         leaked = [line for line in hidden if line in text or line in page_source]
         assert not leaked, f"{student.name}'s feedback shows hidden test code: {leaked[:3]}"
     print(f"wall time {time.perf_counter() - started:.0f} s; screenshots in {screenshots}: "
