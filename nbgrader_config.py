@@ -26,3 +26,14 @@ c.ExecutePreprocessor.timeout = 300
 # c.Submissions.misnamed_notebooks = "grade"
 # c.Collect.max_total_size = "1G"
 # c.Collect.max_files = 10000
+
+# Feedback pages (`rl-course feedback`, nbgrader generate_feedback, Formgrader): formulas as MathML, which the
+# browser draws itself (nbgrader's page asks a CDN for MathJax, and JupyterLab shows HTML in a frame that runs no
+# script: rl_course/mathml.py), and tables laid out (rl_course/feedback_page.py).
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+
+from rl_course.feedback_page import CourseStylePreprocessor  # noqa: E402
+from rl_course.mathml import MathMLPreprocessor  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, MathMLPreprocessor, CourseStylePreprocessor]

@@ -159,7 +159,8 @@ def _failure(message: str) -> AssertionError:
 
 
 def _traceback_without_hidden_frames(error: BaseException) -> list[str]:
-    """IPython's rendering of ``error`` with the frames that set ``__tracebackhide__`` (the checks) left out.
+    """IPython's rendering of ``error`` with the frames that set ``__tracebackhide__`` (the checks) left out,
+    its message (IPython's last line) first.
 
     IPython itself always shows the innermost frame, hidden or not; here the frame that raised is
     a check's, so it goes too. IPython's own bottom frame (``"__ipython_bottom__"``) stays: the
@@ -179,9 +180,10 @@ def _traceback_without_hidden_frames(error: BaseException) -> list[str]:
     for tb in reversed(kept):
         chain = types.TracebackType(chain, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
     try:
-        return shell.InteractiveTB.structured_traceback(type(error), error, chain)
+        lines = shell.InteractiveTB.structured_traceback(type(error), error, chain)
     except Exception:  # never lose the message to a rendering problem
-        return shell.InteractiveTB.structured_traceback(type(error), error, error.__traceback__)
+        lines = shell.InteractiveTB.structured_traceback(type(error), error, error.__traceback__)
+    return [lines[-1], *lines[:-1]]  # the message first, then where: Validate's dialog shows the top of a long one
 
 
 def _find_reference_use(fn, seen: set, allowed: set) -> str | None:

@@ -40,6 +40,7 @@ HUB_CONFIG = ROOT / "deploy" / "jupyterhub" / "jupyterhub_config.py"
 BIN = Path(sys.executable).parent
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
 STUDENTS = ("alice", "bob")
+LOCKED_TEST, LOCKED_TEST_ID = 6, "test_td_error_step"  # a locked test cell of 01 (1 point), by index and nbgrader id
 HANG_GUARD_MS = 240_000  # generous: a server start, or a notebook run, on two busy cores
 
 pytestmark = pytest.mark.hub
@@ -264,6 +265,29 @@ class Student:
         self.page.keyboard.press("Control+a")
         self.page.keyboard.insert_text(code)
 
+    def edit_locked_cell(self, index: int, code: str) -> None:
+        """What a student can do to a locked (read-only) cell in the browser: the Property Inspector's cell metadata
+        made editable (``"editable": true``), then ``code`` typed over the cell's source."""
+        page = self.page
+        self.notebook.locator(".jp-Cell").nth(index).scroll_into_view_if_needed()
+        self.notebook.locator(".jp-Cell").nth(index).locator(".jp-InputPrompt").click()  # selects the cell
+        page.locator(".jp-SideBar.jp-mod-right .lm-TabBar-tab[title='Property Inspector']").click()
+        tools = page.locator(".jp-NotebookTools")
+        advanced = tools.locator(".jp-Collapse-header", has_text="Advanced Tools")
+        if "jp-Collapse-header-collapsed" in (advanced.get_attribute("class") or ""):
+            advanced.click()
+        metadata = tools.locator(".jp-MetadataEditorTool", has_text="Cell metadata")
+        editor = metadata.locator(".cm-content")
+        fields = json.loads(editor.inner_text())
+        assert fields["editable"] is False and fields["nbgrader"]["locked"], fields  # the release locks it
+        editor.click()
+        page.keyboard.press("Control+a")
+        page.keyboard.insert_text(json.dumps({**fields, "editable": True}, indent=4))
+        metadata.locator("span[title='Commit changes to data']").click()
+        self.type_into_cell(index, code)
+        self.shot("edited_locked_cell")
+        page.locator(".jp-SideBar.jp-mod-right .lm-TabBar-tab[title='Property Inspector']").click()  # closes it
+
     def run_all(self) -> None:
         """Run ▸ Run All Cells; the kernel runs them while the test goes on (``wait_ran``)."""
         page = self.page
@@ -421,6 +445,9 @@ def _class_with_a_terminal(hub, browser, screenshots, students, terminal):
     carol_submitted = terminal.submit(hub.run, carol, as_carol, BIN / "nbgrader", "submit", ASSIGNMENT)
     assert bob.validate() == "validation-failed", bob.validation_text
     assert "NotImplementedError" in bob.validation_text
+    # bob replaces a locked test cell by `pass` in the browser and saves: grading restores the test, which fails
+    bob.edit_locked_cell(LOCKED_TEST, "pass")
+    bob.save()
     bob.submit()
     carol_submitted.result()
 
@@ -453,6 +480,8 @@ def _class_with_a_terminal(hub, browser, screenshots, students, terminal):
         assert response.status in (403, 404), f"{path}: {response.status}"
         assert alice_code not in html.unescape(probe.content()), path
     probe.screenshot(path=str(screenshots / f"{len(list(screenshots.glob('*.png'))):02d}_bob_refused_alice_files.png"))
+    # nor open a terminal: every server here runs as one OS user (deploy/jupyterhub/README.md)
+    assert probe.goto(hub.url + "/user/bob/api/terminals").status == 404
     probe.close()
 
     # the instructor collects, grades (sandboxed) and hands back feedback
@@ -477,16 +506,57 @@ def _class_with_a_terminal(hub, browser, screenshots, students, terminal):
     assert max_score == 12
     assert recorded == {"alice": max_score, "bob": 0.0}  # alice's later, solved submission
     assert late["alice"] > 0 and late["bob"] == 0, late
+    bobs = nbformat.read(hub.course / "submitted" / "bob" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    assert bobs.cells[LOCKED_TEST].source.strip() == "pass"  # what he typed reached the grader ...
+    with Gradebook(f"sqlite:///{hub.course / 'gradebook.db'}", "rl-course") as gb:
+        edited = gb.find_grade(LOCKED_TEST_ID, Path(NOTEBOOK).stem, ASSIGNMENT, "bob")
+        assert (edited.score, edited.max_score) == (0, 1), (edited.score, edited.max_score)  # ... and the test ran
     hub.instructor(BIN / "rl-course", "feedback", "submitted", "--exchange")
     hidden = _hidden_test_lines()
     for student in (alice, bob):
         text = student.fetch_feedback()
         assert "td_lambda" in text and "Score" in text, text[:500]
         page_source = html.unescape(next((hub.home(student.name) / ASSIGNMENT / "feedback").rglob("*.html")).read_text())
+        # the formulas drawn by the browser (MathML), none left as TeX; the tables styled by the course
+        assert page_source.count("<math ") > 30 and "\\lambda" not in text and "\\gamma" not in text, text[:2000]
+        assert ".rendered_html thead th" in page_source
         leaked = [line for line in hidden if line in text or line in page_source]
         assert not leaked, f"{student.name}'s feedback shows hidden test code: {leaked[:3]}"
     print(f"wall time {time.perf_counter() - started:.0f} s; screenshots in {screenshots}: "
           + ", ".join(sorted(p.name for p in screenshots.glob("*.png"))))
+
+
+def test_a_hundred_megabyte_output_is_reported_and_the_class_graded(hub):
+    """dave solved 01 but printed ~100 MB in a cell of his own, saved and submitted with nbgrader in a terminal (no
+    browser: it adds nothing here). 95 MB: nbgrader's exchange leaves out a file over 100,000 kB at submit
+    (CourseDirectory.max_file_size) and refuses a folder over it (max_dir_size), so a bigger one never reaches the
+    instructor. Graded in full, with a problem line; whoever else submitted is graded in the same run."""
+    dave = hub.home("dave")
+    (dave / ASSIGNMENT).mkdir(parents=True)
+    nb = nbformat.read(ROOT / "notebooks" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    for index, code in _solution_cells().items():
+        nb.cells[index].source = code
+    printing = nbformat.v4.new_code_cell('print("0123456789" * 9_500_000)  # the whole table, to look at it', execution_count=2)
+    printing.outputs = [nbformat.v4.new_output("stream", name="stdout", text="0123456789" * 9_500_000 + "\n")]
+    nb.cells.insert(2, printing)
+    nbformat.write(nb, dave / ASSIGNMENT / NOTEBOOK)
+    size = (dave / ASSIGNMENT / NOTEBOOK).stat().st_size
+    assert 90e6 < size < 100e6, size
+    as_dave = {**hub.env, "JUPYTERHUB_USER": "dave", "HOME": str(dave),
+               "JUPYTER_CONFIG_PATH": os.pathsep.join([str(HUB_CONFIG.parent / "student"), str(HUB_CONFIG.parent)])}
+    submitted = hub.run(dave, as_dave, BIN / "nbgrader", "submit", ASSIGNMENT)
+    assert "too large" not in submitted.stdout + submitted.stderr, submitted.stderr
+    hub.instructor(BIN / "nbgrader", "collect", ASSIGNMENT, "--student=dave")
+    assert (hub.course / "submitted" / "dave" / ASSIGNMENT / NOTEBOOK).stat().st_size == size
+    graded = hub.instructor(BIN / "rl-course", "grade", "submitted", "--json")
+    scores = json.loads(graded.stdout)
+    problems = [line for line in graded.stderr.splitlines() if line.startswith("problem:")]
+    print(f"rl-course grade with dave's {size / 1e6:.0f} MB notebook: {scores}; {problems}")
+    dave_problems = [line for line in problems if f"dave/{ASSIGNMENT}/{NOTEBOOK}" in line]
+    assert len(dave_problems) == 1 and "cell 3 holds 95 MB of saved output" in dave_problems[0], graded.stderr
+    assert scores["dave"][ASSIGNMENT] == {"score": 12.0, "max_score": 12.0}
+    others = sorted(p.name for p in (hub.course / "submitted").iterdir() if p.name != "dave")
+    assert sorted(scores) == sorted([*others, "dave"]), scores  # the rest of the class, graded (or kept) in the run
 
 
 # ---------------------------------------------------------------- the instructor's commands, without a hub

@@ -228,7 +228,7 @@ def _error(cell) -> tuple[str, str, str]:
     return error.ename, error.evalue, ANSI.sub("", "\n".join(error.traceback))
 
 
-def test_a_failing_check_shows_the_test_cell_then_the_message_in_ipythons_traceback(tmp_path):
+def test_a_failing_check_shows_its_message_then_the_test_cells_line_in_ipythons_traceback(tmp_path):
     cells = _run_cells([
         "import numpy as np\nfrom rl_course import checks",
         'def td_error(V, s):\n    """Ψ₍₁₎."""\n    # YOUR CODE HERE\n    raise NotImplementedError()',
@@ -242,11 +242,12 @@ def test_a_failing_check_shows_the_test_cell_then_the_message_in_ipythons_traceb
         ename, evalue, traceback = _error(cell)
         assert (ename, evalue) == ("AssertionError", message)
         lines = [line for line in traceback.splitlines() if line.strip()]
-        assert lines[-1] == f"AssertionError: {message}", traceback
+        assert lines[0] == f"AssertionError: {message}", traceback  # the message first, then the test cell's line
         assert "checks.py" not in traceback and "_failure" not in traceback and "skipping hidden" not in traceback, traceback
         arrow = max(i for i, line in enumerate(lines) if line.startswith("---->"))
-        assert "checks." in lines[arrow], traceback  # the test cell's line that failed, its context, then the message
-        assert all(re.match(r"\s+\d+ ", line) for line in lines[arrow + 1:-1]), traceback
+        assert "checks." in lines[arrow], traceback  # the test cell's line that failed, and its context
+        assert all(re.match(r"\s+\d+ ", line) for line in lines[arrow + 1:]), traceback
+        assert sum(message in line for line in lines) == 1, traceback
     ename, _, traceback = _error(cells[4])  # a student's own error keeps its frames: where in their code it broke
     assert ename == "IndexError" and "in rms" in traceback and "return V[5]" in traceback, traceback
 

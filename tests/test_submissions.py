@@ -137,6 +137,28 @@ def test_a_misnamed_notebook_is_graded_under_the_assignments_name_or_refused_by_
     assert not list((tmp_path / "refused").iterdir())
 
 
+def test_a_cell_with_a_large_saved_output_is_named_and_the_notebook_still_copied(course_root, tmp_path):
+    nb = nbformat.reads(_trimmed(course_root, "notebooks"), as_version=4)
+    printing = nbformat.v4.new_code_cell('print("0123456789" * 200_000)')
+    printing.outputs = [nbformat.v4.new_output("stream", name="stdout", text="0123456789" * 200_000)]
+    nb.cells.insert(3, printing)
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * 1_000)]
+    shown = Path("submitted/dave") / ASSIGNMENT / NOTEBOOK
+    assert submissions.large_outputs(nb, shown, limit=1_500_000) == [
+        f"{shown}: cell 4 holds 2 MB of saved output (graded; grading runs the cell again)"]
+    assert submissions.large_outputs(nb, shown, limit=2_100_000) == []  # the limit is the cell's, not a smaller one
+    assert submissions.large_outputs(nb, shown) == []  # 2 MB is under the default
+    with pytest.raises(ValueError, match="limit: expected a positive"):
+        submissions.large_outputs(nb, shown, limit=0)
+    folder = tmp_path / "submitted" / "dave" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    printing.outputs[0].text *= 6  # 12 MB
+    nbformat.write(nb, folder / NOTEBOOK)
+    problems = instructor._copy_gradable(folder, tmp_path / "copy", course_root / "solutions" / ASSIGNMENT)
+    assert problems == [f"{folder / NOTEBOOK}: cell 4 holds 12 MB of saved output (graded; grading runs the cell again)"]
+    assert (tmp_path / "copy" / NOTEBOOK).is_file()
+
+
 def test_the_misnamed_setting_is_read_from_the_course_config(course_copy):
     with open(course_copy / "nbgrader_config.py", "a") as f:
         f.write('\nc.Submissions.misnamed_notebooks = "refuse"\n')

@@ -7,8 +7,9 @@ Students fetch and submit through nbgrader's exchange on disk (RL_COURSE_HUB_STA
 releases, collects, grades and hands back feedback (README, "A class on JupyterHub").
 
 NOT FOR PRODUCTION. Every password is fixed and written below, and every single-user server and kernel runs as
-the OS user that started the hub: a student's browser session reaches only their own server and folder, but code in
-a kernel can read any file that OS user can. A real deployment replaces the authenticator (OAuth, LDAP, …), the
+the OS user that started the hub: a student's browser session reaches only their own server and folder, and students
+get no terminal, but code in a kernel can read any file that OS user can, another student's included (README.md
+beside this file: what a class needs instead). A real deployment replaces the authenticator (OAuth, LDAP, …), the
 spawner (a system user or a container per student), serves TLS, and is best built with The Littlest JupyterHub or
 Zero to JupyterHub (README). The hub refuses to listen anywhere but on loopback.
 
@@ -76,6 +77,11 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         }
         self.notebook_dir = self.home_dir
         return super().start()
+
+    def get_args(self):
+        """A student's server offers no terminal: every server here runs as one OS user (README: who can read what)."""
+        args = super().get_args()
+        return args if self.user.name in INSTRUCTORS else [*args, "--ServerApp.terminals_enabled=False"]
 
 
 c.JupyterHub.bind_url = f"http://{IP}:{PORT}"

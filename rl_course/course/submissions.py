@@ -273,6 +273,26 @@ def copy_gradable(source: Path, target: Path, solutions: Path,
             except NotGradable as error:
                 problems.append(str(error))
                 continue
+            problems += large_outputs(nb, source / found)
             nbformat.write(nb, target / name)
             copied[name] = nb
     return problems, copied
+
+
+# Bytes of saved output in one cell worth a problem line: far above any plot or table of the course.
+LARGE_OUTPUT = 10_000_000
+
+
+def large_outputs(nb: nbformat.NotebookNode, shown: Path, limit: int = LARGE_OUTPUT) -> list[str]:
+    """One problem line per code cell of ``nb`` (read from ``shown``) whose saved outputs take more than ``limit``
+    bytes as JSON. Such a notebook is graded as any other (grading clears the outputs and runs the cell again);
+    the line tells the instructor why its grading was slow and its feedback page large."""
+    if limit <= 0:
+        raise ValueError(f"limit: expected a positive number of bytes, got {limit}")
+    problems = []
+    for number, cell in enumerate(nb.cells, start=1):
+        size = len(json.dumps(cell.get("outputs", []))) if cell.cell_type == "code" else 0
+        if size > limit:
+            problems.append(f"{shown}: cell {number} holds {size / 1e6:.0f} MB of saved output "
+                            f"(graded; grading runs the cell again)")
+    return problems
