@@ -33,7 +33,7 @@ c.ExecutePreprocessor.timeout = 300
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import GetGrades  # noqa: E402
 
-from rl_course.feedback_page import CourseStylePreprocessor  # noqa: E402
-from rl_course.mathml import MathMLPreprocessor  # noqa: E402
+from rl_course.course.feedback_page import CourseStylePreprocessor  # noqa: E402
+from rl_course.course.mathml import MathMLPreprocessor  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, MathMLPreprocessor, CourseStylePreprocessor]

@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from rl_course.mathml import MathMLPreprocessor, markdown_math_to_mathml, tex_to_mathml
+from rl_course.course.mathml import MathMLPreprocessor, markdown_math_to_mathml, tex_to_mathml
 
 ROOT = Path(__file__).resolve().parents[1]
 
