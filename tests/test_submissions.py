@@ -154,7 +154,7 @@ def test_a_cell_with_a_large_saved_output_is_named_and_the_notebook_still_copied
     folder.mkdir(parents=True)
     printing.outputs[0].text *= 6  # 12 MB
     nbformat.write(nb, folder / NOTEBOOK)
-    problems = instructor._copy_gradable(folder, tmp_path / "copy", course_root / "solutions" / ASSIGNMENT)
+    problems = autograde._copy_gradable(folder, tmp_path / "copy", course_root / "solutions" / ASSIGNMENT)
     assert problems == [f"{folder / NOTEBOOK}: cell 4 holds 12 MB of saved output (graded; grading runs the cell again)"]
     assert (tmp_path / "copy" / NOTEBOOK).is_file()
 
