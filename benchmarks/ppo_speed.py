@@ -1,4 +1,4 @@
-"""The speed measures of rl_course.ppo.speed against plain torch, and what each changes in the numbers.
+"""The speed measures of rl_course.ppo (acting in numpy, Adam over one flat tensor) against plain torch, and what each changes in the numbers.
 
     python benchmarks/ppo_speed.py [--repeats 5]
 
@@ -26,7 +26,7 @@ import torch
 from peers import cpu_description
 from rl_course import ppo
 from rl_course.ppo import losses
-from rl_course.ppo.speed import FlatAdam
+from rl_course.ppo.optimization import FlatAdam
 
 
 def per_call(function, calls: int) -> float:

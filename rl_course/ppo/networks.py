@@ -8,7 +8,7 @@ policy), 1 for the critic's output.
 The policy is one of torch's distributions: a ``Categorical`` over ``Discrete`` actions, a diagonal Gaussian
 ``Independent(Normal(μ(s), σ), 1)`` over ``Box`` actions (log-probabilities and entropies summed over the action
 dimensions, ``torch.distributions.kl_divergence`` for both). Acting during rollouts runs the same networks
-in numpy (``rl_course.ppo.speed``, where the package's speed measures live, pinned to this module by a test).
+in numpy (``rl_course.ppo.acting``, pinned to this module by a test).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
 from rl_course.reference import reference
-from rl_course.ppo import speed
+from rl_course.ppo import acting
 from rl_course.ppo.normalization import ObservationStatistics
 
 HIDDEN_GAIN, POLICY_GAIN, VALUE_GAIN = math.sqrt(2), 0.01, 1.0  # the customary gains of orthogonal initialization
@@ -146,11 +146,11 @@ class ActorCritic(nn.Module):
         """V_φ(s) for a batch of observations (..., obs_dim): shape (...)."""
         return self.critic(obs).squeeze(-1)
 
-    # numpy in, numpy out: what rl_course.rollouts.collect_rollout calls (rl_course.ppo.speed)
+    # numpy in, numpy out: what rl_course.rollouts.collect_rollout calls (rl_course.ppo.acting)
 
     def act_and_value(self, obs: np.ndarray, deterministic: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sample a ~ π(·|s) from ``rng`` (or take the mode); returns (actions, log π(a|s), V(s)), in numpy."""
-        return speed.act_and_value(self, obs, deterministic)
+        return acting.act_and_value(self, obs, deterministic)
 
     def act(self, obs: np.ndarray, deterministic: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Sample a ~ π(·|s) (or take its mode); returns (actions, log π(a|s))."""
@@ -159,7 +159,7 @@ class ActorCritic(nn.Module):
 
     def values(self, obs: np.ndarray) -> np.ndarray:
         """V(s) in numpy (float64), by the same computation as ``act_and_value``'s."""
-        return speed.values(self, obs)
+        return acting.values(self, obs)
 
     def env_actions(self, actions: np.ndarray) -> np.ndarray:
         """What is sent to the environment: continuous actions clipped to its bounds (the sample itself is stored)."""

@@ -1,4 +1,6 @@
-"""The lecture's "standard tricks" of the optimizer: annealed step sizes and global gradient clipping."""
+"""The lecture's "standard tricks" of the optimizer: annealed step sizes and global gradient clipping; and the
+optimizer the trainer uses (``make_optimizer``), Adam over the agent's parameters kept in one flat tensor: the
+speed measure of the update, with the figure that justifies it (``FlatAdam``)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import math
 from typing import Iterable
 
 import torch
+from torch import nn
 
 from rl_course.reference import reference
 
@@ -40,3 +43,48 @@ def clip_grad_norm_(parameters: Iterable[torch.Tensor], max_norm: float) -> floa
     for g in grads:
         g.mul_(factor)
     return norm
+
+
+class FlatAdam(torch.optim.Adam):
+    """Adam with ε = ``eps`` over every parameter of ``module``, kept in one flat tensor θ = (θ_1, …, θ_P) whose
+    ``.grad`` holds every gradient; torch's fused kernel where this torch has one for CPU.
+
+    Each parameter becomes a view of its slice of θ, and its ``.grad`` a view of the same slice of θ's gradient,
+    into which backward accumulates. The module works as before (forward, ``parameters()``, ``state_dict``,
+    ``load_state_dict``). ``param_groups`` hold θ alone: clip the gradient of what the optimizer steps.
+    ``zero_grad`` zeroes θ's gradient in place, after pointing the views at it again (a ``module.zero_grad()``
+    that set them to None cuts them loose).
+    """
+
+    def __init__(self, module: nn.Module, lr: float, eps: float = 1e-8):
+        self.members = list(module.parameters())
+        self.flat = nn.Parameter(torch.cat([p.detach().reshape(-1) for p in self.members]))
+        offset = 0
+        for p in self.members:
+            p.data = self.flat.data[offset : offset + p.numel()].view_as(p)
+            offset += p.numel()
+        try:
+            super().__init__([self.flat], lr=lr, eps=eps, fused=True)
+        except (RuntimeError, ValueError):  # a torch without a fused Adam for CPU
+            super().__init__([self.flat], lr=lr, eps=eps)
+        self.zero_grad()
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """θ's gradient zeroed in place (``set_to_none`` is ignored: the members' gradients are views of it)."""
+        if self.flat.grad is None:
+            self.flat.grad = torch.zeros_like(self.flat)
+        self.flat.grad.zero_()
+        offset = 0
+        for p in self.members:
+            if p.grad is None or p.grad.data_ptr() != self.flat.grad[offset:].data_ptr():
+                p.grad = self.flat.grad[offset : offset + p.numel()].view_as(p)
+            offset += p.numel()
+
+
+def make_optimizer(agent: nn.Module, config) -> torch.optim.Optimizer:
+    """Adam with ε = 1e-5 (CleanRL's and SB3's) over the agent's parameters, at ``config.learning_rate``.
+
+    It keeps them in one flat tensor (``FlatAdam``: the same steps as ``torch.optim.Adam``, in fewer calls);
+    the agent and the trainer see ordinary parameters.
+    """
+    return FlatAdam(agent, lr=config.learning_rate, eps=1e-5)
