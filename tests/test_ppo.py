@@ -104,6 +104,28 @@ def test_the_mlp_is_tanh_layers_and_a_linear_output():
     assert [type(m).__name__ for m in agent.critic] == ["Linear", "Tanh", "Linear", "Tanh", "Linear"]
 
 
+def test_the_categorical_is_torchs_in_values_and_gradients():
+    from torch.distributions import Categorical
+
+    torch.manual_seed(0)
+    logits = (torch.randn(40, 3) * torch.tensor([1.0, 5.0, 30.0])).requires_grad_()  # up to near-certain actions
+    actions = torch.randint(0, 3, (40,))
+    ours, theirs = ppo.distributions.Categorical(logits), Categorical(logits=logits)
+    outputs = [(d.log_prob(actions), d.entropy()) for d in (ours, theirs)]
+    for (a, b), name in zip(zip(*outputs), ("log_prob", "entropy")):
+        torch.testing.assert_close(a, b, msg=lambda m: f"{name}: {m}")
+    grads = [torch.autograd.grad(lp.sum() - 0.3 * h.sum(), logits) for lp, h in outputs]
+    torch.testing.assert_close(grads[0], grads[1])
+    torch.testing.assert_close(ours.probs, theirs.probs)
+    assert torch.equal(ours.mode, theirs.mode)
+    torch.testing.assert_close(torch.distributions.kl_divergence(ours, theirs), torch.zeros(40), atol=1e-6, rtol=0)
+    both = torch.tensor([[0, 1, 2]] * 40).T  # (3, 40): every action in every state, broadcast as torch does
+    torch.testing.assert_close(ours.log_prob(both), theirs.log_prob(both))
+    torch.manual_seed(1)
+    draws = ppo.distributions.Categorical(torch.tensor([0.0, 1.0, 2.0])).sample((20_000,))
+    np.testing.assert_allclose(np.bincount(draws.numpy(), minlength=3) / 20_000, torch.softmax(torch.tensor([0.0, 1.0, 2.0]), 0), atol=0.015)
+
+
 def trained_a_little(action_space, hidden_sizes=(16, 8)):
     """An actor-critic after a few Adam steps, and observations for it."""
     torch.manual_seed(0)
