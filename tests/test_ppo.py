@@ -14,6 +14,16 @@ from rl_course.ppo import losses, networks, trainer
 from rl_course.rollouts import collect_rollout
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One torch thread, as training uses (``PPOConfig.torch_threads``): on networks this small a second thread
+    only waits, and on a loaded 2-core machine it made an update twenty times slower in CPU time."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def grad_of_surrogate(rho: float, advantage: float, eps: float = 0.2) -> float:
     ratio = torch.tensor([rho], requires_grad=True)
     losses.clipped_surrogate(ratio, torch.tensor([advantage]), eps).backward()

@@ -61,7 +61,11 @@ class FlatAdam(torch.optim.Adam):
     ``zero_grad`` zeroes θ's gradient in place, after pointing the views at it again (a ``module.zero_grad()``
     that set them to None cuts them loose).
 
-    Figure (``benchmarks/ppo_speed.py``, torch 2.13, one thread, AMD EPYC with AVX-512, process CPU time): FIGURE
+    Figures (``benchmarks/ppo_speed.py``, torch 2.13, one thread, AMD EPYC with AVX-512, 2 cores, load average
+    7–8, process CPU time): a minibatch step of 256 (loss, backward, clipping, Adam) 2612 µs with ``FlatAdam``
+    against 3408 µs with ``torch.optim.Adam`` over the separate parameters (0.77); the Adam step alone on θ
+    81 µs here against 45 µs fused. The trainer's updates with it equal those of ``torch.optim.Adam`` (neither
+    fused nor foreach) to float32 rounding: after 60 steps on a CartPole batch within 2e-6 (the tests).
     """
 
     def __init__(self, module: nn.Module, lr: float, eps: float = 1e-8):
