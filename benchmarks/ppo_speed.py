@@ -1,14 +1,21 @@
-"""The speed measures of rl_course.ppo.speed against plain torch, and what each changes in the numbers.
+"""The speed measures of rl_course.ppo against plain torch, and what each changes in the numbers.
 
-    python benchmarks/ppo_speed.py [--repeats 5]
+    python benchmarks/ppo_speed.py [--repeats 5] [--train-seeds 4]
 
 1. acting: one rollout step's policy and value on 8 CartPole observations, numpy (``act_and_value``)
    against torch (``distribution(obs).sample()``, ``log_prob``, ``value``);
 2. optimizer: one minibatch step of 256 (loss, backward, gradient clipping, Adam) with ``FlatAdam``
    against ``torch.optim.Adam`` over the separate parameters; and the largest parameter difference
    between the two after the 20 steps of an update from the same weights on the same batch;
-3. for the record, a measure the package no longer takes: tanh written as 2σ(2z) − 1 against
-   ``torch.tanh``, forward and backward on a (256, 64) batch of hidden units.
+3. the categorical: log π(a|s) and H(π(·|s)) forward and backward on 256 states, ``distributions.Categorical``
+   against ``torch.distributions.Categorical``;
+4. for the record, measures the package does not take: tanh written as 2σ(2z) − 1 against ``torch.tanh``,
+   forward and backward on a (256, 64) batch of hidden units; torch's fused Adam kernel on the flat tensor
+   against the reference implementation ``FlatAdam`` uses;
+5. whole trainings, interleaved seed by seed: ``ppo.train`` as it is against the same trainer with plain torch
+   (``torch.optim.Adam`` over the separate parameters, ``torch.distributions.Categorical``), rl-zoo's CartPole
+   configuration until solved: environment steps and process CPU seconds, so that a measure must both learn
+   the same and be faster.
 
 Process CPU time per call (one torch thread), median over ``--repeats`` interleaved rounds.
 """
@@ -25,8 +32,9 @@ import torch
 
 from peers import cpu_description
 from rl_course import ppo
-from rl_course.ppo import losses
-from rl_course.ppo.speed import FlatAdam
+from rl_course.ppo import losses, networks, trainer
+from rl_course.ppo.distributions import Categorical
+from rl_course.ppo.optimization import FlatAdam
 
 
 def per_call(function, calls: int) -> float:
@@ -57,6 +65,7 @@ def minibatch_step(agent, optimizer, batch):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--train-seeds", type=int, default=4, help="seeds of the whole-training comparison (0: none)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(cpu_description())
@@ -88,11 +97,28 @@ def main() -> None:
     def torch_tanh():
         torch.tanh(z).sum().backward()
 
+    logits, actions = torch.randn(256, 2, requires_grad=True), torch.randint(0, 2, (256,), generator=g)
+
+    def categorical(dist):
+        return lambda: (dist(logits).log_prob(actions).mean() + dist(logits).entropy().mean()).backward()
+
+    def torch_categorical(z):
+        return torch.distributions.Categorical(logits=z, validate_args=False)
+
+    flat_fused = torch.nn.Parameter(FlatAdam(ppo.ActorCritic(env.observation_space, env.action_space), lr=1e-3).flat.detach().clone())
+    flat_fused.grad = torch.randn_like(flat_fused) * 1e-3
+    reference = FlatAdam(ppo.ActorCritic(env.observation_space, env.action_space), lr=1e-3, eps=1e-5)
+    reference.flat.grad.copy_(flat_fused.grad)
+    fused = torch.optim.Adam([flat_fused], lr=1e-3, eps=1e-5, fused=True)
+
     pairs = {"acting on 8 observations": (lambda: agent.act_and_value(obs8), torch_acting, 2000),
              "minibatch step of 256": (flat_step, plain_step, 300),
-             "tanh fwd+bwd (256, 64)": (sigmoid_tanh, torch_tanh, 3000)}
+             "categorical fwd+bwd 256": (categorical(Categorical), categorical(torch_categorical), 2000),
+             "tanh fwd+bwd (256, 64)": (sigmoid_tanh, torch_tanh, 3000),
+             "Adam step on flat θ": (fused.step, reference.step, 2000)}
     names = {"acting on 8 observations": ("numpy", "torch"), "minibatch step of 256": ("FlatAdam", "torch Adam"),
-             "tanh fwd+bwd (256, 64)": ("2σ(2z) − 1", "torch.tanh")}
+             "categorical fwd+bwd 256": ("ours", "torch's"), "tanh fwd+bwd (256, 64)": ("2σ(2z) − 1", "torch.tanh"),
+             "Adam step on flat θ": ("fused", "reference")}
     times = {key: ([], []) for key in pairs}
     for _ in range(args.repeats):
         for key, (measure, plain, calls) in pairs.items():
@@ -117,7 +143,50 @@ def main() -> None:
     theta = [torch.cat([p.detach().reshape(-1) for p in m.parameters()]) for m in (one, two)]
     print(f"after 20 steps: FlatAdam − torch Adam, largest |Δθ| {float((theta[0] - theta[1]).abs().max()):.1e}, "
           f"on a change of {float((theta[1] - start).abs().max()):.1e}")
+    if args.train_seeds:
+        compare_trainings(args.train_seeds)
     print(f"at the end: {cpu_description()}")
+
+
+def plain_torch_optimizer(agent, config):
+    return torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
+
+
+def plain_torch_policy(self, out, log_std=None):
+    if self.discrete:
+        return torch.distributions.Categorical(logits=out, validate_args=False)
+    return library_policy(self, out, log_std)
+
+
+library_policy = networks.ActorCritic.policy
+
+
+def compare_trainings(seeds: int) -> None:
+    """``ppo.train`` with its speed measures and with plain torch in their place, seed by seed, alternating."""
+    variants = {"rl_course": (trainer.make_optimizer, library_policy), "plain torch": (plain_torch_optimizer, plain_torch_policy)}
+    rows = {name: [] for name in variants}
+    print(f"whole trainings, CartPole-v1 rl-zoo configuration until solved: steps, CPU s, CPU µs per environment step")
+    print(f"{'seed':>4}" + "".join(f"{name:>34}" for name in variants))
+    for seed in range(seeds):
+        cells = []
+        for name, (optimizer, policy) in variants.items():
+            trainer.make_optimizer, networks.ActorCritic.policy = optimizer, policy
+            try:
+                started = time.process_time()
+                training = ppo.train(ppo.PPOConfig(seed=seed, total_steps=100_000), progress=False, stop_when_solved=True)
+                seconds = time.process_time() - started
+            finally:
+                trainer.make_optimizer, networks.ActorCritic.policy = variants["rl_course"]
+            per_step = seconds / training.history[-1]["step"] * 1e6
+            rows[name].append((training.solved_at, seconds, per_step))
+            cells.append(f"{str(training.solved_at or 'not solved'):>14}{seconds:>9.1f} s{per_step:>8.0f} µs")
+        print(f"{seed:>4}" + "".join(cells), flush=True)
+    for name, runs in rows.items():
+        solved = [r[0] for r in runs if r[0] is not None]
+        print(f"{name:>12}: solved {len(solved)}/{len(runs)}, median steps {statistics.median(solved) if solved else None}, "
+              f"median CPU µs per step {statistics.median(r[2] for r in runs):.0f}")
+    ours, plain = (statistics.median(r[2] for r in rows[name]) for name in variants)
+    print(f"ratio rl_course / plain torch, CPU per step: {ours / plain:.2f}")
 
 
 if __name__ == "__main__":

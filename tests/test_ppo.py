@@ -11,6 +11,17 @@ import torch
 
 from rl_course import advantages, cli, plotting, ppo
 from rl_course.ppo import losses, networks, trainer
+from rl_course.rollouts import collect_rollout
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One torch thread, as training uses (``PPOConfig.torch_threads``): on networks this small a second thread
+    only waits, and on a loaded 2-core machine it made an update twenty times slower in CPU time."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def grad_of_surrogate(rho: float, advantage: float, eps: float = 0.2) -> float:
@@ -103,6 +114,28 @@ def test_the_mlp_is_tanh_layers_and_a_linear_output():
     assert [type(m).__name__ for m in agent.critic] == ["Linear", "Tanh", "Linear", "Tanh", "Linear"]
 
 
+def test_the_categorical_is_torchs_in_values_and_gradients():
+    from torch.distributions import Categorical
+
+    torch.manual_seed(0)
+    logits = (torch.randn(40, 3) * torch.tensor([1.0, 5.0, 30.0])).requires_grad_()  # up to near-certain actions
+    actions = torch.randint(0, 3, (40,))
+    ours, theirs = ppo.distributions.Categorical(logits), Categorical(logits=logits)
+    outputs = [(d.log_prob(actions), d.entropy()) for d in (ours, theirs)]
+    for (a, b), name in zip(zip(*outputs), ("log_prob", "entropy")):
+        torch.testing.assert_close(a, b, msg=lambda m: f"{name}: {m}")
+    grads = [torch.autograd.grad(lp.sum() - 0.3 * h.sum(), logits) for lp, h in outputs]
+    torch.testing.assert_close(grads[0], grads[1])
+    torch.testing.assert_close(ours.probs, theirs.probs)
+    assert torch.equal(ours.mode, theirs.mode)
+    torch.testing.assert_close(torch.distributions.kl_divergence(ours, theirs), torch.zeros(40), atol=1e-6, rtol=0)
+    both = torch.tensor([[0, 1, 2]] * 40).T  # (3, 40): every action in every state, broadcast as torch does
+    torch.testing.assert_close(ours.log_prob(both), theirs.log_prob(both))
+    torch.manual_seed(1)
+    draws = ppo.distributions.Categorical(torch.tensor([0.0, 1.0, 2.0])).sample((20_000,))
+    np.testing.assert_allclose(np.bincount(draws.numpy(), minlength=3) / 20_000, torch.softmax(torch.tensor([0.0, 1.0, 2.0]), 0), atol=0.015)
+
+
 def trained_a_little(action_space, hidden_sizes=(16, 8)):
     """An actor-critic after a few Adam steps, and observations for it."""
     torch.manual_seed(0)
@@ -159,7 +192,7 @@ def test_acting_samples_from_the_policy_and_sees_every_update():
 
 
 def test_flat_adam_takes_the_steps_of_torchs_adam_and_survives_gradients_set_to_none():
-    from rl_course.ppo.speed import FlatAdam
+    from rl_course.ppo.optimization import FlatAdam
 
     torch.manual_seed(0)
     box = gym.spaces.Box(-1, 1, (3,))
@@ -183,6 +216,53 @@ def test_flat_adam_takes_the_steps_of_torchs_adam_and_survives_gradients_set_to_
     assert not torch.equal(agent.log_std, torch.zeros(2))  # every parameter moved, the log-std too
     agent.load_state_dict(plain.state_dict())  # copies in place: the parameters stay views of θ
     torch.testing.assert_close(flat.flat, torch.cat([p.detach().reshape(-1) for p in plain.parameters()]))
+
+
+def cartpole_batch(seed: int = 0) -> dict:
+    """One rollout of the rl-zoo CartPole configuration (8 environments × 32 steps) by a fresh agent, flattened."""
+    config = ppo.PPOConfig(seed=seed)
+    envs, _ = ppo.make_training_env(config)
+    torch.manual_seed(seed)
+    agent = ppo.ActorCritic.for_config(config, envs.single_observation_space, envs.single_action_space)
+    obs, _ = envs.reset(seed=seed)
+    rollout = collect_rollout(envs, obs, agent.act_and_value, agent.values, config.n_steps, to_env=agent.env_actions)
+    envs.close()
+    psi = advantages.gae(rollout.rewards, rollout.values, rollout.next_values, rollout.terminated, rollout.truncated,
+                         config.gamma, config.gae_lambda)
+    return trainer.flatten(rollout, psi)
+
+
+@pytest.mark.parametrize("objective", ["clip", "kl_penalty"])
+def test_the_flat_optimizer_makes_the_updates_of_plain_torch_adam(objective):
+    """make_optimizer's Adam over one flat tensor (fused where torch has it) against torch.optim.Adam over the
+    separate parameters, neither fused nor foreach: the trainer's own updates on a real CartPole batch, with
+    the benchmark's minibatches of 64 (4 per epoch, so the shuffles matter) and annealed learning rates."""
+    config = ppo.PPOConfig(minibatch_size=64, n_epochs=5, objective=objective, max_grad_norm=0.5)
+    batch = cartpole_batch()
+    torch.manual_seed(3)
+    flat = ppo.ActorCritic.for_config(config, gym.spaces.Box(-np.inf, np.inf, (4,)), gym.spaces.Discrete(2))
+    plain = ppo.ActorCritic.for_config(config, gym.spaces.Box(-np.inf, np.inf, (4,)), gym.spaces.Discrete(2))
+    plain.load_state_dict(flat.state_dict())
+    start = [p.detach().clone() for p in plain.parameters()]
+    flat_optimizer = trainer.make_optimizer(flat, config)
+    plain_optimizer = torch.optim.Adam(plain.parameters(), lr=config.learning_rate, eps=1e-5, foreach=False, fused=False)
+    assert len(plain_optimizer.param_groups[0]["params"]) == 12  # weights and biases of three layers each of actor and critic
+    for update in range(3):  # 3 updates × 5 epochs × 4 minibatches = 60 Adam steps
+        lr = ppo.linear_schedule(config.learning_rate, update, 3)
+        results = []
+        for agent, optimizer in ((flat, flat_optimizer), (plain, plain_optimizer)):
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            torch.manual_seed(100 + update)  # the same shuffles for both
+            results.append(ppo.update(agent, optimizer, batch, config, 0.2, kl_coef=0.5))
+        for key in results[1]:
+            assert results[0][key] == pytest.approx(results[1][key], rel=1e-4, abs=1e-6), f"update {update}: {key}"
+        for (name, a), b in zip(flat.named_parameters(), plain.parameters()):
+            torch.testing.assert_close(a, b, atol=2e-6, rtol=1e-5, msg=lambda m: f"update {update}, {name}: {m}")
+    moved = min(float((b.detach() - s).abs().max()) for b, s in zip(plain.parameters(), start))
+    assert moved > 1e-3  # every layer moved by far more than the tolerance
+    torch.testing.assert_close(flat_optimizer.flat.grad, torch.cat([p.grad.reshape(-1) for p in plain.parameters()]),
+                               atol=1e-6, rtol=1e-4)  # the last step's clipped gradient, too
 
 
 def test_training_figure_keeps_a_negative_entropy_in_view():

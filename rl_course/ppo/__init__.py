@@ -3,9 +3,9 @@
     config         PPOConfig: every hyperparameter, with its default and what it does; presets per environment
     distributions  the Gaussian head: log π(a|s), entropy and KL(π_old‖π_θ) summed over action dimensions; sampling
     networks       ActorCritic: π(a|s) (torch's Categorical, or a diagonal Gaussian) and V(s), two tanh MLPs, orthogonally initialized
-    speed          the speed measures, each with its figure: acting in numpy during rollouts; Adam over one flat tensor
+    acting         acting during rollouts in numpy, the same policy as the torch networks (a speed measure, with its figure)
     normalization  running statistics, observation normalization, reward scaling; the training environments
-    optimization   learning-rate and ε annealing, global gradient clipping
+    optimization   learning-rate and ε annealing, global gradient clipping; make_optimizer (Adam over one flat tensor, with its figure)
     losses         ρ, the clipped surrogate, the clipped critic loss, the KL penalty, advantage normalization, diagnostics
     trainer        train(): collect → GAE → flatten → epochs of minibatch updates → log; the clipped and the KL-penalty update
     evaluation     evaluate(), checkpoints, the rollout animation

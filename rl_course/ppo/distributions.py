@@ -1,10 +1,11 @@
-"""The Gaussian policy head for continuous actions, as formulas on torch tensors.
+"""The policy heads: the categorical the agent uses over discrete actions, and the Gaussian head for continuous
+actions as formulas on torch tensors.
 
 π_θ(a|s) = Π_i N(a_i; μ_i(s), σ_i²): a diagonal Gaussian whose mean μ(s) is the actor's output and
 whose log-std log σ is one parameter per action dimension, the same in every state. The action
 dimensions are independent, so log-probabilities, entropies and KL divergences are sums over them.
 ``ActorCritic`` computes the same quantities with ``torch.distributions`` (``Independent(Normal)``), and
-``speed`` the log-probability of its samples in numpy; these functions spell them out (the notebook of assignment 05 has students write them).
+``acting`` the log-probability of its samples in numpy; these functions spell them out (the notebook of assignment 05 has students write them).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 
 import numpy as np
 import torch
+from torch.distributions import Distribution
 
 from rl_course.reference import reference
 
@@ -59,3 +61,34 @@ def sample_actions(mean: torch.Tensor, log_std: torch.Tensor, low, high) -> tupl
         actions = mean + torch.exp(log_std) * torch.randn_like(mean)
         log_probs = gaussian_log_prob(mean, log_std, actions)
     return actions, log_probs, np.clip(actions.numpy(), low, high)
+
+
+class Categorical(torch.distributions.Categorical):
+    """π(·|s) over n actions from the actor's logits z: torch's ``Categorical``, with its log-probabilities
+    taken by one log-softmax and used for both terms of the loss:
+
+        log π(·|s) = z − log Σ_b exp z_b,   log π(a|s) = (log π(·|s))_a,   H(π(·|s)) = −Σ_a π(a|s) log π(a|s)
+
+    Everything else (``probs``, ``sample``, ``mode``, ``kl_divergence``) is torch's. The same numbers as torch's
+    own (the tests pin them together) in fewer operations: forward and backward of log π(a|s) and H on a
+    minibatch of 256 take 246 µs here against 344 µs with ``torch.distributions.Categorical`` (0.71;
+    ``benchmarks/ppo_speed.py``, AMD EPYC with AVX-512, one thread, process CPU time). torch clamps log π at
+    the smallest float before the entropy's product; a log-softmax of finite logits is finite, so that is skipped.
+    Argument checks are off: on minibatches this small they cost more than the arithmetic.
+    """
+
+    def __init__(self, logits: torch.Tensor):
+        self.logits = logits.log_softmax(-1)  # what torch's Categorical stores: the normalized log-probabilities
+        self._param, self._num_events = self.logits, logits.size(-1)
+        Distribution.__init__(self, logits.shape[:-1], validate_args=False)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        """log π(a|s) for actions ``value`` of the batch's shape (others are broadcast as torch does)."""
+        if value.shape != self.batch_shape:
+            return super().log_prob(value)
+        return self.logits.gather(-1, value.long().unsqueeze(-1)).squeeze(-1)
+
+    def entropy(self) -> torch.Tensor:
+        """H(π(·|s)) = −Σ_a π(a|s) log π(a|s), per state."""
+        return -(self.probs * self.logits).sum(-1)
+

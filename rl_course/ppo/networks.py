@@ -5,10 +5,11 @@ orthogonal matrix times a gain g, WᵀW = g² I (or W Wᵀ, whichever is smaller
 gains: √2 for the tanh hidden layers, 0.01 for the policy's output (a nearly uniform, or zero-mean, first
 policy), 1 for the critic's output.
 
-The policy is one of torch's distributions: a ``Categorical`` over ``Discrete`` actions, a diagonal Gaussian
+The policy is one of torch's distributions: a ``Categorical`` over ``Discrete`` actions (``distributions.Categorical``,
+torch's with its log-probabilities through one log-softmax), a diagonal Gaussian
 ``Independent(Normal(μ(s), σ), 1)`` over ``Box`` actions (log-probabilities and entropies summed over the action
 dimensions, ``torch.distributions.kl_divergence`` for both). Acting during rollouts runs the same networks
-in numpy (``rl_course.ppo.speed``, where the package's speed measures live, pinned to this module by a test).
+in numpy (``rl_course.ppo.acting``, pinned to this module by a test).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
-from torch.distributions import Categorical, Distribution, Independent, Normal
+from torch.distributions import Distribution, Independent, Normal
 
 from rl_course.reference import reference
-from rl_course.ppo import speed
+from rl_course.ppo import acting
+from rl_course.ppo.distributions import Categorical
 from rl_course.ppo.normalization import ObservationStatistics
 
 HIDDEN_GAIN, POLICY_GAIN, VALUE_GAIN = math.sqrt(2), 0.01, 1.0  # the customary gains of orthogonal initialization
@@ -134,7 +136,7 @@ class ActorCritic(nn.Module):
         """π(·|s) from the actor's output (logits, or μ(s) with ``log_std``, by default the agent's own).
         torch's argument checks are off: on minibatches this small they cost more than the arithmetic."""
         if self.discrete:
-            return Categorical(logits=out, validate_args=False)
+            return Categorical(out)
         std = (self.log_std if log_std is None else log_std).exp().expand_as(out)
         return Independent(Normal(out, std, validate_args=False), 1, validate_args=False)
 
@@ -146,11 +148,11 @@ class ActorCritic(nn.Module):
         """V_φ(s) for a batch of observations (..., obs_dim): shape (...)."""
         return self.critic(obs).squeeze(-1)
 
-    # numpy in, numpy out: what rl_course.rollouts.collect_rollout calls (rl_course.ppo.speed)
+    # numpy in, numpy out: what rl_course.rollouts.collect_rollout calls (rl_course.ppo.acting)
 
     def act_and_value(self, obs: np.ndarray, deterministic: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sample a ~ π(·|s) from ``rng`` (or take the mode); returns (actions, log π(a|s), V(s)), in numpy."""
-        return speed.act_and_value(self, obs, deterministic)
+        return acting.act_and_value(self, obs, deterministic)
 
     def act(self, obs: np.ndarray, deterministic: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Sample a ~ π(·|s) (or take its mode); returns (actions, log π(a|s))."""
@@ -159,7 +161,7 @@ class ActorCritic(nn.Module):
 
     def values(self, obs: np.ndarray) -> np.ndarray:
         """V(s) in numpy (float64), by the same computation as ``act_and_value``'s."""
-        return speed.values(self, obs)
+        return acting.values(self, obs)
 
     def env_actions(self, actions: np.ndarray) -> np.ndarray:
         """What is sent to the environment: continuous actions clipped to its bounds (the sample itself is stored)."""

@@ -36,8 +36,7 @@ from rl_course.ppo.losses import (
 )
 from rl_course.ppo.networks import ActorCritic, kl_divergence
 from rl_course.ppo.normalization import make_training_env
-from rl_course.ppo.optimization import linear_schedule
-from rl_course.ppo.speed import FlatAdam
+from rl_course.ppo.optimization import linear_schedule, make_optimizer
 from rl_course.rollouts import collect_rollout
 
 RETURN_WINDOW = 20  # "mean return" is over the last 20 finished episodes
@@ -101,12 +100,6 @@ def train(
         return _train(config, gae, policy_objective, value_loss, progress, on_iteration, stop_when_solved)
     finally:
         torch.set_num_threads(threads)
-
-
-def make_optimizer(agent: ActorCritic, config: PPOConfig) -> torch.optim.Optimizer:
-    """Adam with ε = 1e-5 (CleanRL's and SB3's) over the agent's parameters, at ``config.learning_rate``; it keeps
-    them in one flat tensor (``speed.FlatAdam``: the same steps as ``torch.optim.Adam``, in fewer calls)."""
-    return FlatAdam(agent, lr=config.learning_rate, eps=1e-5)
 
 
 def _train(config, gae, policy_objective, value_loss, progress, on_iteration, stop_when_solved) -> Training:
