@@ -23,7 +23,11 @@ def _grade_all(pending: list[Submission], grader: _Grader, jobs: int) -> Iterato
     Student code runs in kernels that the workers start, so it can kill a worker (``os.kill(os.getppid(), 9)``)
     and with it the submissions that worker held. Those are graded again one at a time, each in a fresh
     worker; one that kills that one too gets 0 and a problem line, and the batch goes on.
+
+    The later assignments train (04, 05) and take the longest to grade, so they are handed out first
+    (``longest_first``): the last submissions a worker takes are short ones and the jobs end together.
     """
+    pending = longest_first(pending)
     with tempfile.TemporaryDirectory(prefix="rl-course-jobs-") as root:
         grader = replace(grader, scratch_parent=Path(root))
         threads = kernel_threads(jobs)
@@ -32,6 +36,12 @@ def _grade_all(pending: list[Submission], grader: _Grader, jobs: int) -> Iterato
             again = yield from _in_workers([submission], grader, 1, threads)
             for submission_ in again:
                 yield not_graded(grader.course_root, submission_, KILLED)
+
+
+def longest_first(pending: list[Submission]) -> list[Submission]:
+    """``pending`` with the later assignments first (they grade longest), each assignment's students in order."""
+    by_student = sorted(pending, key=lambda s: s.student)
+    return sorted(by_student, key=lambda s: s.assignment, reverse=True)
 
 
 def kernel_threads(jobs: int, cores: int | None = None) -> int:
