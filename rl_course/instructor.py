@@ -246,13 +246,23 @@ def grade(
                          template=template)
         salt = grader.settings_digest(with_confinement=session is None)
         found = [gather(student, assignment, folder, course_root, misnamed, salt) for student, assignment, folder in tasks]
-        grades, pending = [], []
+        grades, pending, unfed = [], [], []
         for submission in found:
-            earlier = None if regrade else recorded_grade(db_url, grader.course_id, submission, feedback_dir)
-            if earlier is None:
+            stored = None if regrade else recorded(db_url, grader.course_id, submission)
+            if stored is None or feedback_dir is not None and not has_feedback(stored, feedback_dir) and "notebooks" not in stored:
                 pending.append(submission)
+            elif feedback_dir is not None and not has_feedback(stored, feedback_dir):
+                unfed.append((submission, stored))
             else:
-                grades.append(earlier)
+                grades.append(stored_grade(submission, stored))
+        if unfed:  # graded before without this feedback: nbgrader's generate_feedback on the recorded notebooks, no kernel
+            from rl_course.recorded_feedback import feedback_of_recorded
+
+            for graded in feedback_of_recorded(grader, unfed):
+                record(db_url, grader.course_id, graded, feedback_dir)
+                for line in graded.problems:
+                    on_problem(line)
+                grades.append(graded.grade)
         for grade_ in grades:
             on_graded(grade_, 0.0)
         on_start(len(pending), len(found))
@@ -427,7 +437,8 @@ class _Grader:
 
     def settings_digest(self, with_confinement: bool = True) -> str:
         """What every grade depends on besides the submission: the course's configuration and sources, the
-        library's code, the time limit, the sandbox's caps and whether HTML feedback is written."""
+        library's code, the time limit and the sandbox's caps (not the HTML feedback: ``recorded_feedback`` writes
+        it from a recorded grade's notebooks)."""
         import hashlib
 
         digest = hashlib.sha256()
@@ -436,8 +447,8 @@ class _Grader:
                      *sorted(library.rglob("*.py"))]:
             if path.is_file() and ".ipynb_checkpoints" not in path.parts:
                 digest.update(str(path.name).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
-        digest.update(json.dumps([self.timeout, sorted(self.sandbox.items()), self.confined if with_confinement else None,
-                                  self.feedback_dir is not None], default=str).encode())
+        digest.update(json.dumps([self.timeout, sorted(self.sandbox.items()), self.confined if with_confinement else None],
+                                 default=str).encode())
         return digest.hexdigest()
 
     def __enter__(self) -> "_Grader":
@@ -566,6 +577,28 @@ def _submitted_at(data: bytes | None):
 def recorded_grade(db_url: str, course_id: str, submission: Submission, feedback_dir: Path | None = None) -> Grade | None:
     """The grade the gradebook holds for ``submission`` if it was recorded for the same digest, the
     gradebook still holds that score, and its HTML feedback is where ``feedback_dir`` wants it; else None."""
+    stored = recorded(db_url, course_id, submission)
+    if stored is None or feedback_dir is not None and not has_feedback(stored, feedback_dir):
+        return None
+    return stored_grade(submission, stored)
+
+
+def has_feedback(stored: dict, feedback_dir: Path) -> bool:
+    """Whether the HTML feedback of a recorded grade (``recorded``) is under ``feedback_dir``: none is
+    needed where nothing was graded; a graded submission recorded without feedback has none."""
+    if not stored["graded"]:
+        return True
+    return bool(stored["html"]) and all((Path(feedback_dir) / rel).is_file() for rel in stored["html"])
+
+
+def stored_grade(submission: Submission, stored: dict) -> Grade:
+    return Grade(submission.student, submission.assignment, float(stored["score"]), float(stored["max_score"]),
+                 stored["problem"], tuple(stored["feedback"]))
+
+
+def recorded(db_url: str, course_id: str, submission: Submission) -> dict | None:
+    """What ``record`` stored of ``submission``'s grade (score, problem, feedback lines, HTML files, autograded
+    notebooks) if it was recorded for the same digest and the gradebook still holds that score; else None."""
     from nbgrader.api import Gradebook, MissingEntry
     from sqlalchemy import select
 
@@ -587,10 +620,7 @@ def recorded_grade(db_url: str, course_id: str, submission: Submission, feedback
             score = None
     if stored["graded"] and score != stored["score"] or not stored["graded"] and score is not None:
         return None
-    if feedback_dir is not None and not all((Path(feedback_dir) / rel).is_file() for rel in stored["html"]):
-        return None
-    return Grade(submission.student, submission.assignment, float(stored["score"]), float(stored["max_score"]),
-                 stored["problem"], tuple(stored["feedback"]))
+    return stored
 
 
 @functools.cache
@@ -621,7 +651,7 @@ def _forget_digest(db_url: str, course_id: str, student: str, assignment: str) -
 def _remember_digest(db_url: str, course_id: str, graded: Graded) -> None:
     g = graded.grade
     stored = {"graded": bool(graded.notebooks), "score": g.score, "max_score": g.max_score, "problem": g.problem,
-              "feedback": list(g.feedback), "html": sorted(graded.feedback)}
+              "feedback": list(g.feedback), "html": sorted(graded.feedback), "notebooks": graded.notebooks}
     with _engine(db_url).begin() as connection:
         connection.execute(_digest_table().insert().values(course_id=course_id, student=g.student, assignment=g.assignment,
                                                            digest=graded.submission.digest, grade=json.dumps(stored)))
