@@ -11,11 +11,12 @@ The course (``nbgrader_config.py`` and ``solutions/``) travels to the workers wi
 submission's gradable files with its task: the workers need the same Python environment with rl-course
 installed (``pip install 'rl-course[cluster]'``), neither the course folder nor the submissions nor the gradebook.
 
-Dask does the scheduling: ``Client.submit`` one task per submission, ``as_completed`` for the results,
-``retries`` for a failure of the grader itself, and the scheduler's ``allowed-failures``
-(``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES``) for the workers that die: the submissions of a worker that
-dies are handed to the others, and a submission that has killed ``allowed-failures`` + 1 workers
-(``KilledWorker``) gets 0 with a problem line. Start the scheduler with ``allowed-failures`` 1 to stop at two.
+Dask does the scheduling: ``Client.map`` one task per submission, ``as_completed`` for the results,
+``retries`` for a failure of the grader itself, and the scheduler's ``allowed-failures`` for the workers that die:
+the submissions of a worker that dies are handed to the others, and a submission that has killed
+``ALLOWED_FAILURES`` + 1 = 2 workers (``KilledWorker``) gets 0 with a problem line. The run sets that count on the
+scheduler itself for its duration (``Client.run_on_scheduler``), whatever the scheduler was started with, and reports
+each worker that left while grading, from the scheduler's own ``remove-worker`` events.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import io
 import os
 import tarfile
 import threading
+import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -35,6 +37,7 @@ from rl_course import instructor
 from rl_course.instructor import CourseError, Graded, Submission
 
 CONNECT_SECONDS = 10  # how long to try the scheduler's address before giving up
+ALLOWED_FAILURES = 1  # a submission that kills two workers gets 0: as a local run, which tries it twice
 GATEWAY = "gateway:"  # --cluster gateway:NAME: the running cluster NAME of the Dask Gateway that dask_gateway is configured for
 
 
@@ -88,11 +91,13 @@ def grade_all(client, pending: list[Submission], grader: "instructor._Grader",
     # whose data the scheduler forgets when it notices) cannot take this run's data with it
     course = client.scatter(archive, broadcast=True, hash=False)
     settings = client.scatter(grader, broadcast=True, hash=False)  # with the gradebook each scratch course starts from: sent once
-    run = uuid.uuid4().hex[:8]
-    futures = {client.submit(grade_on_worker, course, settings, submission, retries=1,
-                             key=f"rl-course-grade-{run}-{submission.student}/{submission.assignment}"): submission
-               for submission in pending}
-    workers = set(client.scheduler_info()["workers"])
+    run = f"rl-course-grade-{uuid.uuid4().hex[:8]}-"
+    by_key = {f"{run}{s.student}/{s.assignment}": s for s in pending}
+    previous, since = client.run_on_scheduler(_allow_failures, ALLOWED_FAILURES)
+    # one graph: the scheduler sees the whole class at once and queues it, a submission per worker thread at a time
+    futures = dict(zip(client.map(grade_on_worker, [course] * len(pending), [settings] * len(pending), pending,
+                                  key=list(by_key), retries=1, pure=False), pending))
+    departures = _Departures(client, run, by_key, since)
     warned = set()
     try:
         for future in as_completed(futures, loop=client.loop):
@@ -103,16 +108,48 @@ def grade_all(client, pending: list[Submission], grader: "instructor._Grader",
                 graded, warning = instructor.not_graded(grader.course_root, submission, instructor.KILLED), None
             except Exception as error:  # a failure of the grader itself, twice: this submission is reported, the batch goes on
                 graded, warning = instructor.not_graded(grader.course_root, submission, f"not graded: {_one_line(error)}"), None
-            now = set(client.scheduler_info()["workers"])
-            for gone in sorted(workers - now):
-                on_warning(f"the Dask worker {gone} left the cluster; the scheduler hands its submissions to the others")
-            workers = now
+            for line in departures.new():
+                on_warning(line)
             if warning and warning not in warned:
                 warned.add(warning)
                 on_warning(warning)
             yield graded
+        for line in departures.new():
+            on_warning(line)
     finally:
         client.cancel(list(futures))
+        try:
+            client.run_on_scheduler(_allow_failures, previous)
+        except Exception:  # the scheduler is gone: nothing to restore
+            pass
+
+
+def _allow_failures(allowed: int, dask_scheduler=None) -> tuple[int, float]:
+    """Run on the scheduler: let a task kill ``allowed`` + 1 workers before it fails with ``KilledWorker``;
+    returns the count it replaces and the scheduler's clock, which stamps its events."""
+    previous, dask_scheduler.allowed_failures = dask_scheduler.allowed_failures, allowed
+    return previous, time.time()
+
+
+class _Departures:
+    """The workers that left the cluster while grading this run's submissions, from the scheduler's ``remove-worker``
+    events (topic ``all``): each one line, told once."""
+
+    def __init__(self, client, run: str, by_key: dict[str, Submission], since: float):
+        self.client, self.run, self.by_key, self.since, self.told = client, run, by_key, since, set()
+
+    def new(self) -> list[str]:
+        lines = []
+        for stamp, event in self.client.get_events("all"):
+            if stamp < self.since or not isinstance(event, dict) or event.get("action") != "remove-worker":
+                continue
+            grading = sorted(f"{s.student}/{s.assignment}" for k, s in self.by_key.items() if k in event.get("processing-tasks", ()))
+            told = (event.get("worker"), stamp)
+            if grading and told not in self.told:
+                self.told.add(told)
+                lines.append(f"the Dask worker {event.get('worker')} left the cluster while grading {', '.join(grading)}; "
+                             "the scheduler hands its submissions to the others")
+        return lines
 
 
 _local = threading.local()
