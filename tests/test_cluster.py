@@ -200,6 +200,8 @@ def graded(cluster, postgres_url, tmp_path_factory):  # noqa: F811
     recorded_after_first = _recorded(postgres_url)
     (tmp / "held").rename(killer)
 
+    # a killed client cannot put allowed-failures back: the scheduler starts the re-run with Dask's default again
+    client.run_on_scheduler(lambda dask_scheduler: setattr(dask_scheduler, "allowed_failures", 3))
     since = client.run_on_scheduler(time.time)
     rerun = _grade(folder, tmp / "cluster.csv", postgres_url, "--cluster", address, wait=False)
     try:
