@@ -15,9 +15,10 @@ Dask does the scheduling: ``Client.map`` one task per submission, ``as_completed
 ``retries`` for a failure of the grader itself, and the scheduler's ``allowed-failures`` for the workers that die:
 the submissions of a worker that dies are handed to the others, and a submission that has killed
 ``ALLOWED_FAILURES`` + 1 = 2 workers (``KilledWorker``) gets 0 with a problem line. The run sets that count on the
-scheduler itself for its duration (``Client.run_on_scheduler``; a client killed mid-run leaves it there), whatever the
-scheduler was started with, and reports
-each worker that left while grading, from the scheduler's own ``remove-worker`` events.
+scheduler itself for its duration (``Client.run_on_scheduler``; a client killed mid-run leaves it there), whatever
+the scheduler was started with, and reports each worker that left while grading, from the scheduler's own
+``remove-worker`` events. The course and the settings reach every worker, one that joins later too, in a worker
+plugin (``Course``).
 """
 
 from __future__ import annotations
