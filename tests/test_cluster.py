@@ -1,6 +1,10 @@
 """`rl-course grade --cluster`: a Dask scheduler and two workers, each a process of its own on loopback with a
 working folder of its own, grade a class into a PostgreSQL gradebook as a local `--jobs 1` run does, through
-a worker killed mid-grading, a submission that kills every worker grading it, and a client killed mid-run."""
+a worker killed mid-grading, a submission that kills every worker grading it, and a client killed mid-run; then
+`rl-course feedback` writes the feedback of that grading without starting a kernel.
+
+The faults wait on what Dask reports (the scheduler's processing and remove-worker events, each worker's executing
+tasks, pid and kernel), never on time."""
 
 import csv
 import json
@@ -14,12 +18,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from mistakes import mistakes
 from test_course import DEMO_CELLS, NOTEBOOKS, inject
 from test_gradebook import gradebook_scores
 
 from rl_course.course import nbgrader_setup
+from rl_course.course.cluster import _removals as cluster_removals
 
 distributed = pytest.importorskip("distributed")
 nbgrader_setup._put_own_scripts_on_path()  # nbgrader's Gradebook runs alembic by name, as the grading processes find it
@@ -27,6 +31,8 @@ nbgrader_setup._put_own_scripts_on_path()  # nbgrader's Gradebook runs alembic b
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = ("01_td_lambda", "02_forward_backward", "03_gae")
 KILLER = "import os\nos.kill(os.getppid(), 9)  # the grading process: a local job, or a Dask worker\n"
+KILLER_KEY = "kills_its_grader/01_td_lambda"
+COUNTED = ("solution", "03_gae")  # each kernel that runs this submission adds a line to ran.txt
 GRADE_OPTIONS = ["--unconfined", "--timeout", "120"]  # unconfined: the killer reaches its grader, as it can where bwrap is missing
 
 
@@ -36,9 +42,12 @@ def _read(folder, assignment):
     return nb
 
 
-def _class(folder: Path) -> list[tuple[str, str]]:
-    """Ten submissions: the solutions and releases of 01–03, three typical mistakes, and a solution that kills its grader."""
+def _class(folder: Path, counter: Path) -> list[tuple[str, str]]:
+    """Ten submissions: the solutions and releases of 01–03, three typical mistakes, and a solution that kills its
+    grader; the solution of 03 counts its executions in ``counter``."""
     def submit(student, assignment, nb):
+        if (student, assignment) == COUNTED:
+            nb.cells.insert(1, nbformat.v4.new_code_cell(f"with open({str(counter)!r}, 'a') as f:\n    f.write('ran\\n')"))
         (folder / student / assignment).mkdir(parents=True)
         nbformat.write(nb, folder / student / assignment / NOTEBOOKS[assignment])
 
@@ -74,10 +83,10 @@ def _stop(process: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """A scheduler and two workers (each under a nanny, which restarts it when it dies), as separate processes on
-    loopback; the scheduler gives up on a submission once it has killed two workers. Yields (address, client)."""
+    loopback, the scheduler with Dask's own allowed-failures (3): the grading run sets its own. Yields (address, client)."""
     tmp = tmp_path_factory.mktemp("dask")
-    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",  # as the README starts a grading cluster
-           "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
+    env["DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION"] = "1.0"  # as the README starts a grading cluster
     bin_ = Path(sys.executable).parent
     port = _free_port()
     processes = [subprocess.Popen([bin_ / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
@@ -102,10 +111,11 @@ def cluster(tmp_path_factory):
             _stop(process)
 
 
-def _grade(folder, csv_path, db_url, *options, wait=True):
+def _grade(folder, csv_path, db_url, *options, wait=True, command_="grade"):
     command = [sys.executable, "-c", "import sys; from rl_course import cli; code = cli.main(sys.argv[1:]); "
                "assert 'distributed' not in sys.modules or '--cluster' in sys.argv, 'a local grading imported Dask'; sys.exit(code)",
-               "grade", str(folder), "--json", "--csv", str(csv_path), "--db", db_url, "--course", str(ROOT), *GRADE_OPTIONS, *options]
+               command_, str(folder), *(["--json"] if command_ == "grade" else []), "--csv", str(csv_path), "--db", db_url,
+               "--course", str(ROOT), *GRADE_OPTIONS, *options]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     if not wait:
         return process
@@ -120,17 +130,62 @@ def _rows(csv_path):
     return {(r["student"], r["assignment"]): r for r in csv.DictReader(open(csv_path))}
 
 
+def _recorded(db_url) -> set:
+    """The submissions whose grade ``record`` finished: those with a digest row."""
+    from sqlalchemy import create_engine, text
+
+    with create_engine(db_url).connect() as connection:
+        return {tuple(row) for row in connection.execute(text("SELECT student, assignment FROM rl_course_graded"))}
+
+
+def _kill_a_worker_mid_grading(client, run: subprocess.Popen) -> tuple[str, str]:
+    """SIGKILL a worker once Dask reports it grading a submission of ``run`` in a kernel: the scheduler's only task
+    processing there (never yet on a worker that died), executing on the worker, which has an ipykernel child.
+    Returns (the worker's address, the task's key)."""
+    def processing(dask_scheduler):
+        return {ws.address: [(str(ts.key), ts.suspicious) for ts in ws.processing] for ws in dask_scheduler.workers.values()}
+
+    def grading(dask_worker):
+        import psutil
+
+        kernels = []
+        for child in psutil.Process().children():
+            try:
+                kernels.append("ipykernel" in " ".join(child.cmdline()))
+            except psutil.Error:
+                pass
+        return os.getpid(), [str(ts.key) for ts in dask_worker.state.executing], any(kernels)
+
+    deadline = time.monotonic() + 900
+    while run.poll() is None and time.monotonic() < deadline:
+        tasks = client.run_on_scheduler(processing)
+        for address, state in client.run(grading, on_error="return").items():
+            if isinstance(state, BaseException):  # a worker dying or just restarted by its nanny
+                continue
+            pid, executing, kernel = state
+            here = tasks.get(address, [])
+            if (kernel and len(here) == 1 and here[0][0] in executing and here[0][1] == 0
+                    and here[0][0].startswith("rl-course-grade-") and not here[0][0].endswith(KILLER_KEY)):
+                os.kill(pid, signal.SIGKILL)
+                return address, here[0][0]
+        time.sleep(0.2)  # the polling interval of Dask's reports
+    raise AssertionError("no worker was seen grading a submission in a kernel")
+
+
 @pytest.fixture(scope="module")
 def graded(cluster, postgres_url, tmp_path_factory):  # noqa: F811
-    """The class graded locally with one job, then on the cluster: a first run whose client is killed after its
-    third grade, and a re-run during which a worker is killed while it grades."""
+    """The class graded locally with one job, then on the cluster: a first run without the killer, whose client is
+    killed after its third grade, and a re-run with it during which a worker is killed while it grades; then
+    ``rl-course feedback`` on the cluster, which finds every grade recorded."""
     address, client = cluster
     tmp = tmp_path_factory.mktemp("cluster-grading")
-    folder = tmp / "submitted"
-    submissions = _class(folder)
+    folder, counter = tmp / "submitted", tmp / "ran.txt"
+    submissions = _class(folder, counter)
     local = _grade(folder, tmp / "local.csv", f"sqlite:///{tmp / 'local.db'}", "--jobs", "1")
     assert gradebook_scores(postgres_url) == {}, "the PostgreSQL gradebook should be empty before the cluster grades"
 
+    killer = folder / KILLER_KEY.split("/")[0]
+    killer.rename(tmp / "held")  # the killer is new in the re-run, so that the re-run meets it
     first = _grade(folder, tmp / "first.csv", postgres_url, "--cluster", address, wait=False)
     seen = []
     try:  # kill the client once it has recorded three grades
@@ -141,29 +196,29 @@ def graded(cluster, postgres_url, tmp_path_factory):  # noqa: F811
     finally:
         _stop(first)
     (tmp / "first.stderr").write_text("".join(seen))
-    recorded_after_first = gradebook_scores(postgres_url)
+    recorded_after_first = _recorded(postgres_url)
+    (tmp / "held").rename(killer)
 
+    # a killed client cannot put allowed-failures back: the scheduler starts the re-run with Dask's default again
+    client.run_on_scheduler(lambda dask_scheduler: setattr(dask_scheduler, "allowed_failures", 3))
+    since = client.run_on_scheduler(time.time)
     rerun = _grade(folder, tmp / "cluster.csv", postgres_url, "--cluster", address, wait=False)
-    pids = client.run(os.getpid)  # {worker address: pid of the worker process (its nanny restarts it)}
-    killed = None
     try:
-        deadline = time.monotonic() + 600
-        while killed is None and time.monotonic() < deadline and rerun.poll() is None:
-            busy = [w for w, keys in client.processing().items() if any(str(k).startswith("rl-course-grade") for k in keys)]
-            if busy:
-                time.sleep(2)  # into the grading: the kernel runs
-                if client.processing().get(busy[0]):
-                    if busy[0] not in pids:  # a worker its nanny restarted since (a new address)
-                        pids = client.run(os.getpid)
-                    if busy[0] in pids:
-                        killed = busy[0]
-                        os.kill(pids[killed], signal.SIGKILL)
-            time.sleep(0.5)
+        killed, victim = _kill_a_worker_mid_grading(client, rerun)
         out, err = rerun.communicate(timeout=1200)
     finally:
         _stop(rerun)
+    (tmp / "cluster.stderr").write_text(err)
+    removals = [(worker, keys) for _, worker, keys in client.run_on_scheduler(cluster_removals, since)]
+    allowed_failures_after = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
+
+    ran = counter.read_text().count("ran")
+    feedback = _grade(folder, tmp / "feedback.csv", postgres_url, "--cluster", address, "--out", str(tmp / "feedback"),
+                      command_="feedback")
     return dict(submissions=submissions, local=local, tmp=tmp, rerun=(rerun.returncode, out, err), killed=killed,
-                recorded_after_first=recorded_after_first, db_url=postgres_url, folder=folder, address=address)
+                victim=victim, removals=removals, allowed_failures_after=allowed_failures_after,
+                recorded_after_first=recorded_after_first, db_url=postgres_url, folder=folder, address=address,
+                feedback=feedback, ran=(ran, counter.read_text().count("ran")))
 
 
 @pytest.mark.notebook
@@ -176,7 +231,8 @@ def test_the_cluster_grades_as_a_local_job_does(graded):
     assert _rows(graded["tmp"] / "cluster.csv") == _rows(graded["tmp"] / "local.csv")
     assert set(_rows(graded["tmp"] / "cluster.csv")) == set(graded["submissions"])
     scores = json.loads(out)
-    assert scores["solution"] == {a: {"score": s, "max_score": s} for a, s in (("01_td_lambda", 12.0), ("02_forward_backward", 15.0), ("03_gae", 10.0))}
+    full = {"01_td_lambda": 12.0, "02_forward_backward": 15.0, "03_gae": 10.0}
+    assert scores["solution"] == {a: {"score": s, "max_score": s} for a, s in full.items()}
     assert scores["sign_flipped"]["01_td_lambda"]["score"] < 12
 
 
@@ -195,9 +251,12 @@ def test_every_grade_is_recorded_once_in_the_postgresql_gradebook(graded):
 
 @pytest.mark.notebook
 def test_a_worker_killed_mid_grading_has_its_submission_graded_by_another_and_the_run_says_so(graded):
-    assert graded["killed"] is not None, "no worker was seen grading"
+    victim = graded["victim"].split("-", 4)[-1]  # rl-course-grade-<run>-<student>/<assignment>
+    assert (graded["killed"], graded["victim"]) in [(w, k) for w, keys in graded["removals"] for k in keys], graded["removals"]
     err = graded["rerun"][2]
-    assert f"the Dask worker {graded['killed']} left the cluster" in err, err
+    assert f"the Dask worker {graded['killed']} left the cluster while grading {victim};" in err, err
+    student, assignment = victim.split("/")
+    assert _rows(graded["tmp"] / "cluster.csv")[(student, assignment)] == _rows(graded["tmp"] / "local.csv")[(student, assignment)]
 
 
 @pytest.mark.notebook
@@ -205,12 +264,15 @@ def test_a_submission_that_kills_its_workers_gets_zero_and_a_problem_line(graded
     row = _rows(graded["tmp"] / "cluster.csv")[("kills_its_grader", "01_td_lambda")]
     assert row["score"] == "0" and "the process grading it was killed" in row["problem"], row
     assert any(line.startswith("problem: ") and "kills_its_grader" in line for line in graded["rerun"][2].splitlines())
+    # twice, whatever the scheduler was started with (Dask's default lets a task kill four), and put back after the run
+    assert sum(any(k.endswith(KILLER_KEY) for k in keys) for _, keys in graded["removals"]) == 2, graded["removals"]
+    assert graded["allowed_failures_after"] == 3
 
 
 @pytest.mark.notebook
 def test_a_rerun_after_the_client_was_killed_grades_only_what_is_missing_or_changed(graded):
     already = len(graded["recorded_after_first"])
-    assert already >= 3, graded["recorded_after_first"]
+    assert already >= 3 and ("kills_its_grader", "01_td_lambda") not in graded["recorded_after_first"], graded["recorded_after_first"]
     err = graded["rerun"][2]
     total = len(graded["submissions"])
     assert f"{total} submissions: {total - already} graded, {already} unchanged" in err, err
@@ -225,6 +287,26 @@ def test_a_rerun_after_the_client_was_killed_grades_only_what_is_missing_or_chan
     graded_now = [line for line in err.splitlines() if line.startswith("graded ")]
     assert len(graded_now) == 1 and graded_now[0].startswith("graded untouched/03_gae: 0 / 10 "), err
     assert _rows(graded["tmp"] / "again.csv") == _rows(graded["tmp"] / "cluster.csv")
+
+
+@pytest.mark.notebook
+def test_feedback_after_grading_writes_the_recorded_grades_feedback_without_starting_a_kernel(graded):
+    code, out, err = graded["feedback"]
+    assert code == 0, err
+    total = len(graded["submissions"])
+    assert f"{total} submissions: 0 graded, {total} unchanged" in err, err
+    before, after = graded["ran"]
+    assert before >= 1 and after == before, graded["ran"]  # the counting submission's cell ran when graded, not since
+    assert _rows(graded["tmp"] / "feedback.csv") == _rows(graded["tmp"] / "cluster.csv")
+    feedback = graded["tmp"] / "feedback"
+    for (student, assignment), row in _rows(graded["tmp"] / "feedback.csv").items():
+        html = feedback / student / assignment / NOTEBOOKS[assignment].replace(".ipynb", ".html")
+        if student == "kills_its_grader":
+            assert not html.exists()
+            continue
+        text = html.read_text()
+        assert f"Score: {float(row['score'])} / {float(row['max_score'])}" in text, (student, assignment)
+        assert "BEGIN HIDDEN TESTS" not in text
 
 
 def test_an_unreachable_scheduler_is_a_one_line_error_naming_it(tmp_path):

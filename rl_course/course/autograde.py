@@ -116,7 +116,8 @@ class _Grader:
 
     def settings_digest(self, with_confinement: bool = True) -> str:
         """What every grade depends on besides the submission: the course's configuration and sources, the
-        library's code, the time limit, the sandbox's caps and whether HTML feedback is written."""
+        library's code, the time limit and the sandbox's caps (not the HTML feedback: ``recorded_feedback`` writes
+        it from a recorded grade's notebooks)."""
         import hashlib
 
         digest = hashlib.sha256()
@@ -125,8 +126,8 @@ class _Grader:
                      *sorted(library.rglob("*.py"))]:
             if path.is_file() and ".ipynb_checkpoints" not in path.parts:
                 digest.update(str(path.name).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
-        digest.update(json.dumps([self.timeout, sorted(self.sandbox.items()), self.confined if with_confinement else None,
-                                  self.feedback_dir is not None], default=str).encode())
+        digest.update(json.dumps([self.timeout, sorted(self.sandbox.items()), self.confined if with_confinement else None],
+                                 default=str).encode())
         return digest.hexdigest()
 
     def __enter__(self) -> _Grader:

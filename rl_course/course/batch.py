@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rl_course.course import submissions
 from rl_course.course.autograde import _Grader, gather
-from rl_course.course.gradebook import gradebook_url, prepare_gradebook, record, recorded_grade
+from rl_course.course.gradebook import gradebook_url, has_feedback, prepare_gradebook, record, recorded, stored_grade
 from rl_course.course.layout import CONFIG_FILE, CourseError, _one_line, assignments
 from rl_course.course.nbgrader_setup import _load_config, confinement
 from rl_course.course.pool import _grade_all
@@ -88,13 +88,23 @@ def grade(
                          template=template)
         salt = grader.settings_digest(with_confinement=session is None)
         found = [gather(student, assignment, folder, course_root, misnamed, salt) for student, assignment, folder in tasks]
-        grades, pending = [], []
+        grades, pending, unfed = [], [], []
         for submission in found:
-            earlier = None if regrade else recorded_grade(db_url, grader.course_id, submission, feedback_dir)
-            if earlier is None:
+            stored = None if regrade else recorded(db_url, grader.course_id, submission)
+            if stored is None or feedback_dir is not None and not has_feedback(stored, feedback_dir) and "notebooks" not in stored:
                 pending.append(submission)
+            elif feedback_dir is not None and not has_feedback(stored, feedback_dir):
+                unfed.append((submission, stored))
             else:
-                grades.append(earlier)
+                grades.append(stored_grade(submission, stored))
+        if unfed:  # graded before without this feedback: nbgrader's generate_feedback on the recorded notebooks, no kernel
+            from rl_course.course.recorded_feedback import feedback_of_recorded
+
+            for graded in feedback_of_recorded(grader, unfed):
+                record(db_url, grader.course_id, graded, feedback_dir)
+                for line in graded.problems:
+                    on_problem(line)
+                grades.append(graded.grade)
         for grade_ in grades:
             on_graded(grade_, 0.0)
         on_start(len(pending), len(found))

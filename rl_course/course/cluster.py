@@ -11,11 +11,14 @@ The course (``nbgrader_config.py`` and ``solutions/``) travels to the workers wi
 submission's gradable files with its task: the workers need the same Python environment with rl-course
 installed (``pip install 'rl-course[cluster]'``), neither the course folder nor the submissions nor the gradebook.
 
-Dask does the scheduling: ``Client.submit`` one task per submission, ``as_completed`` for the results,
-``retries`` for a failure of the grader itself, and the scheduler's ``allowed-failures``
-(``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES``) for the workers that die: the submissions of a worker that
-dies are handed to the others, and a submission that has killed ``allowed-failures`` + 1 workers
-(``KilledWorker``) gets 0 with a problem line. Start the scheduler with ``allowed-failures`` 1 to stop at two.
+Dask does the scheduling: ``Client.map`` one task per submission, ``as_completed`` for the results,
+``retries`` for a failure of the grader itself, and the scheduler's ``allowed-failures`` for the workers that die:
+the submissions of a worker that dies are handed to the others, and a submission that has killed
+``ALLOWED_FAILURES`` + 1 = 2 workers (``KilledWorker``) gets 0 with a problem line. The run sets that count on the
+scheduler itself for its duration (``Client.run_on_scheduler``; a client killed mid-run leaves it there), whatever
+the scheduler was started with, and reports each worker that left while grading, from the scheduler's own
+``remove-worker`` events. The course and the settings reach every worker, one that joins later too, in a worker
+plugin (``Course``).
 """
 
 from __future__ import annotations
@@ -35,7 +38,13 @@ from rl_course.course import autograde, layout, nbgrader_setup, pool
 from rl_course.course.autograde import Graded, Submission
 from rl_course.course.layout import CourseError
 
+try:
+    from distributed import WorkerPlugin
+except ModuleNotFoundError:  # connect() says what to install
+    WorkerPlugin = object
+
 CONNECT_SECONDS = 10  # how long to try the scheduler's address before giving up
+ALLOWED_FAILURES = 1  # a submission that kills two workers gets 0: as a local run, which tries it twice
 GATEWAY = "gateway:"  # --cluster gateway:NAME: the running cluster NAME of the Dask Gateway that dask_gateway is configured for
 
 
@@ -84,18 +93,17 @@ def grade_all(client, pending: list[Submission], grader: autograde._Grader,
 
     if not pending:
         return
-    archive = course_archive(grader.course_root)
-    # hash=False: keys of this run's own, so that another client's scatter of the same bytes (a run killed a moment ago,
-    # whose data the scheduler forgets when it notices) cannot take this run's data with it
-    course = client.scatter(archive, broadcast=True, hash=False)
-    settings = client.scatter(grader, broadcast=True, hash=False)  # with the gradebook each scratch course starts from: sent once
-    run = uuid.uuid4().hex[:8]
-    futures = {client.submit(grade_on_worker, course, settings, submission, retries=1,
-                             key=f"rl-course-grade-{run}-{submission.student}/{submission.assignment}"): submission
-               for submission in pending}
-    workers = set(client.scheduler_info()["workers"])
-    warned = set()
+    run = f"rl-course-grade-{uuid.uuid4().hex[:8]}-"
+    by_key = {f"{run}{s.student}/{s.assignment}": s for s in pending}
+    # the course and the settings (with the gradebook each scratch course starts from) go to every worker once, in a
+    # plugin of this run's: the scheduler hands it to each worker that joins later too (one its nanny restarted)
+    client.register_plugin(Course(course_archive(grader.course_root), grader), name=run)
+    previous, since = client.run_on_scheduler(_allow_failures, ALLOWED_FAILURES)
+    departures = _Departures(client, by_key, since)
+    futures, warned = {}, set()
     try:
+        # one graph: the scheduler sees the whole class at once and queues it, a submission per worker thread at a time
+        futures = dict(zip(client.map(grade_on_worker, pending, plugin=run, key=list(by_key), retries=1, pure=False), pending, strict=True))
         for future in as_completed(futures, loop=client.loop):
             submission = futures[future]
             try:
@@ -104,29 +112,77 @@ def grade_all(client, pending: list[Submission], grader: autograde._Grader,
                 graded, warning = autograde.not_graded(grader.course_root, submission, autograde.KILLED), None
             except Exception as error:  # a failure of the grader itself, twice: this submission is reported, the batch goes on
                 graded, warning = autograde.not_graded(grader.course_root, submission, f"not graded: {_one_line(error)}"), None
-            now = set(client.scheduler_info()["workers"])
-            for gone in sorted(workers - now):
-                on_warning(f"the Dask worker {gone} left the cluster; the scheduler hands its submissions to the others")
-            workers = now
+            for line in departures.new():
+                on_warning(line)
             if warning and warning not in warned:
                 warned.add(warning)
                 on_warning(warning)
             yield graded
+        for line in departures.new():
+            on_warning(line)
     finally:
         client.cancel(list(futures))
+        try:
+            client.run_on_scheduler(_allow_failures, previous)
+            client.unregister_worker_plugin(run)
+        except Exception:  # the scheduler is gone: nothing to restore
+            pass
+
+
+def _allow_failures(allowed: int, dask_scheduler=None) -> tuple[int, float]:
+    """Run on the scheduler: let a task kill ``allowed`` + 1 workers before it fails with ``KilledWorker``;
+    returns the count it replaces and the scheduler's clock, which stamps its events."""
+    from distributed.metrics import time  # the clock of the scheduler's events
+
+    previous, dask_scheduler.allowed_failures = dask_scheduler.allowed_failures, allowed
+    return previous, time()
+
+
+def _removals(since: float, dask_scheduler=None) -> list[tuple[float, str, list[str]]]:
+    """Run on the scheduler: its ``remove-worker`` events since ``since`` (its clock), each (time, the worker's address,
+    the keys it was processing); read there, as the whole topic holds objects that do not travel."""
+    return [(stamp, event["worker"], sorted(str(key) for key in event["processing-tasks"]))
+            for stamp, event in dask_scheduler.get_events("all")
+            if stamp >= since and isinstance(event, dict) and event.get("action") == "remove-worker"]
+
+
+class _Departures:
+    """The workers that left the cluster while grading this run's submissions (``_removals``): each one line, told once."""
+
+    def __init__(self, client, by_key: dict[str, Submission], since: float):
+        self.client, self.by_key, self.since, self.told = client, by_key, since, set()
+
+    def new(self) -> list[str]:
+        lines = []
+        for stamp, worker, keys in self.client.run_on_scheduler(_removals, self.since):
+            grading = sorted(f"{self.by_key[k].student}/{self.by_key[k].assignment}" for k in keys if k in self.by_key)
+            if grading and (worker, stamp) not in self.told:
+                self.told.add((worker, stamp))
+                lines.append(f"the Dask worker {worker} left the cluster while grading {', '.join(grading)}; "
+                             "the scheduler hands its submissions to the others")
+        return lines
+
+
+class Course(WorkerPlugin):
+    """A Dask worker plugin holding what every worker needs to grade this run's submissions: the course
+    (``course_archive``) and the grader's settings."""
+
+    def __init__(self, archive: bytes, grader: autograde._Grader):
+        self.archive, self.grader = archive, grader
 
 
 _local = threading.local()
 _unpacking = threading.Lock()
 
 
-def grade_on_worker(archive: bytes, grader: autograde._Grader, submission: Submission) -> tuple[Graded, str | None]:
-    """Run on a Dask worker: grade ``submission`` with the course of ``archive`` in this thread's scratch
-    course (made on its first task, kept for the next), confined where this machine allows; returns the
-    ``Graded`` and, where the kernels ran unconfined, a warning saying why."""
+def grade_on_worker(submission: Submission, plugin: str) -> tuple[Graded, str | None]:
+    """Run on a Dask worker: grade ``submission`` with the course and settings of the worker's ``Course`` plugin
+    ``plugin`` in this thread's scratch course (made on its first task, kept for the next), confined where this
+    machine allows; returns the ``Graded`` and, where the kernels ran unconfined, a warning saying why."""
     from distributed import get_worker
 
     worker = get_worker()
+    archive, grader = worker.plugins[plugin].archive, worker.plugins[plugin].grader
     key = hashlib.sha256(archive).hexdigest()[:16]
     state = getattr(_local, "state", None)
     if state is None or state[0] != (key, grader):

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 def record(db_url: str, course_id: str, graded: Graded, feedback_dir: Path | None = None) -> None:
     """Record a ``Graded`` in the gradebook as nbgrader's autograde does (the submission, its notebooks'
     automatic scores through ``SaveAutoGrades``; 0 for a notebook not submitted), or remove the
-    submission's earlier grades when nothing could be graded; then its digest (``recorded_grade``), last,
+    submission's earlier grades when nothing could be graded; then its digest (``recorded``), last,
     so that an interrupted recording is graded again. Writes its HTML feedback under ``feedback_dir``."""
     from nbgrader.api import Gradebook
     from nbgrader.preprocessors import SaveAutoGrades
@@ -75,9 +75,22 @@ def _submitted_at(data: bytes | None):
         return None
 
 
-def recorded_grade(db_url: str, course_id: str, submission: Submission, feedback_dir: Path | None = None) -> Grade | None:
-    """The grade the gradebook holds for ``submission`` if it was recorded for the same digest, the
-    gradebook still holds that score, and its HTML feedback is where ``feedback_dir`` wants it; else None."""
+def has_feedback(stored: dict, feedback_dir: Path) -> bool:
+    """Whether the HTML feedback of a recorded grade (``recorded``) is under ``feedback_dir``: none is
+    needed where nothing was graded; a graded submission recorded without feedback has none."""
+    if not stored["graded"]:
+        return True
+    return bool(stored["html"]) and all((Path(feedback_dir) / rel).is_file() for rel in stored["html"])
+
+
+def stored_grade(submission: Submission, stored: dict) -> Grade:
+    return Grade(submission.student, submission.assignment, float(stored["score"]), float(stored["max_score"]),
+                 stored["problem"], tuple(stored["feedback"]))
+
+
+def recorded(db_url: str, course_id: str, submission: Submission) -> dict | None:
+    """What ``record`` stored of ``submission``'s grade (score, problem, feedback lines, HTML files, autograded
+    notebooks) if it was recorded for the same digest and the gradebook still holds that score; else None."""
     from nbgrader.api import Gradebook, MissingEntry
     from sqlalchemy import select
 
@@ -99,10 +112,7 @@ def recorded_grade(db_url: str, course_id: str, submission: Submission, feedback
             score = None
     if stored["graded"] and score != stored["score"] or not stored["graded"] and score is not None:
         return None
-    if feedback_dir is not None and not all((Path(feedback_dir) / rel).is_file() for rel in stored["html"]):
-        return None
-    return Grade(submission.student, submission.assignment, float(stored["score"]), float(stored["max_score"]),
-                 stored["problem"], tuple(stored["feedback"]))
+    return stored
 
 
 @functools.cache
@@ -133,7 +143,7 @@ def _forget_digest(db_url: str, course_id: str, student: str, assignment: str) -
 def _remember_digest(db_url: str, course_id: str, graded: Graded) -> None:
     g = graded.grade
     stored = {"graded": bool(graded.notebooks), "score": g.score, "max_score": g.max_score, "problem": g.problem,
-              "feedback": list(g.feedback), "html": sorted(graded.feedback)}
+              "feedback": list(g.feedback), "html": sorted(graded.feedback), "notebooks": graded.notebooks}
     with _engine(db_url).begin() as connection:
         connection.execute(_digest_table().insert().values(course_id=course_id, student=g.student, assignment=g.assignment,
                                                            digest=graded.submission.digest, grade=json.dumps(stored)))
