@@ -145,11 +145,11 @@ def main() -> None:
         print(f"{name:<32}{np.median(finals):>13.1f}{min(finals):>9.1f}{max(finals):>9.1f}"
               f"{np.nanmedian(curves[name][:, -1]):>15.1f}{np.median([results[name][s][3] for s in range(args.seeds)]):>11.4f}"
               f"{seconds:>9.1f}   {VARIANTS[name][0]}")
-    print(f"\nfinal return per seed (10 evaluation episodes each)")
+    print("\nfinal return per seed (10 evaluation episodes each)")
     print(f"{'configuration':<32}" + "".join(f"{f'seed {s}':>9}" for s in range(args.seeds)))
     for name in names:
         print(f"{name:<32}" + "".join(f"{results[name][s][1]:>9.1f}" for s in range(args.seeds)))
-    print(f"\nmedian approx-KL per update, per seed")
+    print("\nmedian approx-KL per update, per seed")
     print(f"{'configuration':<32}" + "".join(f"{f'seed {s}':>9}" for s in range(args.seeds)))
     for name in names:
         print(f"{name:<32}" + "".join(f"{results[name][s][3]:>9.4f}" for s in range(args.seeds)))

@@ -19,8 +19,8 @@ updated in place by ``update(**values)`` with a readout (HTML: a table or number
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 

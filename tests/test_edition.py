@@ -2,7 +2,6 @@
 
 import ast
 import contextlib
-import copy
 import importlib
 import io
 import json
@@ -19,10 +18,10 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from test_course import DEMO_CELLS, FULL_MARKS, NOTEBOOKS
 
 from rl_course import advantages, cli, envs, tabular
 from rl_course.course import edition
-from test_course import DEMO_CELLS, FULL_MARKS, NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = Path(__file__).with_name("edition_runner.py")
@@ -206,6 +205,7 @@ def test_the_guard_sees_a_reference_imported_inside_the_answer():
 
     def own_work(rewards, values, lam):
         import numpy as np
+
         from rl_course.tabular import Episode  # a helper of the library, not an answer
         deltas = np.asarray(rewards) - values[:-1]
         return deltas * lam, Episode

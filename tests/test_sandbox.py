@@ -9,15 +9,13 @@ import re
 import socket
 import threading
 import warnings
-from pathlib import Path
 
 import nbformat
 import pytest
+from test_gradebook import gradebook_scores
 
 from rl_course import cli
-from rl_course.course import nbgrader_setup
-from rl_course.course import sandbox
-from test_gradebook import gradebook_scores
+from rl_course.course import nbgrader_setup, sandbox
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
 CONFINED = sandbox.unavailable() is None

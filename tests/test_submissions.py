@@ -1,7 +1,6 @@
 """Submissions from anywhere: links and special files are never followed, misnamed notebooks and archives are
 named, LMS bulk downloads are collected safely, and grades go back in the layout each LMS imports."""
 
-import copy
 import csv
 import io
 import os

@@ -79,7 +79,7 @@ class PPOConfig:
     """keyword arguments for gymnasium.make (e.g. max_episode_steps)."""
 
     @classmethod
-    def for_env(cls, env_id: str, **overrides) -> "PPOConfig":
+    def for_env(cls, env_id: str, **overrides) -> PPOConfig:
         """The config for ``env_id``: its preset in ``PRESETS`` (the class defaults where it has none), then ``overrides``."""
         return cls(**{"env_id": env_id, **PRESETS.get(env_id, {}), **overrides})
 

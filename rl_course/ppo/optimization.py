@@ -5,7 +5,7 @@ speed measure of the update, with the figure that justifies it (``FlatAdam``).""
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn
