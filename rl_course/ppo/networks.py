@@ -61,7 +61,7 @@ def mlp(sizes: list[int], output_gain: float, orthogonal: bool = True) -> nn.Seq
     Hidden layers start orthogonal with gain √2, the output layer with ``output_gain``.
     """
     layers = []
-    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         last = k == len(sizes) - 2
         layers.append(linear(n_in, n_out, output_gain if last else HIDDEN_GAIN, orthogonal))
         if not last:

@@ -127,7 +127,7 @@ def _train(config, gae, policy_objective, value_loss, progress, on_iteration, st
                 agent.obs_statistics.load(observation_normalizer.obs_rms)
             first_new = len(training.episodes)
             ends = episode_end_steps(rollout, step)
-            training.episodes += [(int(end), float(r)) for end, r in zip(ends, rollout.episode_returns)]
+            training.episodes += [(int(end), float(r)) for end, r in zip(ends, rollout.episode_returns, strict=True)]
             step += config.batch_size
 
             # 2. advantages Ψ^GAE and critic targets y = Ψ^GAE + V_old
