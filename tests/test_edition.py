@@ -386,7 +386,7 @@ def student_runs(request, student_pythons, editions, tmp_path_factory):
             nbformat.write(_with_solutions_pasted(path, assignment), path)
             paths.append(path)
         records = _run_in(student_pythons[window], paths, tmp)
-        return {assignment: (path, records[str(path)]) for assignment, path in zip(built.open, paths)}
+        return {assignment: (path, records[str(path)]) for assignment, path in zip(built.open, paths, strict=True)}
 
     windows = sorted(_windows_read(request), reverse=True)
     for window in windows:  # built one after the other: the command prints to this process's stdout

@@ -183,7 +183,7 @@ def test_the_kernel_sees_no_course_folder_and_writes_only_in_memory(course_root,
     assert str(course_root / "rl_course") in bound
     assert ["--ro-bind", str(workdir / NOTEBOOK), str(workdir / NOTEBOOK)] == argv[argv.index(str(workdir / NOTEBOOK)) - 1:][:3]
     assert "--unshare-net" in argv and "--clearenv" in argv
-    writable = {argv[i + 1] for i, flag in enumerate(argv) if flag == "--bind"} | {argv[i + 1] for i, flag in enumerate(argv) if flag == "--tmpfs"}
+    writable = {argv[i + 1] for i, flag in enumerate(argv) if flag in ("--bind", "--tmpfs")}
     assert writable == {str(tmp_path / "ipc"), "/tmp", "/dev/shm", str(workdir)}
 
 
