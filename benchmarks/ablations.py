@@ -86,7 +86,7 @@ def plot(curves: dict[str, np.ndarray], grid: np.ndarray, path: Path, seeds: int
     cols = 3
     rows = -(-len(names) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), sharex=True, sharey=True, squeeze=False)
-    for ax, name in zip(axes.ravel(), names):
+    for ax, name in zip(axes.ravel(), names, strict=False):  # the grid's last row may have empty axes
         for label, color in (("full", "black"), (name, "tab:red")):
             runs = curves[label]
             with warnings.catch_warnings():  # before the first episode ends every seed's curve is NaN: nothing is drawn there
@@ -138,18 +138,19 @@ def main() -> None:
     grid = np.linspace(0, args.steps, 101)[1:]
     curves = {name: np.stack([curve(results[name][s][0], grid) for s in range(args.seeds)]) for name in names}
     print(f"\n{ENV}, {args.steps} steps, seeds 0–{args.seeds - 1}; final = 10 evaluation episodes of the final policy")
-    print(f"{'configuration':<32}{'median final':>13}{'worst':>9}{'best':>9}{'training @end':>15}{'approx-KL':>11}{'seconds':>9}   what changes")
+    print(f"{'configuration':<32}{'median final':>13}{'worst':>9}{'best':>9}{'training @end':>15}{'approx-KL':>11}{'seconds':>9}"
+          "   what changes")
     for name in names:
         finals = [results[name][s][1] for s in range(args.seeds)]
         seconds = np.median([results[name][s][2] for s in range(args.seeds)])
         print(f"{name:<32}{np.median(finals):>13.1f}{min(finals):>9.1f}{max(finals):>9.1f}"
               f"{np.nanmedian(curves[name][:, -1]):>15.1f}{np.median([results[name][s][3] for s in range(args.seeds)]):>11.4f}"
               f"{seconds:>9.1f}   {VARIANTS[name][0]}")
-    print(f"\nfinal return per seed (10 evaluation episodes each)")
+    print("\nfinal return per seed (10 evaluation episodes each)")
     print(f"{'configuration':<32}" + "".join(f"{f'seed {s}':>9}" for s in range(args.seeds)))
     for name in names:
         print(f"{name:<32}" + "".join(f"{results[name][s][1]:>9.1f}" for s in range(args.seeds)))
-    print(f"\nmedian approx-KL per update, per seed")
+    print("\nmedian approx-KL per update, per seed")
     print(f"{'configuration':<32}" + "".join(f"{f'seed {s}':>9}" for s in range(args.seeds)))
     for name in names:
         print(f"{name:<32}" + "".join(f"{results[name][s][3]:>9.4f}" for s in range(args.seeds)))

@@ -54,7 +54,8 @@ def grade(folder: Path, jobs: int, seed: int = 0, options: tuple[str, ...] = ())
     """Scores from ``rl-course grade --json`` in a fresh process, and its wall seconds."""
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "rl_course.cli", "grade", str(folder), "--json", "--regrade", *(() if "--cluster" in options else ("--jobs", str(jobs))), *options,
+        [sys.executable, "-m", "rl_course.cli", "grade", str(folder), "--json", "--regrade",
+         *(() if "--cluster" in options else ("--jobs", str(jobs))), *options,
          "--csv", str(folder.parent / "grades.csv"), "--db", f"sqlite:///{folder.parent / 'gradebook.db'}", "--course", str(ROOT)],
         capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": str(seed)}, check=True,
     )
@@ -212,7 +213,8 @@ def main() -> None:
                     for mode, options, jobs in (("jobs 2", (), 2), ("cluster", ("--cluster", address), 1)):
                         scores, took = grade(folder, jobs, options=options)
                         seconds[mode].append(took)
-                        print(f"  {mode:>8}: {took:7.1f} s, {took / n:5.1f} s per submission; full marks for all: {full_marks(scores)}", flush=True)
+                        print(f"  {mode:>8}: {took:7.1f} s, {took / n:5.1f} s per submission; full marks for all: {full_marks(scores)}",
+                              flush=True)
             cluster, local = (statistics.median(seconds[m]) for m in ("cluster", "jobs 2"))
             print(f"median: two Dask workers {cluster:.1f} s, --jobs 2 {local:.1f} s, ratio {cluster / local:.3f}")
             return

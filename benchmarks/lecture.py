@@ -26,7 +26,8 @@ from rl_course import slides
 
 CPU = ("import resource as _resource\nprint(sum(getattr(_resource.getrusage(who), field) for who in "
        "(_resource.RUSAGE_SELF, _resource.RUSAGE_CHILDREN) for field in ('ru_utime', 'ru_stime')))")
-DRIVE = "import json as _json\nfrom rl_course import live as _live\nprint(_json.dumps([_live.drive_controls(globals()) for _ in range({passes})]))"
+DRIVE = ("import json as _json\nfrom rl_course import live as _live\n"
+         "print(_json.dumps([_live.drive_controls(globals()) for _ in range({passes})]))")
 TARGET_MS = 100
 
 

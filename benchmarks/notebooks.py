@@ -15,7 +15,6 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-
 from peers import cpu_description
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ import argparse
 import os
 import platform
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

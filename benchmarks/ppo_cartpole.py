@@ -16,8 +16,8 @@ import statistics
 import time
 
 import numpy as np
-
 from peers import command_line, cpu_description
+
 from rl_course import ppo
 
 SOLVED = 475.0

@@ -21,8 +21,8 @@ import time
 
 import gymnasium as gym
 import numpy as np
-
 from peers import command_line, cpu_description
+
 from rl_course import ppo
 
 ENV = "Pendulum-v1"

@@ -29,8 +29,8 @@ import time
 import gymnasium as gym
 import numpy as np
 import torch
-
 from peers import cpu_description
+
 from rl_course import ppo
 from rl_course.ppo import losses, networks, trainer
 from rl_course.ppo.distributions import Categorical
@@ -165,7 +165,7 @@ def compare_trainings(seeds: int) -> None:
     """``ppo.train`` with its speed measures and with plain torch in their place, seed by seed, alternating."""
     variants = {"rl_course": (trainer.make_optimizer, library_policy), "plain torch": (plain_torch_optimizer, plain_torch_policy)}
     rows = {name: [] for name in variants}
-    print(f"whole trainings, CartPole-v1 rl-zoo configuration until solved: steps, CPU s, CPU µs per environment step")
+    print("whole trainings, CartPole-v1 rl-zoo configuration until solved: steps, CPU s, CPU µs per environment step")
     print(f"{'seed':>4}" + "".join(f"{name:>34}" for name in variants))
     for seed in range(seeds):
         cells = []

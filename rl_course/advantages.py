@@ -199,7 +199,9 @@ def grouped_bias_variance(estimates, groups, truth, episodes, confidence: float 
 
     bias_low, bias_high = interval(bias_squared, plug_in_bias_squared, boot_bias_squared)
     variance_low, variance_high = interval(variance, plug_in_variance, boot_variance)
-    root = lambda x: float(np.sqrt(max(x, 0.0)))
+    def root(x):
+        return float(np.sqrt(max(x, 0.0)))
+
     return BiasVariance(root(bias_squared), float(variance), (root(bias_low), root(bias_high)),
                         (float(max(variance_low, 0.0)), float(variance_high)), confidence)
 

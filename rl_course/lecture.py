@@ -19,8 +19,8 @@ updated in place by ``update(**values)`` with a readout (HTML: a table or number
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -213,7 +213,8 @@ class RandomWalkTable:
 
     def rows(self) -> list[str]:
         """The table as assignment 01 prints it: λ, the best α, its RMS error."""
-        return [f"{lam:>6g}  {alpha:>7.3f}  {error:>9.4f}" for lam, alpha, error in zip(self.lams, self.best_alphas, self.best_errors)]
+        return [f"{lam:>6g}  {alpha:>7.3f}  {error:>9.4f}"
+                for lam, alpha, error in zip(self.lams, self.best_alphas, self.best_errors, strict=True)]
 
 
 def random_walk_table(n_runs: int = RANDOM_WALK_RUNS, seed: int = RANDOM_WALK_SEED, trace: str = "accumulating") -> RandomWalkTable:
@@ -296,7 +297,7 @@ def render(figure) -> bytes:
 
 
 def _heights(bars, heights) -> None:
-    for bar, height in zip(bars, heights):
+    for bar, height in zip(bars, heights, strict=True):
         bar.set_height(height)
 
 
@@ -421,7 +422,7 @@ class CoefficientPanel:
         names = [f"r({t})" for t in range(self.n_terms)] + ["V(s)"] + [f"V(s({t}))" for t in range(1, self.n_terms)]
         keys = ("backward", "forward", "lecture_backward", "lecture_forward")
         values = [[f"{self.table[key][row, t]:+.4f}" for key in keys] for row in (0, 1) for t in range(self.n_terms)]
-        return [[name, *cells] for name, cells in zip(names, values)]
+        return [[name, *cells] for name, cells in zip(names, values, strict=True)]
 
     def readout(self) -> str:
         from rl_course.live import html_table
@@ -489,7 +490,7 @@ class ClipPanel:
     def rows(self) -> list[list[str]]:
         """The gradient table: ∂L^CLIP/∂ρ below, inside and above [1 − ε, 1 + ε], for A = +1 and A = −1."""
         return [[label] + [_gradient_word(g, a) for g in row]
-                for label, row, a in zip(("A ≥ 0: π(a|s) ↑", "A < 0: π(a|s) ↓"), self.grads, (1.0, -1.0))]
+                for label, row, a in zip(("A ≥ 0: π(a|s) ↑", "A < 0: π(a|s) ↓"), self.grads, (1.0, -1.0), strict=True)]
 
     def readout(self) -> str:
         from rl_course.live import html_table
@@ -518,7 +519,9 @@ def plot_critic_loss(eps_hat: float = 0.2, target: float = 1.0, old_value: float
     from rl_course.ppo.losses import clipped_value_loss
 
     v = np.linspace(old_value - 1.0, target + 1.0, 161)
-    as_tensor = lambda x: torch.tensor([float(x)], dtype=torch.float64)
+    def as_tensor(x):
+        return torch.tensor([float(x)], dtype=torch.float64)
+
     plain = [float(clipped_value_loss(as_tensor(x), as_tensor(old_value), as_tensor(target), None)) for x in v]
     clipped = [float(clipped_value_loss(as_tensor(x), as_tensor(old_value), as_tensor(target), eps_hat)) for x in v]
     fig, ax = _figure(1, figsize=(8.0, 3.2))
@@ -554,7 +557,8 @@ class BiasVariancePanel:
             self.curves = (measured.bias_by_lambda, measured.variance_by_lambda)
         self.figure, axes = _figure(figsize=(8.4, 3.2))
         self.rings = []
-        for ax, y, title, color in zip(axes, self.curves, (r"RMS bias of $y = \Psi + V$", r"variance of $y$"), ("tab:blue", "tab:orange")):
+        titles, colors = (r"RMS bias of $y = \Psi + V$", r"variance of $y$"), ("tab:blue", "tab:orange")
+        for ax, y, title, color in zip(axes, self.curves, titles, colors, strict=True):
             ax.plot(self.x, y, marker="o", ms=4, color=color)
             (ring,) = ax.plot(self.x[:1], y[:1], "o", ms=12, mfc="none", mec="black", mew=2)
             ring.set_visible(False)
@@ -580,7 +584,7 @@ class BiasVariancePanel:
             self.chosen = list(self.measured.horizons).index(chosen)
         else:
             self.chosen = int(np.argmin(np.abs(self.x - chosen)))
-        for ring, y in zip(self.rings, self.curves):
+        for ring, y in zip(self.rings, self.curves, strict=True):
             ring.set_visible(self.chosen is not None)
             if self.chosen is not None:
                 ring.set_data([self.x[self.chosen]], [y[self.chosen]])
@@ -622,7 +626,8 @@ def plot_random_walk(table: RandomWalkTable):
     plotting.plot_alpha_sweep(table.alphas, table.errors, table.lams, ax=curves, title="TD(λ), accumulating traces", legend=False)
     curves.legend(fontsize="x-small", ncols=2, loc="lower right")
     table_ax.axis("off")
-    cells = [[f"{lam:g}", f"{alpha:.3f}", f"{error:.4f}"] for lam, alpha, error in zip(table.lams, table.best_alphas, table.best_errors)]
+    cells = [[f"{lam:g}", f"{alpha:.3f}", f"{error:.4f}"]
+             for lam, alpha, error in zip(table.lams, table.best_alphas, table.best_errors, strict=True)]
     shown = table_ax.table(cellText=cells, colLabels=["λ", "best α", "RMS error"], loc="center", cellLoc="center")
     shown.auto_set_font_size(False)
     shown.set_fontsize(9)
@@ -653,7 +658,7 @@ def trace_animation(episode: tabular.Episode, lam: float = 0.8, gamma: float = 1
     ax.grid(alpha=0.3, axis="y")
 
     def draw(k):
-        for bar, height in zip(bars, history[k]):
+        for bar, height in zip(bars, history[k], strict=True):
             bar.set_height(height)
         walker.set_data([episode.states[k]], [-0.15])
         ax.set_title(f"{trace} traces, λ = {lam:g}, γ = {gamma:g}: step {k + 1} of {len(episode)}, in s = {episode.states[k]}")

@@ -19,7 +19,8 @@ from __future__ import annotations
 import base64
 import html as html_text
 import io
-from typing import Hashable, Iterable, Protocol, Sequence
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -161,7 +162,7 @@ class Live:
         values = ", ".join(f"{name} = {value}" for name, value in self.values().items())
         return {"text/html": self.html, "text/plain": f"<figure: {values}>"}
 
-    def show(self) -> "Live":
+    def show(self) -> Live:
         import ipywidgets as widgets
         from IPython.display import display
 

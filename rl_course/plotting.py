@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -29,7 +29,7 @@ def plot_alpha_sweep(
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.5))
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(lams)))
-    for lam, row, color in zip(lams, errors, colors):
+    for lam, row, color in zip(lams, errors, colors, strict=True):
         shown = np.where(row <= ylim[1], row, np.nan)
         ax.plot(alphas, shown, color=color, lw=1.8, label=f"λ = {lam:g}")
     ax.set_xlabel("step size α")
@@ -51,7 +51,7 @@ def plot_training(history: list[dict], episodes: list[tuple[int, float]], title:
     fig, axes = plt.subplots(2, 2, figsize=(12, 7), sharex=True)
     ax = axes[0, 0]
     if episodes:
-        ax.scatter(*zip(*episodes), s=4, alpha=0.3, color="tab:blue", label="episode return")
+        ax.scatter(*zip(*episodes, strict=True), s=4, alpha=0.3, color="tab:blue", label="episode return")
     ax.plot(steps, [row["mean_return"] for row in history], color="tab:blue", label="mean of the last 20")
     if threshold is not None:
         ax.axhline(threshold, color="grey", ls="--", lw=1, label=f"solved ({threshold:g})")

@@ -8,7 +8,7 @@ carry it without importing the checks (which change how a Jupyter kernel shows w
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 _REFERENCE_MARK = "__rl_course_reference__"
 

@@ -12,8 +12,8 @@ would have to be masked out everywhere.)
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -121,7 +121,7 @@ def collect_rollout(
         if cut.any():
             final = np.stack([info["final_obs"][i] for i in np.flatnonzero(cut)])
             next_values[t, cut] = np.asarray(value(final), dtype=float)
-        for key, item in zip(steps, (obs, actions, log_probs, rewards, terminated, truncated, values)):
+        for key, item in zip(steps, (obs, actions, log_probs, rewards, terminated, truncated, values), strict=True):
             steps[key].append(np.asarray(item))
         obs = next_obs
     continuing = ~(steps["terminated"][-1] | steps["truncated"][-1])

@@ -62,7 +62,8 @@ def controls_note(state: dict, model_id: str) -> str | None:
         labels = child_state.get("_options_labels")
         if labels is not None and child_state.get("index") is not None:
             value = labels[child_state["index"]]
-        parts.append(f"{child_state['description']} = {value:.2f}" if isinstance(value, float) else f"{child_state['description']} = {value}")
+        shown = f"{value:.2f}" if isinstance(value, float) else f"{value}"
+        parts.append(f"{child_state['description']} = {shown}")
     return "controls (live in JupyterLab): " + ", ".join(parts) if parts else None
 
 
@@ -136,7 +137,8 @@ def network_references(html: str) -> list[str]:
     """The addresses a page would fetch as it loads: src/href of its tags (the text of inlined scripts aside),
     and url() and @import of its style sheets, that point to http(s) or //."""
     markup = re.sub(r"(<script[^>]*>).*?(</script>)", r"\1\2", html, flags=re.S)
-    found = re.findall(r"""<(?:script|link|img|iframe|source|video|audio)\b[^>]*?\b(?:src|href)\s*=\s*["']((?:https?:)?//[^"']+)["']""", markup)
+    found = re.findall(r"""<(?:script|link|img|iframe|source|video|audio)\b[^>]*?\b(?:src|href)\s*=\s*"""
+                       r"""["']((?:https?:)?//[^"']+)["']""", markup)
     for css in re.findall(r"<style[^>]*>(.*?)</style>", html, flags=re.S):
         found += re.findall(r"""url\(\s*["']?((?:https?:)?//[^)"']+)""", css)
         found += re.findall(r"""@import\s+(?:url\()?["']?((?:https?:)?//[^"')]+)""", css)

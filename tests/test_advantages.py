@@ -106,7 +106,8 @@ def test_grouped_bias_variance_equals_a_direct_per_group_computation():
     """For each group seen n(g) ≥ 2 times: var(g) = np.var(ddof=1), bias(g)² = (np.mean − truth)² − var(g)/n(g);
     both averaged with the weights n(g)/Σn. A group seen once (2) or never (5) is left out."""
     counts = [300, 40, 1, 2, 500, 0]
-    estimates, groups, truth, episodes = synthetic_estimates(counts, bias=[0.5, -0.2, 3.0, 0.3, 0.0, 0.0], sd=[1.0, 0.3, 1.0, 2.0, 0.5, 1.0])
+    estimates, groups, truth, episodes = synthetic_estimates(counts, bias=[0.5, -0.2, 3.0, 0.3, 0.0, 0.0],
+                                                             sd=[1.0, 0.3, 1.0, 2.0, 0.5, 1.0])
     seen = [g for g, n in enumerate(counts) if n >= 2]
     n = np.array([counts[g] for g in seen])
     variance = np.array([np.var(estimates[groups == g], ddof=1) for g in seen])
@@ -121,7 +122,8 @@ def test_grouped_bias_variance_keeps_the_first_estimate_of_a_group_in_each_episo
     """Later estimates of a group within one episode are left out, whatever they are: they see the same future."""
     estimates, groups, truth, episodes = synthetic_estimates([50, 80, 30], bias=[0.2, 0.0, -0.1], sd=[1.0, 0.5, 2.0], seed=3)
     once = advantages.grouped_bias_variance(estimates, groups, truth, episodes)
-    repeated = advantages.grouped_bias_variance(np.r_[estimates, estimates + 100.0], np.r_[groups, groups], truth, np.r_[episodes, episodes])
+    repeated = advantages.grouped_bias_variance(np.r_[estimates, estimates + 100.0], np.r_[groups, groups], truth,
+                                                np.r_[episodes, episodes])
     assert (repeated.bias, repeated.variance) == pytest.approx((once.bias, once.variance), rel=1e-12)
     assert repeated.bias_interval == pytest.approx(once.bias_interval, rel=1e-12)
     with pytest.raises(ValueError, match="one entry each"):
@@ -157,7 +159,8 @@ def test_grouped_bias_variance_recovers_a_known_bias_and_variance():
     true_rms = np.sqrt(w * np.sum(bias**2))
     bias_squared_se = np.sqrt(np.sum(w**2 * (4 * bias**2 * sd**2 / n + 2 * sd**4 / n**2)))
     assert abs(got.bias**2 - true_rms**2) < 4 * bias_squared_se
-    assert got.bias_interval[0] < true_rms < got.bias_interval[1] and got.variance_interval[0] < w * np.sum(sd**2) < got.variance_interval[1]
+    assert got.bias_interval[0] < true_rms < got.bias_interval[1]
+    assert got.variance_interval[0] < w * np.sum(sd**2) < got.variance_interval[1]
     assert got.bias_interval[0] > 0.25  # far from 0
     unbiased = advantages.grouped_bias_variance(*synthetic_estimates([n] * 4, np.zeros(4), sd, seed=2))
     assert unbiased.bias**2 < 4 * np.sqrt(np.sum(w**2 * 2 * sd**4 / n**2))  # b = 0: bias² is 0 within 4 standard errors

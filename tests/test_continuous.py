@@ -133,7 +133,7 @@ def test_evaluation_uses_the_training_statistics_and_leaves_them_unchanged(tmp_p
     assert stats is not None and float(stats.count) == pytest.approx(2048 + 8 + 1e-4)  # the reset and every step
     before = [b.clone() for b in (stats.mean, stats.var, stats.count)]
     ppo.evaluate(training.agent, "Pendulum-v1", n_episodes=2)
-    assert all(torch.equal(a, b) for a, b in zip(before, (stats.mean, stats.var, stats.count)))
+    assert all(torch.equal(a, b) for a, b in zip(before, (stats.mean, stats.var, stats.count), strict=True))
     ppo.save_checkpoint(tmp_path / "pendulum.pt", training.agent, config)
     agent, loaded = ppo.load_checkpoint(tmp_path / "pendulum.pt")
     assert loaded == config and torch.equal(agent.obs_statistics.mean, stats.mean)
@@ -175,11 +175,11 @@ def test_linear_schedule_and_global_gradient_clipping():
         sum((p**3).sum() for p in params).backward()
     norm = ppo.clip_grad_norm_(ours, 0.5)
     assert norm == pytest.approx(float(torch.nn.utils.clip_grad_norm_(theirs, 0.5)), rel=1e-5)
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         torch.testing.assert_close(a.grad, b.grad)
     before = [p.grad.clone() for p in ours]
     ppo.clip_grad_norm_(ours, 100.0)  # below the cap: unchanged, never scaled up
-    for a, b in zip(ours, before):
+    for a, b in zip(ours, before, strict=True):
         torch.testing.assert_close(a.grad, b)
 
 

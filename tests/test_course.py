@@ -2,16 +2,14 @@
 
 import csv
 import json
-import shutil
-from pathlib import Path
 
 import nbformat
 import pytest
-
 from mistakes import catalog, mistakes
+from test_gradebook import gradebook_scores, reported_scores
+
 from rl_course import cli
 from rl_course.course import reports
-from test_gradebook import gradebook_scores, reported_scores
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
 NOTEBOOKS = {"01_td_lambda": "td_lambda.ipynb", "02_forward_backward": "forward_backward.ipynb", "03_gae": "gae.ipynb",

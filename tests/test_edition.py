@@ -2,7 +2,6 @@
 
 import ast
 import contextlib
-import copy
 import importlib
 import io
 import json
@@ -19,10 +18,10 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from test_course import DEMO_CELLS, FULL_MARKS, NOTEBOOKS
 
 from rl_course import advantages, cli, envs, tabular
 from rl_course.course import edition
-from test_course import DEMO_CELLS, FULL_MARKS, NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = Path(__file__).with_name("edition_runner.py")
@@ -206,6 +205,7 @@ def test_the_guard_sees_a_reference_imported_inside_the_answer():
 
     def own_work(rewards, values, lam):
         import numpy as np
+
         from rl_course.tabular import Episode  # a helper of the library, not an answer
         deltas = np.asarray(rewards) - values[:-1]
         return deltas * lam, Episode
@@ -386,7 +386,7 @@ def student_runs(request, student_pythons, editions, tmp_path_factory):
             nbformat.write(_with_solutions_pasted(path, assignment), path)
             paths.append(path)
         records = _run_in(student_pythons[window], paths, tmp)
-        return {assignment: (path, records[str(path)]) for assignment, path in zip(built.open, paths)}
+        return {assignment: (path, records[str(path)]) for assignment, path in zip(built.open, paths, strict=True)}
 
     windows = sorted(_windows_read(request), reverse=True)
     for window in windows:  # built one after the other: the command prints to this process's stdout

@@ -126,7 +126,7 @@ def test_torch_checks_its_arguments_as_numpy_does():
              ("terminated", (r, v, nv, term[:, 0], trunc), r"terminated must have the shape of rewards \(40, 5\), got \(40,\)"),
              ("truncated", (r, v, nv, term, trunc[:3]), r"truncated must have the shape of rewards \(40, 5\), got \(3, 5\)"),
              ("rewards", (r[:, 0], v, nv, term, trunc), r"rewards must be shaped \(T, n_envs\), got \(40,\)")]
-    for name, args, message in wrong:
+    for _name, args, message in wrong:
         with pytest.raises(ValueError, match=message):
             advantages.gae_torch(*args, 0.99, 0.95)
         with pytest.raises(ValueError, match=message):

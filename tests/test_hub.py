@@ -16,7 +16,6 @@ import datetime
 import html
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -453,7 +452,7 @@ def _class_with_a_terminal(hub, browser, screenshots, students, terminal):
 
     # the deadline passes (Formgrader's Manage Assignments sets it too): alice's next submission is late
     # (the next whole second: nbgrader reads the due date to the second, and bob submitted within this one)
-    due = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    due = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S UTC")
     hub.instructor(BIN / "nbgrader", "db", "assignment", "add", ASSIGNMENT, f"--duedate={due}")
 
     # alice's notebook has run: she saves it, validates it and submits it, late

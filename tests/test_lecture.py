@@ -20,7 +20,7 @@ def test_lambda_return_weights_rebuild_the_forward_view(lam, gamma, horizon):
     w = lecture.lambda_return_weights(lam, horizon)
     assert w.shape == (horizon,)
     assert w.sum() == pytest.approx(1.0, abs=1e-12)
-    by_n = [advantages.n_step_estimates(r, v, n, gamma)[0] for n in range(1, horizon)] + [advantages.n_step_estimates(r, v, np.inf, gamma)[0]]
+    by_n = [advantages.n_step_estimates(r, v, n, gamma)[0] for n in [*range(1, horizon), np.inf]]
     assert w @ by_n == pytest.approx(advantages.lambda_estimates(r, v, lam, gamma)[0], abs=1e-12)
 
 
@@ -129,7 +129,8 @@ def test_trace_history_is_what_offline_td_lambda_applies(trace, lam, gamma):
         assert e.shape == (len(episode), 21)
         deltas = advantages.td_errors(episode.rewards, V[episode.states], gamma)
         alpha = 0.1
-        np.testing.assert_allclose(V + alpha * deltas @ e, tabular.td_lambda_episode(V, episode, alpha, lam, gamma, trace, online=False), atol=1e-12)
+        np.testing.assert_allclose(V + alpha * deltas @ e, tabular.td_lambda_episode(V, episode, alpha, lam, gamma, trace, online=False),
+                                   atol=1e-12)
 
 
 def test_trace_history_counts_visits_without_decay():
@@ -150,7 +151,8 @@ def test_trace_history_counts_visits_without_decay():
 def test_random_walk_table_is_assignment_01s_experiment():
     table = lecture.random_walk_table(n_runs=4, seed=2)
     runs = tabular.random_walk_runs(n_runs=4, n_episodes=10, seed=2)
-    errors = tabular.td_lambda_sweep(runs, envs.random_walk_true_values(), np.array(tabular.FIGURE_ALPHAS), tabular.FIGURE_LAMS, progress=False)
+    errors = tabular.td_lambda_sweep(runs, envs.random_walk_true_values(), np.array(tabular.FIGURE_ALPHAS), tabular.FIGURE_LAMS,
+                                     progress=False)
     np.testing.assert_array_equal(table.errors, errors)
     np.testing.assert_array_equal(table.best_alphas, np.array(tabular.FIGURE_ALPHAS)[errors.argmin(axis=1)])
     assert len(table.rows()) == len(tabular.FIGURE_LAMS)

@@ -1,6 +1,7 @@
 """Live figures (rl_course.live): the blitted picture is the figure's, redraws follow the controls, the PNG is exact."""
 
 import io
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -55,7 +56,7 @@ def test_each_blitted_picture_is_the_figure_drawn_in_full(name):
         got = _pixels(renderer.png(panel.update(**values)))
         assert _differs(got, _full_draw(factory, **values)) < 0.002, f"{name} at {values}"
         pictures.append(got)
-    assert all(_differs(a, b) > 0.001 for a, b in zip(pictures, pictures[1:])), f"{name}: a move left the picture as it was"
+    assert all(_differs(a, b) > 0.001 for a, b in pairwise(pictures)), f"{name}: a move left the picture as it was"
     assert _differs(pictures[0], pictures[-1]) == 0.0
 
 

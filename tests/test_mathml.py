@@ -41,7 +41,7 @@ def test_every_formula_of_every_released_notebook_becomes_mathml_and_code_cells_
         nb = nbformat.read(path, as_version=4)
         before = [cell.source for cell in nb.cells]
         nb, _ = MathMLPreprocessor().preprocess(nb, {})
-        for cell, source in zip(nb.cells, before):
+        for cell, source in zip(nb.cells, before, strict=True):
             if cell.cell_type != "markdown":
                 assert cell.source == source
                 continue

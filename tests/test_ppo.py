@@ -24,6 +24,11 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
+def _prefixed(where: str):
+    """A ``msg`` for ``torch.testing.assert_close``: its own message, prefixed with where the two tensors differ."""
+    return lambda message: f"{where}: {message}"
+
+
 def grad_of_surrogate(rho: float, advantage: float, eps: float = 0.2) -> float:
     ratio = torch.tensor([rho], requires_grad=True)
     losses.clipped_surrogate(ratio, torch.tensor([advantage]), eps).backward()
@@ -77,7 +82,8 @@ def test_normalize_and_diagnostics():
 
 
 def test_approx_kl_estimates_the_kl_divergence():
-    old, new = torch.distributions.Categorical(probs=torch.tensor([0.5, 0.5])), torch.distributions.Categorical(probs=torch.tensor([0.6, 0.4]))
+    old = torch.distributions.Categorical(probs=torch.tensor([0.5, 0.5]))
+    new = torch.distributions.Categorical(probs=torch.tensor([0.6, 0.4]))
     actions = torch.multinomial(old.probs, 200_000, replacement=True, generator=torch.Generator().manual_seed(0))
     ratio = torch.exp(new.log_prob(actions) - old.log_prob(actions))
     assert float(losses.approx_kl(ratio)) == pytest.approx(float(torch.distributions.kl_divergence(old, new)), rel=0.05)
@@ -122,8 +128,8 @@ def test_the_categorical_is_torchs_in_values_and_gradients():
     actions = torch.randint(0, 3, (40,))
     ours, theirs = ppo.distributions.Categorical(logits), Categorical(logits=logits)
     outputs = [(d.log_prob(actions), d.entropy()) for d in (ours, theirs)]
-    for (a, b), name in zip(zip(*outputs), ("log_prob", "entropy")):
-        torch.testing.assert_close(a, b, msg=lambda m: f"{name}: {m}")
+    for (a, b), name in zip(zip(*outputs, strict=True), ("log_prob", "entropy"), strict=True):
+        torch.testing.assert_close(a, b, msg=_prefixed(name))
     grads = [torch.autograd.grad(lp.sum() - 0.3 * h.sum(), logits) for lp, h in outputs]
     torch.testing.assert_close(grads[0], grads[1])
     torch.testing.assert_close(ours.probs, theirs.probs)
@@ -133,7 +139,8 @@ def test_the_categorical_is_torchs_in_values_and_gradients():
     torch.testing.assert_close(ours.log_prob(both), theirs.log_prob(both))
     torch.manual_seed(1)
     draws = ppo.distributions.Categorical(torch.tensor([0.0, 1.0, 2.0])).sample((20_000,))
-    np.testing.assert_allclose(np.bincount(draws.numpy(), minlength=3) / 20_000, torch.softmax(torch.tensor([0.0, 1.0, 2.0]), 0), atol=0.015)
+    np.testing.assert_allclose(np.bincount(draws.numpy(), minlength=3) / 20_000, torch.softmax(torch.tensor([0.0, 1.0, 2.0]), 0),
+                               atol=0.015)
 
 
 def trained_a_little(action_space, hidden_sizes=(16, 8)):
@@ -211,8 +218,8 @@ def test_flat_adam_takes_the_steps_of_torchs_adam_and_survives_gradients_set_to_
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], 0.5)
             optimizer.step()
-        for (name, a), b in zip(agent.named_parameters(), plain.parameters()):
-            torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5, msg=lambda m: f"step {step}, {name}: {m}")
+        for (name, a), b in zip(agent.named_parameters(), plain.parameters(), strict=True):
+            torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5, msg=_prefixed(f"step {step}, {name}"))
     assert not torch.equal(agent.log_std, torch.zeros(2))  # every parameter moved, the log-std too
     agent.load_state_dict(plain.state_dict())  # copies in place: the parameters stay views of θ
     torch.testing.assert_close(flat.flat, torch.cat([p.detach().reshape(-1) for p in plain.parameters()]))
@@ -257,9 +264,9 @@ def test_the_flat_optimizer_makes_the_updates_of_plain_torch_adam(objective):
             results.append(ppo.update(agent, optimizer, batch, config, 0.2, kl_coef=0.5))
         for key in results[1]:
             assert results[0][key] == pytest.approx(results[1][key], rel=1e-4, abs=1e-6), f"update {update}: {key}"
-        for (name, a), b in zip(flat.named_parameters(), plain.parameters()):
-            torch.testing.assert_close(a, b, atol=2e-6, rtol=1e-5, msg=lambda m: f"update {update}, {name}: {m}")
-    moved = min(float((b.detach() - s).abs().max()) for b, s in zip(plain.parameters(), start))
+        for (name, a), b in zip(flat.named_parameters(), plain.parameters(), strict=True):
+            torch.testing.assert_close(a, b, atol=2e-6, rtol=1e-5, msg=_prefixed(f"update {update}, {name}"))
+    moved = min(float((b.detach() - s).abs().max()) for b, s in zip(plain.parameters(), start, strict=True))
     assert moved > 1e-3  # every layer moved by far more than the tolerance
     torch.testing.assert_close(flat_optimizer.flat.grad, torch.cat([p.grad.reshape(-1) for p in plain.parameters()]),
                                atol=1e-6, rtol=1e-4)  # the last step's clipped gradient, too
@@ -315,10 +322,10 @@ def test_advantages_are_normalized_over_the_scope_the_config_names(scope):
 
     ppo.update(agent, trainer.make_optimizer(agent, config), batch, config, 0.2, policy_objective=policy, value_loss=spy)
     whole = losses.normalize_advantages(batch["advantages"])
-    for advantages, targets in zip(seen[0::2], seen[1::2]):  # the policy loss comes first in each minibatch
+    for advantages_seen, targets in zip(seen[0::2], seen[1::2], strict=True):  # the policy loss comes first in each minibatch
         idx = (targets.reshape(-1, 1) - batch["targets"].reshape(1, -1)).abs().argmin(1)
         expected = whole[idx] if scope == "batch" else losses.normalize_advantages(batch["advantages"][idx])
-        torch.testing.assert_close(advantages, expected)
+        torch.testing.assert_close(advantages_seen, expected)
 
 
 def test_config_errors_name_the_setting():
@@ -492,10 +499,10 @@ def test_the_notebook_loop_and_the_library_loop_make_the_same_updates(course_roo
     training = ppo.train(config, progress=False,
                          on_iteration=lambda row, run: ours.append([p.detach().clone() for p in run.agent.parameters()]))
     assert len(ours) == len(theirs) == 5
-    for k, (mine, notebooks) in enumerate(zip(ours, theirs)):
-        for (name, _), a, b in zip(training.agent.named_parameters(), mine, notebooks):
-            torch.testing.assert_close(a, b, atol=2e-6, rtol=1e-5, msg=lambda m: f"update {k + 1}, {name}: {m}")
-    for k, (row, their_row) in enumerate(zip(training.history, their_rows)):
+    for k, (mine, notebooks) in enumerate(zip(ours, theirs, strict=True)):
+        for (name, _), a, b in zip(training.agent.named_parameters(), mine, notebooks, strict=True):
+            torch.testing.assert_close(a, b, atol=2e-6, rtol=1e-5, msg=_prefixed(f"update {k + 1}, {name}"))
+    for k, (row, their_row) in enumerate(zip(training.history, their_rows, strict=True)):
         assert row["step"] == their_row["step"]
         np.testing.assert_equal(row["mean_return"], their_row["mean_return"])  # the same episodes: the same actions
         for key in ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "explained_variance"):

@@ -9,15 +9,13 @@ import re
 import socket
 import threading
 import warnings
-from pathlib import Path
 
 import nbformat
 import pytest
+from test_gradebook import gradebook_scores
 
 from rl_course import cli
-from rl_course.course import nbgrader_setup
-from rl_course.course import sandbox
-from test_gradebook import gradebook_scores
+from rl_course.course import nbgrader_setup, sandbox
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
 CONFINED = sandbox.unavailable() is None
@@ -185,7 +183,7 @@ def test_the_kernel_sees_no_course_folder_and_writes_only_in_memory(course_root,
     assert str(course_root / "rl_course") in bound
     assert ["--ro-bind", str(workdir / NOTEBOOK), str(workdir / NOTEBOOK)] == argv[argv.index(str(workdir / NOTEBOOK)) - 1:][:3]
     assert "--unshare-net" in argv and "--clearenv" in argv
-    writable = {argv[i + 1] for i, flag in enumerate(argv) if flag == "--bind"} | {argv[i + 1] for i, flag in enumerate(argv) if flag == "--tmpfs"}
+    writable = {argv[i + 1] for i, flag in enumerate(argv) if flag in ("--bind", "--tmpfs")}
     assert writable == {str(tmp_path / "ipc"), "/tmp", "/dev/shm", str(workdir)}
 
 

@@ -76,7 +76,8 @@ def test_the_deck_runs_top_to_bottom_without_errors(executed):
     nb, _, _ = executed
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    images = [o for o in outputs if "image/png" in o.get("data", {}) or 'src="data:image/png;base64,' in o.get("data", {}).get("text/html", "")]
+    images = [o for o in outputs if "image/png" in o.get("data", {}) or 'src="data:image/png;base64,' in o.get("data", {}).get("text/html",
+                                                                                                                               "")]
     assert len(images) >= 10, f"expected a figure per computed slide, got {len(images)}"
     live_figures = [o for o in outputs if 'class="rl-live"' in o.get("data", {}).get("text/html", "")]
     assert len(live_figures) == len(PANELS)
@@ -124,7 +125,8 @@ def test_the_exported_page_is_self_contained(executed, page):
     assert len(re.findall(r"<section[^>]*>\s*<section", html)) == slides.count_slides(nb)
     assert len(re.findall(r'<img[^>]*src="data:image/png;base64', html)) >= 10
     assert "application/vnd.jupyter.widget" not in html and "HBox(children" not in html
-    assert "controls (live in JupyterLab): ε = 0.20, advantage = A &gt; 0" in html or "controls (live in JupyterLab): ε = 0.20, advantage = A > 0" in html
+    assert ("controls (live in JupyterLab): ε = 0.20, advantage = A &gt; 0" in html
+            or "controls (live in JupyterLab): ε = 0.20, advantage = A > 0" in html)
     assert "Traceback" not in html
 
 

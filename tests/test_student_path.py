@@ -129,7 +129,8 @@ def solution_code(grade_id: str) -> str:
 
 
 def press_validate(page, screenshot: Path) -> str:
-    page.get_by_role("toolbar", name="main area toolbar").get_by_text("Validate", exact=True).click()  # the button, not the word in the text
+    page.get_by_role("toolbar", name="main area toolbar").get_by_text("Validate",
+                                                                      exact=True).click()  # the button, not the word in the text
     dialog = page.locator(".jp-Dialog")
     dialog.wait_for(timeout=240_000)
     page.locator(".jp-Dialog #validation-message").wait_for(timeout=240_000)
@@ -180,7 +181,8 @@ def test_a_laptop_student_validates_01_in_jupyterlab_as_rl_course_validate_does(
             dialog = press_validate(page, screenshots / "02_validate_untouched.png")
             code, output = command.result()
             assert "failed" in dialog.lower() and code == 1, (dialog[:2000], output[-2000:])
-            assert failed_cells(dialog) == failed_cells(output) == [c.source.splitlines()[0][:60] for c in graded], (dialog[:3000], output[-3000:])
+            assert failed_cells(dialog) == failed_cells(output) == [c.source.splitlines()[0][:60] for c in graded], (dialog[:3000],
+                                                                                                                     output[-3000:])
             assert "td_error is not written yet" in dialog and "td_lambda_episode is not written yet" in dialog
             assert "NotImplementedError\n" not in dialog and "checks.py" not in dialog  # named, and the checks' frames hidden
 

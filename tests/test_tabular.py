@@ -121,7 +121,7 @@ def test_sweep_reproduces_the_textbook_figure():
 def test_sample_episodes_is_reproducible_and_ends_at_a_terminal():
     env = gym.make("rl_course/RandomWalk-v0")
     a, b = tabular.sample_episodes(env, 3, seed=5), tabular.sample_episodes(env, 3, seed=5)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x.states, y.states)
         assert x.states[0] == 10 and x.states[-1] in (0, 20)
         assert x.rewards[-1] == (1.0 if x.states[-1] == 20 else -1.0) and not x.rewards[:-1].any()

@@ -40,7 +40,8 @@ from rl_course.ppo.optimization import clip_grad_norm_, linear_schedule
 from rl_course.ppo.trainer import Training, clipped_update, kl_penalty_update, train, update
 
 __all__ = [
-    "PPOConfig", "ActorCritic", "Training", "train", "update", "clipped_update", "kl_penalty_update", "evaluate", "save_checkpoint", "load_checkpoint",
+    "PPOConfig", "ActorCritic", "Training", "train", "update", "clipped_update", "kl_penalty_update", "evaluate",
+    "save_checkpoint", "load_checkpoint",
     "render_episode", "save_gif", "probability_ratio", "clipped_surrogate", "clipped_value_loss",
     "normalize_advantages", "approx_kl", "clip_fraction", "explained_variance", "PRESETS", "gaussian_log_prob",
     "gaussian_entropy", "gaussian_kl", "sample_actions", "kl_divergence", "orthogonal_matrix", "NormalizeObservation",

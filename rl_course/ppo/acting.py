@@ -17,7 +17,6 @@ measure, Adam over one flat tensor, lives where the optimizer is built (``optimi
 from __future__ import annotations
 
 import numpy as np
-import torch
 from torch import nn
 
 from rl_course.ppo.distributions import LOG_2PI

@@ -42,7 +42,8 @@ class PPOConfig:
     normalize_advantages: bool = True
     """normalize Ψ^GAE to zero mean and unit variance (torch's unbiased std), over what ``advantage_scope`` says."""
     advantage_scope: str = "minibatch"
-    """what the advantages are normalized over: "minibatch" (each minibatch just before its loss, as CleanRL and SB3) or "batch" (the whole rollout once)."""
+    """what the advantages are normalized over: "minibatch" (each minibatch just before its loss, as CleanRL and SB3)
+    or "batch" (the whole rollout once)."""
     ent_coef: float = 0.0
     """weight of the entropy bonus."""
     vf_coef: float = 0.5
@@ -66,7 +67,8 @@ class PPOConfig:
     reward_clip: float = 10.0
     """clip of the scaled rewards."""
     orthogonal_init: bool = True
-    """orthogonal weights (gains √2 hidden, the ReLU gain that OpenAI baselines uses with tanh; 0.01 policy output, 1 critic output) and zero biases; False: torch's default init."""
+    """orthogonal weights (gains √2 hidden, the ReLU gain that OpenAI baselines uses with tanh; 0.01 policy output, 1 critic output)
+    and zero biases; False: torch's default init."""
     log_std_init: float = 0.0
     """log σ of a Gaussian policy at the start (state-independent, learned)."""
     hidden_sizes: tuple[int, ...] = (64, 64)
@@ -79,7 +81,7 @@ class PPOConfig:
     """keyword arguments for gymnasium.make (e.g. max_episode_steps)."""
 
     @classmethod
-    def for_env(cls, env_id: str, **overrides) -> "PPOConfig":
+    def for_env(cls, env_id: str, **overrides) -> PPOConfig:
         """The config for ``env_id``: its preset in ``PRESETS`` (the class defaults where it has none), then ``overrides``."""
         return cls(**{"env_id": env_id, **PRESETS.get(env_id, {}), **overrides})
 
@@ -115,7 +117,8 @@ class PPOConfig:
         if self.objective not in OBJECTIVES:
             raise ValueError(f"PPOConfig.objective must be one of {', '.join(map(repr, OBJECTIVES))}, got {self.objective!r}")
         if self.advantage_scope not in ADVANTAGE_SCOPES:
-            raise ValueError(f"PPOConfig.advantage_scope must be one of {', '.join(map(repr, ADVANTAGE_SCOPES))}, got {self.advantage_scope!r}")
+            raise ValueError(f"PPOConfig.advantage_scope must be one of {', '.join(map(repr, ADVANTAGE_SCOPES))}, "
+                             f"got {self.advantage_scope!r}")
         if self.clip_value is not None and not self.clip_value > 0:
             raise ValueError(f"PPOConfig.clip_value must be positive or None, got {self.clip_value}")
         if self.minibatch_size > self.batch_size:

@@ -5,7 +5,8 @@ actions as formulas on torch tensors.
 whose log-std log σ is one parameter per action dimension, the same in every state. The action
 dimensions are independent, so log-probabilities, entropies and KL divergences are sums over them.
 ``ActorCritic`` computes the same quantities with ``torch.distributions`` (``Independent(Normal)``), and
-``acting`` the log-probability of its samples in numpy; these functions spell them out (the notebook of assignment 05 has students write them).
+``acting`` the log-probability of its samples in numpy; these functions spell them out (the notebook of assignment 05 has
+students write them).
 """
 
 from __future__ import annotations

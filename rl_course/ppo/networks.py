@@ -22,10 +22,10 @@ import torch
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
-from rl_course.reference import reference
 from rl_course.ppo import acting
 from rl_course.ppo.distributions import Categorical
 from rl_course.ppo.normalization import ObservationStatistics
+from rl_course.reference import reference
 
 HIDDEN_GAIN, POLICY_GAIN, VALUE_GAIN = math.sqrt(2), 0.01, 1.0  # the customary gains of orthogonal initialization
 
@@ -61,7 +61,7 @@ def mlp(sizes: list[int], output_gain: float, orthogonal: bool = True) -> nn.Seq
     Hidden layers start orthogonal with gain √2, the output layer with ``output_gain``.
     """
     layers = []
-    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         last = k == len(sizes) - 2
         layers.append(linear(n_in, n_out, output_gain if last else HIDDEN_GAIN, orthogonal))
         if not last:
@@ -113,7 +113,7 @@ class ActorCritic(nn.Module):
         self.rng = np.random.default_rng(int(torch.randint(2**62, ())))  # acting's sampler, seeded from torch's
 
     @classmethod
-    def for_config(cls, config, observation_space: gym.Space, action_space: gym.Space) -> "ActorCritic":
+    def for_config(cls, config, observation_space: gym.Space, action_space: gym.Space) -> ActorCritic:
         """The actor-critic a ``PPOConfig`` describes (layers, initial log-std, initialization, observation statistics)."""
         return cls(observation_space, action_space, config.hidden_sizes, log_std_init=config.log_std_init,
                    orthogonal_init=config.orthogonal_init, obs_clip=config.obs_clip if config.normalize_observations else None)

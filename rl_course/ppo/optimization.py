@@ -5,7 +5,7 @@ speed measure of the update, with the figure that justifies it (``FlatAdam``).""
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn
@@ -86,7 +86,7 @@ class FlatAdam(torch.optim.Adam):
         grad = self.flat.grad
         grad.zero_()
         start, size = grad.data_ptr(), grad.element_size()
-        for p, offset in zip(self.members, self.offsets):
+        for p, offset in zip(self.members, self.offsets, strict=True):
             if p.grad is None or p.grad.data_ptr() != start + offset * size:
                 p.grad = grad[offset : offset + p.numel()].view_as(p)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -21,7 +21,6 @@ import torch
 from tqdm.auto import tqdm
 
 from rl_course import advantages as adv
-from rl_course.reference import reference
 from rl_course.ppo.config import PPOConfig
 from rl_course.ppo.losses import (
     adapt_kl_coef,
@@ -37,6 +36,7 @@ from rl_course.ppo.losses import (
 from rl_course.ppo.networks import ActorCritic, kl_divergence
 from rl_course.ppo.normalization import make_training_env
 from rl_course.ppo.optimization import linear_schedule, make_optimizer
+from rl_course.reference import reference
 from rl_course.rollouts import collect_rollout
 
 RETURN_WINDOW = 20  # "mean return" is over the last 20 finished episodes
@@ -83,7 +83,7 @@ def train(
     policy_objective: Callable = clipped_surrogate,
     value_loss: Callable = clipped_value_loss,
     progress: bool = True,
-    on_iteration: Callable[[dict, "Training"], None] | None = None,
+    on_iteration: Callable[[dict, Training], None] | None = None,
     stop_when_solved: bool = False,
 ) -> Training:
     """Train PPO as ``config`` says; returns a ``Training``.
@@ -127,7 +127,7 @@ def _train(config, gae, policy_objective, value_loss, progress, on_iteration, st
                 agent.obs_statistics.load(observation_normalizer.obs_rms)
             first_new = len(training.episodes)
             ends = episode_end_steps(rollout, step)
-            training.episodes += [(int(end), float(r)) for end, r in zip(ends, rollout.episode_returns)]
+            training.episodes += [(int(end), float(r)) for end, r in zip(ends, rollout.episode_returns, strict=True)]
             step += config.batch_size
 
             # 2. advantages Ψ^GAE and critic targets y = Ψ^GAE + V_old

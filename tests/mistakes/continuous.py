@@ -12,10 +12,12 @@ MISTAKES = {
         LOG_PROB | {"test_sample_actions_stored"}, "log π(a|s) with 3 action dimensions: expected shape (6,), got shape (6, 3)",
         replace=("    return per_dim.sum(-1)", "    return per_dim")),
     "log_prob_mean_over_dimensions": mistake(
-        "gaussian_log_prob", "the mean over action dimensions instead of the sum", {"test_gaussian_log_prob_dimensions", "test_sample_actions_stored"},
+        "gaussian_log_prob", "the mean over action dimensions instead of the sum",
+        {"test_gaussian_log_prob_dimensions", "test_sample_actions_stored"},
         "not their mean", replace=("    return per_dim.sum(-1)", "    return per_dim.mean(-1)")),
     "log_prob_sigma_for_variance": mistake(
-        "gaussian_log_prob", "(a − μ)² / 2σ instead of / 2σ²", LOG_PROB | {"test_sample_actions_stored"}, "log π(a|s), one dimension at row=1",
+        "gaussian_log_prob", "(a − μ)² / 2σ instead of / 2σ²", LOG_PROB | {"test_sample_actions_stored"},
+        "log π(a|s), one dimension at row=1",
         replace=("(2 * torch.exp(2 * log_std))", "(2 * torch.exp(log_std))")),
     "log_prob_without_log_std": mistake(
         "gaussian_log_prob", "the normalizing −log σ left out", LOG_PROB, "log π(a|s), one dimension at row=0",
@@ -41,7 +43,8 @@ MISTAKES = {
     "clipped_action_stored": mistake(
         "sample_actions", "the clipped action stored and scored instead of the sample", {"test_sample_actions_stored"},
         "store the sample a itself, not the clipped action",
-        replace=("        log_probs = gaussian_log_prob(mean, log_std, actions)\n    return actions, log_probs, np.clip(actions.numpy(), low, high)",
+        replace=("        log_probs = gaussian_log_prob(mean, log_std, actions)\n    return actions, log_probs, np.clip(actions.numpy(), "
+                 "low, high)",
                  "        actions = actions.clamp(low, high)\n        log_probs = gaussian_log_prob(mean, log_std, actions)\n"
                  "    return actions, log_probs, actions.numpy()")),
     "clipped_action_scored": mistake(
@@ -121,7 +124,8 @@ MISTAKES = {
         replace=("    q, r = torch.linalg.qr(torch.randn(tall, generator=generator))\n    q = q * torch.sign(torch.diagonal(r))",
                  "    q = torch.randn(tall, generator=generator)\n    q = q / q.norm(dim=0)")),
     "orthogonal_without_sign_correction": mistake(
-        "orthogonal_matrix", "Q of the QR decomposition used as it is, without Q ← Q diag(sign(diag R)): orthogonal, but not uniformly distributed",
+        "orthogonal_matrix",
+        "Q of the QR decomposition used as it is, without Q ← Q diag(sign(diag R)): orthogonal, but not uniformly distributed",
         {"test_orthogonal_rectangular"}, "flips the sign of some columns of Q",
         replace=("    q = q * torch.sign(torch.diagonal(r))\n", "")),
     "schedule_reaches_zero": mistake(
@@ -144,9 +148,11 @@ MISTAKES = {
         "clip_grad_norm_", "every gradient rescaled to norm max_norm, short ones stretched", {"test_clip_grad_global"},
         "never scaled up", replace=("factor = min(1.0, max_norm / (norm + 1e-6))", "factor = max_norm / (norm + 1e-6)")),
     "gradient_parameters_walked_twice": mistake(
-        "clip_grad_norm_", "parameters walked twice, for the norm and for the scaling: a generator such as model.parameters() is empty the second time",
+        "clip_grad_norm_",
+        "parameters walked twice, for the norm and for the scaling: a generator such as model.parameters() is empty the second time",
         {"test_clip_grad_global"}, "model.parameters() is a generator",
-        replace=("    for g in grads:\n        g.mul_(factor)", "    for g in (p.grad for p in parameters if p.grad is not None):\n        g.mul_(factor)")),
+        replace=("    for g in grads:\n        g.mul_(factor)",
+                 "    for g in (p.grad for p in parameters if p.grad is not None):\n        g.mul_(factor)")),
     "kl_wrong_direction": mistake(
         "gaussian_kl", "KL(π_θ ‖ π_old): the expectation over the new policy", {"test_gaussian_kl_direction"},
         "the expectation is over π_old",
@@ -162,7 +168,8 @@ MISTAKES = {
         "gaussian_kl", "computed in numpy and turned back into a tensor: the right value, no gradient toward π_θ",
         {"test_gaussian_kl_direction"}, "returns no gradient toward μ and log σ of π_θ",
         replace=("    return (log_std - log_std_old + (var_old + (mean_old - mean) ** 2) / (2 * var) - 0.5).sum(-1)",
-                 "    return torch.as_tensor((log_std - log_std_old + (var_old + (mean_old - mean) ** 2) / (2 * var) - 0.5).sum(-1).detach().numpy())")),
+                 "    return torch.as_tensor((log_std - log_std_old + (var_old + (mean_old - mean) ** 2) / (2 * var) - "
+                 "0.5).sum(-1).detach().numpy())")),
     "kl_penalty_added": mistake(
         "kl_penalty_objective", "E[ρΨ] + C·KL: the penalty's sign flipped, a bonus for moving away", {"test_kl_penalty_objective"},
         "the penalty is subtracted", replace=("- kl_coef * kl.mean()", "+ kl_coef * kl.mean()")),

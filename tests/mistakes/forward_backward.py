@@ -16,11 +16,13 @@ TRUE_ONLINE = {"test_true_online_td0", "test_true_online_equals_online_lambda_re
 MISTAKES = {
     # The backward view and the offline λ-return are built on td_errors: they inherit its mistakes.
     "psi_1_bootstraps_past_the_end": mistake(
-        "td_errors", "Ψ₍₁₎ of the last step bootstraps from V(s_T)", {"test_td_errors_terminal", "test_backward_general"} | OWN_VIEWS, "not r + γ V(s_T)",
+        "td_errors", "Ψ₍₁₎ of the last step bootstraps from V(s_T)", {"test_td_errors_terminal", "test_backward_general"} | OWN_VIEWS,
+        "not r + γ V(s_T)",
         source="def td_errors(rewards, values, gamma=1.0):\n    v = np.asarray(values, dtype=float)\n"
                "    return np.asarray(rewards, dtype=float) + gamma * v[1:] - v[:-1]\n"),
     "psi_1_undiscounted": mistake(
-        "td_errors", "γ left out of Ψ₍₁₎", TD_ERRORS | BACKWARD | {"test_offline_equals_offline_td_lambda"}, "Ψ₍₁₎ at t=0: expected -0.4, got -0.3",
+        "td_errors", "γ left out of Ψ₍₁₎", TD_ERRORS | BACKWARD | {"test_offline_equals_offline_td_lambda"},
+        "Ψ₍₁₎ at t=0: expected -0.4, got -0.3",
         replace=("return r + gamma * next_values - v[:-1]", "return r + next_values - v[:-1]")),
     "psi_1_shifted_by_one": mistake(
         "td_errors", "V(s_t) and V(s_{t+1}) taken one step apart from r_t", TD_ERRORS | BACKWARD | OFFLINE, "Ψ₍₁₎ at t=0: expected -0.4",
@@ -29,13 +31,16 @@ MISTAKES = {
         "n_step_estimates", "Ψ₍N₎ sums N + 1 rewards", N_STEP | LAMBDA | OWN_VIEWS, "Ψ₍N₎ sums the N rewards",
         replace=("end = T if n == np.inf else min(t + int(n), T)", "end = T if n == np.inf else min(t + int(n) + 1, T)")),
     "n_step_bootstraps_past_the_end": mistake(
-        "n_step_estimates", "Ψ₍N₎ near the end bootstraps from V(s_T)", {"test_n_step_end_of_episode", "test_lambda_general"} | OWN_VIEWS, "no value is bootstrapped from s_T",
+        "n_step_estimates", "Ψ₍N₎ near the end bootstraps from V(s_T)", {"test_n_step_end_of_episode", "test_lambda_general"} | OWN_VIEWS,
+        "no value is bootstrapped from s_T",
         replace=("        if end < T:\n", "        if end <= T:\n")),
     "n_step_undiscounted_bootstrap": mistake(
-        "n_step_estimates", "V(s_{t+N}) not discounted by γ^N", N_STEP | {"test_lambda_limits", "test_lambda_general"} | OWN_VIEWS, "bootstraps from V(s_{t+N}) with γ^N",
+        "n_step_estimates", "V(s_{t+N}) not discounted by γ^N", N_STEP | {"test_lambda_limits", "test_lambda_general"} | OWN_VIEWS,
+        "bootstraps from V(s_{t+N}) with γ^N",
         replace=("out[t] += gamma ** (end - t) * v[end]", "out[t] += v[end]")),
     "lambda_weights_do_not_sum_to_one": mistake(
-        "lambda_estimates", "the Monte-Carlo term gets (1 − λ)λ^{T−t−1} instead of the remaining λ^{T−t−1}", LAMBDA | OWN_VIEWS, "λ^{T−t−1} in all",
+        "lambda_estimates", "the Monte-Carlo term gets (1 − λ)λ^{T−t−1} instead of the remaining λ^{T−t−1}", LAMBDA | OWN_VIEWS,
+        "λ^{T−t−1} in all",
         replace=("+ lam ** (T - t - 1) * monte_carlo[t]", "+ (1 - lam) * lam ** (T - t - 1) * monte_carlo[t]")),
     "lambda_weights_off_by_one": mistake(
         "lambda_estimates", "λ^N instead of λ^{N−1}", {"test_lambda_limits", "test_lambda_general"} | OWN_VIEWS, "Ψ^λ with λ = 0 at t=0",
@@ -44,7 +49,8 @@ MISTAKES = {
         "lambda_estimates", "the Monte-Carlo term left out at the end of the episode", LAMBDA | OWN_VIEWS, "belong to Ψ₍∞₎",
         replace=("+ lam ** (T - t - 1) * monte_carlo[t]", "")),
     "backward_view_without_gamma": mistake(
-        "backward_view_estimates", "Ψ^λ(s_t) = Ψ₍₁₎ + λΨ^λ(s_{t+1}): γ forgotten", BACKWARD | {"test_offline_equals_offline_td_lambda"}, "backward-view Ψ^λ with λ = 0.8, γ = 0.9",
+        "backward_view_estimates", "Ψ^λ(s_t) = Ψ₍₁₎ + λΨ^λ(s_{t+1}): γ forgotten", BACKWARD | {"test_offline_equals_offline_td_lambda"},
+        "backward-view Ψ^λ with λ = 0.8, γ = 0.9",
         replace=("following = deltas[t] + gamma * lam * following", "following = deltas[t] + lam * following")),
     "backward_view_forwards": mistake(
         "backward_view_estimates", "the recursion runs forward in time", BACKWARD | OFFLINE, "start the recursion at the last step",
@@ -54,7 +60,8 @@ MISTAKES = {
         replace=("        following = deltas[t] + gamma * lam * following\n        out[t] = following",
                  "        out[t] = following\n        following = deltas[t] + gamma * lam * following")),
     "revisits_dropped_by_fancy_indexing": mistake(
-        "offline_lambda_return_episode", "V[states] += … keeps one update per state", {"test_offline_equals_offline_td_lambda"}, "every visit of a state adds its own α Ψ^λ",
+        "offline_lambda_return_episode", "V[states] += … keeps one update per state", {"test_offline_equals_offline_td_lambda"},
+        "every visit of a state adds its own α Ψ^λ",
         replace=("np.add.at(V_new, episode.states[:-1], alpha * psi)", "V_new[episode.states[:-1]] += alpha * psi")),
     "offline_updates_the_terminal_state": mistake(
         "offline_lambda_return_episode", "the terminal state s_T gets an update too", OFFLINE, "episode 0 at state=0: expected 0",
@@ -73,7 +80,8 @@ MISTAKES = {
         replace=("e[s] += 1.0 - alpha * gamma * lam * e_before", "e[s] += 1.0")),
     "true_online_trace_kept_between_episodes": mistake(
         "true_online_td_lambda_episode", "the dutch traces are created once, at module level, and carry over into the next episode",
-        {"test_true_online_equals_online_lambda_return", "test_true_online_episodes"}, "e := 0 and V_old := 0 at the start of every episode",
+        {"test_true_online_equals_online_lambda_return", "test_true_online_episodes"},
+        "e := 0 and V_old := 0 at the start of every episode",
         source="e = None  # the dutch traces e(s), created on the first call\n\n"
                "def true_online_td_lambda_episode(V, episode, alpha, lam, gamma=1.0):\n"
                "    global e\n"
@@ -95,7 +103,8 @@ MISTAKES = {
                "        v_old = v_next\n"
                "    return V_new\n"),
     "true_online_v_old_not_carried": mistake(
-        "true_online_td_lambda_episode", "V_old never updated: the correction term is always V(s) − 0", {"test_true_online_equals_online_lambda_return", "test_true_online_episodes"}, "V_old := 0 at the start of every episode",
+        "true_online_td_lambda_episode", "V_old never updated: the correction term is always V(s) − 0",
+        {"test_true_online_equals_online_lambda_return", "test_true_online_episodes"}, "V_old := 0 at the start of every episode",
         replace=("        v_old = v_next\n", "")),
 }
 

@@ -9,7 +9,8 @@ GAE = {"test_gae_basic", "test_gae_done_alignment", "test_gae_truncation", "test
 
 MISTAKES = {
     "time_limit_treated_as_termination": mistake(
-        "collect_rollout", "a truncated step gets V = 0 after it instead of V(final observation)", {"test_collect_truncation"}, "a truncated step bootstraps from value(info['final_obs'][i])",
+        "collect_rollout", "a truncated step gets V = 0 after it instead of V(final observation)", {"test_collect_truncation"},
+        "a truncated step bootstraps from value(info['final_obs'][i])",
         replace=('next_values[t, i] = value(info["final_obs"][i][None])[0]', "next_values[t, i] = 0.0")),
     "next_value_from_the_reset_observation": mistake(
         "collect_rollout", "after an episode ends, V(s_{t+1}) is read from the next episode's first observation",
@@ -20,10 +21,12 @@ MISTAKES = {
         "rollout.observations at t=0",
         replace=("zip(record, (obs, actions, log_probs", "zip(record, (next_obs, actions, log_probs")),
     "last_step_not_bootstrapped": mistake(
-        "collect_rollout", "the rollout's last step gets V = 0 after it", {"test_collect_truncation", "test_collect_episode_ends"}, "value(last obs) after the last",
+        "collect_rollout", "the rollout's last step gets V = 0 after it", {"test_collect_truncation", "test_collect_episode_ends"},
+        "value(last obs) after the last",
         replace=("    next_values[-1][ongoing] = value(obs)[ongoing]\n", "")),
     "terminal_bootstrapped": mistake(
-        "td_errors", "Ψ₍₁₎ bootstraps past a terminal step", {"test_td_errors_ends"} | GAE - {"test_gae_basic"}, "a terminated step's target is r_t alone",
+        "td_errors", "Ψ₍₁₎ bootstraps past a terminal step", {"test_td_errors_ends"} | GAE - {"test_gae_basic"},
+        "a terminated step's target is r_t alone",
         replace=("gamma * not_terminated * np.asarray(next_values, dtype=float)", "gamma * np.asarray(next_values, dtype=float)")),
     "batched_psi_1_undiscounted": mistake(
         "td_errors", "γ left out of Ψ₍₁₎", TD_ERRORS | GAE, "Ψ₍₁₎ at t=0, env=0: expected 0.55, got 0.6",
@@ -35,7 +38,8 @@ MISTAKES = {
     # Every hidden GAE test has episode ends, so a misaligned done flag fails all of them.
     "done_t_instead_of_done_t_plus_1": mistake(
         "gae", "the recursion is cut with done_t instead of done_{t+1}",
-        {"test_gae_done_alignment", "test_gae_truncation", "test_gae_batch", "test_gae_general"}, "cut the trace with the flag of step t (done_{t+1})",
+        {"test_gae_done_alignment", "test_gae_truncation", "test_gae_batch", "test_gae_general"},
+        "cut the trace with the flag of step t (done_{t+1})",
         replace=("np.where(ended[t], 0.0, following)", "np.where(ended[t - 1], 0.0, following)")),
     "recursion_not_reset_at_episode_ends": mistake(
         "gae", "Ψ^GAE flows across episode ends", GAE - {"test_gae_basic"}, "cut the trace with the flag of step t",
@@ -47,9 +51,11 @@ MISTAKES = {
     "across_the_environment_axis": mistake(
         "gae", "the recursion runs over environments instead of time (a batch flattened the wrong way)",
         {"test_gae_truncation", "test_gae_batch", "test_gae_general"}, "each column (environment) has its own episode ends",
-        replace=("    for t in reversed(range(deltas.shape[0])):\n        following = deltas[t] + lam * gamma * np.where(ended[t], 0.0, following)\n        out[t] = following",
+        replace=("    for t in reversed(range(deltas.shape[0])):\n        following = deltas[t] + lam * gamma * np.where(ended[t], 0.0, "
+                 "following)\n        out[t] = following",
                  "    flat_d, flat_e = deltas.T.ravel(), ended.T.ravel()\n    acc, res = 0.0, np.zeros_like(flat_d)\n"
-                 "    for k in reversed(range(len(flat_d))):\n        acc = flat_d[k] + lam * gamma * (0.0 if flat_e[k] else acc)\n        res[k] = acc\n"
+                 "    for k in reversed(range(len(flat_d))):\n        acc = flat_d[k] + lam * gamma * (0.0 if flat_e[k] else acc)\n        "
+                 "res[k] = acc\n"
                  "    out = res.reshape(deltas.shape[1], deltas.shape[0]).T")),
 }
 
@@ -61,7 +67,8 @@ MISTAKES.update({
         {"test_collect_truncation"}, "counts as terminated",
         replace=("truncated = truncated & ~terminated", "terminated = terminated & ~truncated")),
     "last_step_bootstraps_from_the_next_rollout": mistake(
-        "collect_rollout", "after the last step every environment bootstraps from value(last observation), even one whose episode just ended",
+        "collect_rollout",
+        "after the last step every environment bootstraps from value(last observation), even one whose episode just ended",
         {"test_collect_truncation", "test_collect_episode_ends"}, "rollout.next_values",
         replace=("    next_values[-1][ongoing] = value(obs)[ongoing]\n", "    next_values[-1] = value(obs)\n")),
     "log_prob_of_another_sample": mistake(
@@ -69,13 +76,15 @@ MISTAKES.update({
         {"test_collect_episode_ends"}, "rollout.log_probs of a stochastic policy",
         replace=("        actions, log_probs = policy(obs)\n", "        actions, _ = policy(obs)\n        _, log_probs = policy(obs)\n")),
     "batched_psi_1_masks_next_values_in_place": mistake(
-        "td_errors", "next_values multiplied by (1 − terminated) in the caller's array", {"test_td_errors_ends", "test_gae_batch"}, "the input array next_values was modified in place",
+        "td_errors", "next_values multiplied by (1 − terminated) in the caller's array", {"test_td_errors_ends", "test_gae_batch"},
+        "the input array next_values was modified in place",
         source="def td_errors(rewards, values, next_values, terminated, gamma):\n"
                "    next_values = np.asarray(next_values, dtype=float)\n"
                "    next_values *= 1.0 - np.asarray(terminated, dtype=float)\n"
                "    return np.asarray(rewards, dtype=float) + gamma * next_values - np.asarray(values, dtype=float)\n"),
     "gae_merges_the_flags_in_place": mistake(
-        "gae", "terminated |= truncated on the caller's array", {"test_gae_truncation", "test_gae_batch", "test_gae_general"}, "Ψ^GAE with episodes truncated at (t=3, env=0)",
+        "gae", "terminated |= truncated on the caller's array", {"test_gae_truncation", "test_gae_batch", "test_gae_general"},
+        "Ψ^GAE with episodes truncated at (t=3, env=0)",
         replace=("ended = np.asarray(terminated, dtype=bool) | np.asarray(truncated, dtype=bool)",
                  "ended = np.asarray(terminated, dtype=bool)\n    ended |= np.asarray(truncated, dtype=bool)")),
 })

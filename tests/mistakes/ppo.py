@@ -55,10 +55,12 @@ MISTAKES = {
         "clipped_surrogate", "the sum over the batch instead of the mean", {"test_surrogate_values"}, "L^CLIP: expected 0.08",
         replace=("* advantages).mean()", "* advantages).sum()"), may_also_fail=TRAINING),
     "clip_range_fixed_at_0_2": mistake(
-        "clipped_surrogate", "ρ clipped to [0.8, 1.2] whatever ε is given", {"test_surrogate_positive_advantage", "test_surrogate_negative_advantage"},
+        "clipped_surrogate", "ρ clipped to [0.8, 1.2] whatever ε is given",
+        {"test_surrogate_positive_advantage", "test_surrogate_negative_advantage"},
         "not a fixed 0.2", replace=("torch.clamp(ratio, 1 - eps, 1 + eps)", "torch.clamp(ratio, 0.8, 1.2)"), may_also_fail=TRAINING),
     "critic_clipped_around_the_target": mistake(
-        "clipped_value_loss", "the critic's clip range is centred on y instead of V_old", {"test_value_loss_values", "test_value_loss_clip_centre"},
+        "clipped_value_loss", "the critic's clip range is centred on y instead of V_old",
+        {"test_value_loss_values", "test_value_loss_clip_centre"},
         "around V_old and not around y",
         replace=("(targets - old_values - torch.clamp(values - old_values, -eps, eps)) ** 2",
                  "(targets - torch.clamp(values, targets - eps, targets + eps)) ** 2")),
@@ -81,8 +83,10 @@ MISTAKES = {
         "normalize_advantages", "(Ψ − mean Ψ) / std Ψ without the 1e-8: NaN for a minibatch of equal advantages", {"test_normalize"},
         "keep the + 1e-8", replace=("(advantages.std() + 1e-8)", "advantages.std()")),
     "advantages_normalized_over_the_whole_batch": mistake(
-        "ppo_update", "advantages normalized once over the batch, not per minibatch", {"test_update_minibatches"}, "normalize within each minibatch",
-        replace=('adv = batch["advantages"][idx]\n            if config.normalize_advantages:\n                adv = normalize_advantages(adv)',
+        "ppo_update", "advantages normalized once over the batch, not per minibatch", {"test_update_minibatches"},
+        "normalize within each minibatch",
+        replace=('adv = batch["advantages"][idx]\n            if config.normalize_advantages:\n                adv = '
+                 'normalize_advantages(adv)',
                  'adv = normalize_advantages(batch["advantages"])[idx]')),
     "advantages_not_normalized": mistake(
         "ppo_update", "advantages never normalized", {"test_update_minibatches"}, "normalize within each minibatch",
@@ -94,12 +98,14 @@ MISTAKES = {
                  '            adv = normalize_advantages(adv)\n')),
     "update_clips_with_config_clip_eps": mistake(
         "ppo_update", "ρ clipped with config.clip_eps instead of the annealed ε given to ppo_update", {"test_update_steps"},
-        "not the ε = 0.15 given to ppo_update", replace=("policy_objective(ratio, adv, eps)", "policy_objective(ratio, adv, config.clip_eps)"),
+        "not the ε = 0.15 given to ppo_update",
+        replace=("policy_objective(ratio, adv, eps)", "policy_objective(ratio, adv, config.clip_eps)"),
         may_also_fail=TRAINING),
     "last_minibatch_dropped": mistake(
         "ppo_update", "only full minibatches: the transitions left over when minibatch_size does not divide the batch are never used",
         {"test_update_minibatches", "test_update_steps"}, "the 2 left over",
-        replace=("for start in range(0, n, config.minibatch_size):", "for start in range(0, n - config.minibatch_size + 1, config.minibatch_size):"),
+        replace=("for start in range(0, n, config.minibatch_size):",
+                 "for start in range(0, n - config.minibatch_size + 1, config.minibatch_size):"),
         may_also_fail=TRAINING),
     "entropy_bonus_as_a_float": mistake(
         "ppo_update", "the entropy taken as a Python float: the right value in the loss, no gradient, no bonus",
@@ -159,7 +165,8 @@ MISTAKES = {
         "ppo_update", "approx-KL and clip fraction measured on ρ recomputed after the optimizer step", {"test_update_diagnostics"},
         "measured on ρ before the optimizer step",
         replace=('            with torch.no_grad():\n                totals["policy_loss"]',
-                 '            with torch.no_grad():\n                ratio = probability_ratio(log_prob_of_actions(agent.distribution(batch["obs"][idx]).logits, '
+                 '            with torch.no_grad():\n                ratio = '
+                 'probability_ratio(log_prob_of_actions(agent.distribution(batch["obs"][idx]).logits, '
                  'batch["actions"][idx]), batch["log_probs"][idx])\n                totals["policy_loss"]')),
     "explained_variance_upside_down": mistake(
         "ppo_update", "explained variance as Var[y − V]/Var[y], without the 1 −", {"test_update_diagnostics"},
@@ -168,22 +175,27 @@ MISTAKES = {
         "train_ppo", "critic targets y = Ψ^GAE instead of Ψ^GAE + V_old", PIPELINE, "the critic's targets are Ψ^GAE alone",
         replace=('"targets": flat(psi + rollout.values)', '"targets": flat(psi)'), may_also_fail=TRAINING),
     "train_clips_with_config_clip_eps": mistake(
-        "train_ppo", "ppo_update given config.clip_eps instead of this iteration's annealed ε", PIPELINE, "the ε given to ppo_update at iteration",
-        replace=("stats = ppo_update(agent, optimizer, batch, config, eps)", "stats = ppo_update(agent, optimizer, batch, config, config.clip_eps)"),
+        "train_ppo", "ppo_update given config.clip_eps instead of this iteration's annealed ε", PIPELINE,
+        "the ε given to ppo_update at iteration",
+        replace=("stats = ppo_update(agent, optimizer, batch, config, eps)",
+                 "stats = ppo_update(agent, optimizer, batch, config, config.clip_eps)"),
         may_also_fail=TRAINING),
     "learning_rate_not_annealed": mistake(
-        "train_ppo", "the learning rate kept at config.learning_rate whatever config.anneal_lr says", PIPELINE, "the learning rate at iteration",
+        "train_ppo", "the learning rate kept at config.learning_rate whatever config.anneal_lr says", PIPELINE,
+        "the learning rate at iteration",
         replace=('group["lr"] = config.learning_rate * (remaining if config.anneal_lr else 1)', 'group["lr"] = config.learning_rate'),
         may_also_fail=TRAINING),
     "clip_range_not_annealed": mistake(
         "train_ppo", "ε kept at config.clip_eps whatever config.anneal_clip says", PIPELINE, "the ε given to ppo_update at iteration",
         replace=("eps = config.clip_eps * (remaining if config.anneal_clip else 1)", "eps = config.clip_eps"), may_also_fail=TRAINING),
     "annealing_off_by_one": mistake(
-        "train_ppo", "1 − (k + 1)/K: every iteration annealed one step early, the last one at 0", PIPELINE, "the learning rate at iteration k=0",
+        "train_ppo", "1 − (k + 1)/K: every iteration annealed one step early, the last one at 0", PIPELINE,
+        "the learning rate at iteration k=0",
         replace=("remaining = 1 - k / config.n_iterations", "remaining = 1 - (k + 1) / config.n_iterations"), may_also_fail=TRAINING),
     "annealing_ignores_the_switches": mistake(
         "train_ppo", "learning rate and ε always annealed, whatever config.anneal_lr and config.anneal_clip say", PIPELINE,
-        "(anneal_clip=False)", replace=("eps = config.clip_eps * (remaining if config.anneal_clip else 1)", "eps = config.clip_eps * remaining"),
+        "(anneal_clip=False)",
+        replace=("eps = config.clip_eps * (remaining if config.anneal_clip else 1)", "eps = config.clip_eps * remaining"),
         may_also_fail=TRAINING),
     "time_limits_as_terminations": mistake(
         "train_ppo", "GAE given terminated | truncated as terminations: episodes cut by the time limit never bootstrap", PIPELINE,
@@ -194,7 +206,8 @@ MISTAKES = {
         "train_ppo", "mean_return over all episodes so far instead of the last 20", PIPELINE, "not of this rollout alone",
         replace=("float(np.mean(returns[-20:]))", "float(np.mean(returns))"), may_also_fail=TRAINING),
     "steps_not_counted": mistake(
-        "train_ppo", "the history's environment steps are never advanced", {"test_train_learns"} | PIPELINE, "row['step'] after iteration 0",
+        "train_ppo", "the history's environment steps are never advanced", {"test_train_learns"} | PIPELINE,
+        "row['step'] after iteration 0",
         replace=("        step += config.batch_size\n", "")),
     "no_update": mistake(
         "train_ppo", "the update is never applied", {"test_train_learns"} | PIPELINE, "never rose above",

@@ -10,10 +10,13 @@ RMS = {"test_rms_error_initial", "test_rms_error_general"}
 
 MISTAKES = {
     "bootstraps_past_the_end": mistake(
-        "td_error", "Ψ₍₁₎ bootstraps from V(s′) of a terminal state", {"test_td_error_terminal", "test_td_lambda_terminal"}, "must not bootstrap",
+        "td_error", "Ψ₍₁₎ bootstraps from V(s′) of a terminal state", {"test_td_error_terminal", "test_td_lambda_terminal"},
+        "must not bootstrap",
         source="def td_error(V, s, r, s_next, terminated, gamma=1.0):\n    return float(r + gamma * V[s_next] - V[s])\n"),
     "discounts_the_wrong_value": mistake(
-        "td_error", "γ multiplies V(s) instead of V(s′)", TD_ERROR | {"test_td_lambda_zero_is_td0", "test_td_lambda_offline_monte_carlo", "test_td_lambda_general", "test_td_lambda_replacing", "test_td_lambda_terminal"}, "Ψ₍₁₎ for the step 2 → 1 with r = 1, γ = 0.5",
+        "td_error", "γ multiplies V(s) instead of V(s′)",
+        TD_ERROR | {"test_td_lambda_zero_is_td0", "test_td_lambda_offline_monte_carlo", "test_td_lambda_general",
+                    "test_td_lambda_replacing", "test_td_lambda_terminal"}, "Ψ₍₁₎ for the step 2 → 1 with r = 1, γ = 0.5",
         replace=("return float(r + bootstrap - V[s])", "return float(r + (0.0 if terminated else V[s_next]) - gamma * V[s])")),
     "sign_flipped": mistake(
         "td_error", "V(s) − r − γV(s′): the TD error with the wrong sign", TD_ERROR | TD_LAMBDA, "expected 0.3, got -0.3",
@@ -22,13 +25,18 @@ MISTAKES = {
         "td_lambda_episode", "replacing traces accumulate anyway", {"test_td_lambda_replacing"}, "replacing: e(s_k) ← 1",
         replace=('if trace == "accumulating" else 1.0', "")),
     "trace_decays_by_lambda_only": mistake(
-        "td_lambda_episode", "e ← λe: the trace forgets γ", {"test_td_lambda_general", "test_td_lambda_offline_monte_carlo", "test_td_lambda_replacing", "test_td_lambda_terminal"}, "γ=0.95",
+        "td_lambda_episode", "e ← λe: the trace forgets γ",
+        {"test_td_lambda_general", "test_td_lambda_offline_monte_carlo", "test_td_lambda_replacing", "test_td_lambda_terminal"}, "γ=0.95",
         replace=("e = lam * gamma * e", "e = lam * e")),
     "trace_decayed_before_the_update": mistake(
-        "td_lambda_episode", "e ← λγe before V ← V + αΨ₍₁₎e: the current state gets less than α", TD_LAMBDA, "the episode 2 → 3 → 4 at state=2: expected 0.25, got 0.125",
-        replace=("        V_new = V_new + alpha * e * psi\n        e = lam * gamma * e", "        e = lam * gamma * e\n        V_new = V_new + alpha * e * psi")),
+        "td_lambda_episode", "e ← λγe before V ← V + αΨ₍₁₎e: the current state gets less than α", TD_LAMBDA,
+        "the episode 2 → 3 → 4 at state=2: expected 0.25, got 0.125",
+        replace=("        V_new = V_new + alpha * e * psi\n        e = lam * gamma * e",
+                 "        e = lam * gamma * e\n        V_new = V_new + alpha * e * psi")),
     "always_online": mistake(
-        "td_lambda_episode", "offline TD(λ) reads the table it is changing", {"test_td_lambda_offline_monte_carlo", "test_td_lambda_replacing", "test_td_lambda_terminal"}, "every Ψ₍₁₎ uses the table of the episode start",
+        "td_lambda_episode", "offline TD(λ) reads the table it is changing",
+        {"test_td_lambda_offline_monte_carlo", "test_td_lambda_replacing", "test_td_lambda_terminal"},
+        "every Ψ₍₁₎ uses the table of the episode start",
         replace=("V_read = V_new if online else V_start", "V_read = V_new")),
     "trace_kept_between_episodes": mistake(
         "td_lambda_episode", "the traces are created once, at module level, and carry over into the next episode",
