@@ -22,6 +22,7 @@ from rl_course.course import gradebook
 from rl_course.course.autograde import Graded, Submission, _Grader
 from rl_course.course.release import _generate
 from rl_course.course.reports import _html_feedback
+from rl_course.course.submissions import NBGRADER_RECORDS
 
 
 def feedback_of_recorded(grader: _Grader, recorded: list[tuple[Submission, dict]]) -> Iterator[Graded]:
@@ -50,8 +51,9 @@ def _feedback(grader: _Grader, submission: Submission, stored: dict) -> Graded:
         grader._generated.add(assignment)
     autograded = grader.scratch / "autograded" / student / assignment
     autograded.mkdir(parents=True, exist_ok=True)
-    if "timestamp.txt" in submission.files:  # as autograde leaves it: generate_feedback hands it on, release_feedback needs it
-        (autograded / "timestamp.txt").write_bytes(submission.files["timestamp.txt"])
+    for name in NBGRADER_RECORDS:  # as autograde leaves them: generate_feedback hands them on, release_feedback needs them
+        if name in submission.files:
+            (autograded / name).write_bytes(submission.files[name])
     with warnings.catch_warnings(), Gradebook(grader.api.coursedir.db_url, grader.api.coursedir.course_id) as gb:
         warnings.simplefilter("ignore", SAWarning)
         gb.update_or_create_student(student)
