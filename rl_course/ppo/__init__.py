@@ -1,8 +1,9 @@
 """Proximal Policy Optimization, built from the course's tested pieces.
 
     config         PPOConfig: every hyperparameter, with its default and what it does; presets per environment
-    distributions  the Gaussian head: log π(a|s), entropy and KL(π_old‖π_θ) summed over action dimensions; sampling
-    networks       ActorCritic: π(a|s) (torch's Categorical, or a diagonal Gaussian) and V(s), two tanh MLPs, orthogonally initialized
+    distributions  the Gaussian head: log π(a|s), entropy and KL(π_old‖π_θ) summed over action dimensions; sampling;
+                   the policy's Categorical (torch's, log π by one log-softmax: a speed measure, with its figure)
+    networks       ActorCritic: π(a|s) (that Categorical, or a diagonal Gaussian) and V(s), two tanh MLPs, orthogonally initialized
     acting         acting during rollouts in numpy, the same policy as the torch networks (a speed measure, with its figure)
     normalization  running statistics, observation normalization, reward scaling; the training environments
     optimization   learning-rate and ε annealing, global gradient clipping; make_optimizer (Adam over one flat tensor, with its figure)
