@@ -10,12 +10,13 @@ of every round: a correct solution must earn full marks every time. ``--sandbox`
 with its kernels confined and unconfined, alternating, three times each, with the largest ``--jobs``,
 and prints the median seconds of both and their ratio (the target: confined within 10% of unconfined).
 
-``--breakdown`` grades one copy of each solution (``--assignments``) in this process, confined and unconfined,
+``--breakdown [--repeats R]`` grades one copy of each solution (``--assignments``) in this process, confined and unconfined,
 and prints where the seconds go: the kernel's start (and shutdown), the setup cell's imports, the student's
 cells, the test cells (with their hidden tests), nbgrader's own steps (copying, its database, the other
 preprocessors), recording in the gradebook, and the sandbox (confined − unconfined); beside it **the limit**,
 the same source notebook executed once, top to bottom, by nbclient in this warm process, and the ratio of
-grading to it (the target: at most 1.15).
+grading to it (the target: at most 1.15); with ``--repeats R``, the medians of R interleaved rounds (one grading varies
+by a second or two).
 
 ``--cluster`` grades the class on a Dask cluster of two local workers (a scheduler and two
 ``dask worker --nthreads 1`` processes on loopback, started and stopped here) and with ``--jobs 2``,
@@ -131,12 +132,13 @@ def grade_one(notebook: Path, confined: bool, db_url: str) -> dict:
             "nbgrader": total - spent["execute"], "record": recording}
 
 
-def breakdown(assignments: list[str]) -> None:
+def breakdown(assignments: list[str], repeats: int = 1) -> None:
     from rl_course.course import gradebook, nbgrader_setup
 
     confined = nbgrader_setup.confinement(ROOT)[0]
     print(f"one submission per assignment, graded in this process ({'confined' if confined else 'unconfined: no sandbox here'}); "
-          f"seconds; limit = nbclient executing the source notebook once here")
+          f"seconds, the median of {repeats} round(s) of (unconfined, limit, confined); limit = nbclient executing the source "
+          f"notebook once here")
     print(f"{'assignment':<20} {'limit':>6} {'grade':>6} {'ratio':>6} | {'kernel':>6} {'setup':>6} {'student':>7} "
           f"{'tests':>6} {'nbgrader':>8} {'record':>6} {'sandbox':>7}")
     with tempfile.TemporaryDirectory(prefix="rl-course-bench-") as tmp:
@@ -144,9 +146,13 @@ def breakdown(assignments: list[str]) -> None:
         for assignment in assignments:
             notebook = next((ROOT / "solutions" / assignment).glob("*.ipynb"))
             gradebook.prepare_gradebook(ROOT, db_url, [assignment], ["student"])
-            bare = grade_one(notebook, False, db_url)
-            cap = limit(notebook)
-            boxed = grade_one(notebook, True, db_url) if confined else bare
+            rounds = []
+            for _ in range(repeats):  # interleaved, so that drift on the machine hits all three alike
+                bare = grade_one(notebook, False, db_url)
+                cap = limit(notebook)
+                rounds.append((bare, cap, grade_one(notebook, True, db_url) if confined else bare))
+            bare, boxed = ({key: statistics.median(r[k][key] for r in rounds) for key in rounds[0][k]} for k in (0, 2))
+            cap = statistics.median(r[1] for r in rounds)
             sandbox = boxed["total"] - bare["total"]
             print(f"{assignment:<20} {cap:6.1f} {boxed['total']:6.1f} {boxed['total'] / cap:6.2f} | {boxed['kernel']:6.1f} "
                   f"{boxed['setup']:6.1f} {boxed['student']:7.1f} {boxed['tests']:6.1f} {boxed['nbgrader']:8.1f} "
@@ -197,10 +203,11 @@ def main() -> None:
     parser.add_argument("--sandbox", action="store_true", help="compare grading with confined and unconfined kernels")
     parser.add_argument("--assignments", nargs="+", default=None, help="only these assignments (default: all)")
     parser.add_argument("--breakdown", action="store_true", help="where the seconds of grading one submission go, beside the limit")
+    parser.add_argument("--repeats", type=int, default=1, help="rounds of --breakdown; the medians are printed")
     parser.add_argument("--cluster", action="store_true", help="the class on two local Dask workers against --jobs 2")
     args = parser.parse_args()
     if args.breakdown:
-        breakdown(args.assignments or sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()))
+        breakdown(args.assignments or sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()), args.repeats)
         return
     with tempfile.TemporaryDirectory(prefix="rl-course-bench-") as tmp:
         folder = Path(tmp) / "submitted"
