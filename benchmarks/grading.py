@@ -206,6 +206,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="rounds of --breakdown; the medians are printed")
     parser.add_argument("--cluster", action="store_true", help="the class on two local Dask workers against --jobs 2")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     if args.breakdown:
         breakdown(args.assignments or sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()), args.repeats)
         return
