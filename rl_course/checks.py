@@ -22,6 +22,7 @@ cell's points. So importing this module in a Jupyter kernel shows warnings on st
 from __future__ import annotations
 
 import dis
+import functools
 import inspect
 import sys
 import types
@@ -96,10 +97,17 @@ def assert_own_work(fn: Callable, name: str | None = None, allow: Sequence[Calla
     Follows the names the function's code uses (and those of the helper functions it
     calls from the same notebook) and rejects any that resolves to a reference, whether
     imported by name or reached as a module attribute (``tabular.td_error``). References
-    in ``allow`` (what an earlier assignment taught, say) may be used.
+    in ``allow`` (what an earlier assignment taught, say) may be used. A function that lives in a
+    student's kernel (``rl_course.course.judge.KernelFunction``) is looked at there.
     """
     __tracebackhide__ = True
     name = name or getattr(fn, "__name__", repr(fn))
+    in_kernel = getattr(type(fn), "own_work_problem", None)  # the grader's stand-in for a function of the kernel
+    if in_kernel is not None:
+        problem = in_kernel(fn, allow)
+        if problem:
+            raise _failure(problem)
+        return
     if is_unwritten(fn):
         raise _failure(
             f"{name} is not written yet: write its code in place of `raise NotImplementedError()`, "
@@ -111,6 +119,23 @@ def assert_own_work(fn: Callable, name: str | None = None, allow: Sequence[Calla
             f"{name} uses the library's reference implementation {found}; "
             "write the computation yourself, without calling rl_course's solution"
         )
+
+
+def call_replacing(fn: Callable, replaced: str, probe: Callable, probe_args: tuple, *args, **kwargs):
+    """``fn(*args, **kwargs)`` while the notebook's function ``replaced`` is, for that call only,
+    ``probe(original, *probe_args, …)`` (a function of ``rl_course.probes``): how ``fn`` uses it shows in the result.
+    A function that lives in a student's kernel is called there, with the probe put in place there.
+    """
+    in_kernel = getattr(type(fn), "call_replacing", None)
+    if in_kernel is not None:
+        return in_kernel(fn, replaced, probe, probe_args, args, kwargs)
+    namespace = fn.__globals__
+    original = namespace[replaced]
+    namespace[replaced] = functools.partial(probe, original, *probe_args)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        namespace[replaced] = original
 
 
 def expect_finite(got, what: str, shape: tuple | None = None, index_names: Sequence[str] = ("index",)) -> None:

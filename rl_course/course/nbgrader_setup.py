@@ -48,6 +48,7 @@ def _scratch_course(course_root: Path, timeout: int | None = None, parent: Path 
         config.Sandbox.update(sandbox or {})
         config.Autograde.autograde_preprocessors = _autograde_preprocessors(confined)
         config.OverwriteCells.add_missing_cells = True  # a deleted test cell comes back from the gradebook and runs
+        config.Judge.source_directory = str(scratch / "source")  # test cells judged outside the kernel (course/judge.py)
         config.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]  # keep kernels' start-up chatter out of the report
         coursedir = CourseDirectory(config=config)
         yield NbGraderAPI(coursedir=coursedir, config=config), scratch
@@ -99,10 +100,12 @@ def _execute_until_the_kernel_dies(confined: bool = False) -> type:
     from nbclient.exceptions import DeadKernelError
     from nbgrader.preprocessors import Execute
 
+    from rl_course.course.judge import Judge
+
     def error(evalue: str):
         return nbformat.v4.new_output("error", ename="KernelDied", evalue=evalue, traceback=[f"KernelDied: {evalue}"])
 
-    class ExecuteUntilTheKernelDies(Execute):
+    class ExecuteUntilTheKernelDies(Judge, Execute):
         def __init__(self, *args, **kwargs):
             if confined:
                 from rl_course.course.sandbox import ConfinedKernelManager

@@ -1,0 +1,116 @@
+"""rl_course.course.judge: the student's functions as the grader's process sees them, over plain data.
+
+The kernel is stood in for by ``calls.answer`` on a namespace, behind a JSON round trip; grading through a
+real kernel is tested by tests/test_course.py and tests/test_hostile.py."""
+
+import json
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+
+from rl_course import calls, checks, tabular
+from rl_course.course import judge
+
+
+def in_kernel(**functions):
+    """The notebook's ``functions`` as ``KernelFunction``s, answered as a kernel would answer them."""
+    def ask(request):
+        return json.loads(json.dumps(calls.answer(json.loads(json.dumps(request)), functions)))
+    return {name: judge.KernelFunction(name, ask) for name in functions}
+
+
+def test_results_and_changes_in_place_come_back():
+    def doubles_in_place(V, lst, d):
+        V *= 2
+        lst.append(5)
+        d["new"] = 1
+        return V.sum()
+
+    f = in_kernel(f=doubles_in_place)["f"]
+    V, lst, d = np.ones(3), [1], {"old": 0}
+    assert f(V, lst, d) == 6.0
+    np.testing.assert_array_equal(V, [2.0, 2.0, 2.0])
+    assert lst == [1, 5] and d == {"old": 0, "new": 1}
+    with pytest.raises(AssertionError, match="modified in place"):
+        checks.expect_unchanged(np.ones(3), V, "the input table V")
+
+
+def test_gradients_flow_through_the_kernel():
+    def surrogate(ratio, adv, eps=0.2):
+        return -torch.min(ratio * adv, ratio.clamp(1 - eps, 1 + eps) * adv).mean()
+
+    f = in_kernel(surrogate=surrogate)["surrogate"]
+    ratio = torch.tensor([0.5, 1.0, 1.5], requires_grad=True)
+    adv = torch.tensor([1.0, -1.0, 1.0])
+    f(ratio, adv, eps=0.2).backward()
+    local = ratio.detach().clone().requires_grad_(True)
+    surrogate(local, adv, eps=0.2).backward()
+    torch.testing.assert_close(ratio.grad, local.grad)
+    assert not ratio.grad.eq(0).all()
+
+
+def test_grads_written_in_place_come_back():
+    def clip(params, max_norm):
+        total = torch.sqrt(sum((p.grad ** 2).sum() for p in params))
+        for p in params:
+            p.grad.mul_(min(1.0, max_norm / float(total)))
+        return total
+
+    f = in_kernel(clip=clip)["clip"]
+    p = torch.nn.Parameter(torch.zeros(2))
+    p.grad = torch.tensor([3.0, 4.0])
+    total = f([p], 1.0)
+    assert float(total.detach()) == pytest.approx(5.0)
+    torch.testing.assert_close(p.grad, torch.tensor([0.6, 0.8]))
+
+
+def test_own_work_and_what_the_function_raised():
+    def unwritten(V):
+        raise NotImplementedError()
+
+    def calls_the_reference(V, s, r, s_next, terminated, gamma=1.0):
+        return getattr(tabular, "td_error")(V, s, r, s_next, terminated, gamma)  # noqa: B009
+
+    functions = in_kernel(a=unwritten, b=calls_the_reference)
+    with pytest.raises(AssertionError, match="not written yet"):
+        checks.assert_own_work(functions["a"])
+    with pytest.raises(judge.RaisedInKernel) as raised:
+        functions["a"](np.zeros(2))
+    assert raised.value.ename == "NotImplementedError"
+    with pytest.raises(NameError, match="name 'c' is not defined"):
+        judge.KernelFunction("c", functions["a"]._request)()
+
+
+def test_the_plan_comes_from_the_source_notebook():
+    def cell(source, tags=(), **nbgrader):
+        c = nbformat.v4.new_code_cell(source)
+        c.metadata["nbgrader"] = nbgrader
+        if tags:
+            c.metadata["tags"] = list(tags)
+        return c
+
+    nb = nbformat.v4.new_notebook(cells=[
+        cell("import numpy as np", tags=["fixture"], grade_id="setup"),
+        cell("x = 1", grade_id="demo"),
+        cell("def f(x):\n    return x\n\ndef helper():\n    pass\n", grade_id="f", solution=True),
+        cell("assert f(1) == 1", grade_id="test_f", grade=True, points=1),
+        cell("assert live_object()", tags=["judged-in-kernel"], grade_id="test_g", grade=True, points=1),
+    ])
+    plan = judge.Plan.of(nb)
+    assert plan.fixtures == [("setup", "import numpy as np")]
+    assert plan.tests == {"test_f": "assert f(1) == 1"}
+    assert plan.functions == ["f", "helper"]
+
+
+def test_a_generator_advances_as_if_the_call_were_local():
+    f = in_kernel(draw=lambda n, generator=None: torch.randn(n, generator=generator))["draw"]
+    g, local = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    torch.testing.assert_close(f(2, generator=g), torch.randn(2, generator=local))
+    torch.testing.assert_close(torch.randn(2, generator=g), torch.randn(2, generator=local))  # g moved on as local did
+
+
+def test_a_result_that_is_not_a_tensor_from_arguments_that_require_grad():
+    f = in_kernel(norm=lambda params: float(sum(p.detach().abs().sum() for p in params)))["norm"]
+    assert f([torch.nn.Parameter(torch.tensor([1.0, -2.0]))]) == 3.0
