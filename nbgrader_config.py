@@ -29,11 +29,14 @@ c.ExecutePreprocessor.timeout = 300
 
 # Feedback pages (`rl-course feedback`, nbgrader generate_feedback, Formgrader): formulas as MathML, which the
 # browser draws itself (nbgrader's page asks a CDN for MathJax, and JupyterLab shows HTML in a frame that runs no
-# script: rl_course/mathml.py), and tables laid out (rl_course/feedback_page.py).
+# script: rl_course/mathml.py), and tables laid out (rl_course/feedback_page.py); the submitted HTML sanitized after
+# the MathML, which carries the student's text (rl_course/course/sanitize.py).
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import GetGrades  # noqa: E402
 
 from rl_course.course.feedback_page import CourseStylePreprocessor  # noqa: E402
 from rl_course.course.mathml import MathMLPreprocessor  # noqa: E402
+from rl_course.course.sanitize import SanitizeNotebook  # noqa: E402
 
-c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, MathMLPreprocessor, CourseStylePreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, MathMLPreprocessor, SanitizeNotebook,
+                                     CourseStylePreprocessor]

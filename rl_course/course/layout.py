@@ -51,4 +51,8 @@ def _last_line(result: dict) -> str:
 
 
 def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())[:200]
+    """``error``'s text on one line of at most 200 characters, without control characters (a terminal's colours,
+    a carriage return): it is printed among the grader's lines."""
+    from rl_course.course.kernel_output import printable
+
+    return " ".join(printable(str(error)).split())[:200]

@@ -30,6 +30,8 @@ def _scratch_course(course_root: Path, timeout: int | None = None, parent: Path 
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
+    from rl_course.course.sanitize import SanitizeNotebook
+
     config = _load_config(course_root)
     _put_own_scripts_on_path()
     with tempfile.TemporaryDirectory(prefix="rl-course-", dir=parent) as tmp:
@@ -49,6 +51,8 @@ def _scratch_course(course_root: Path, timeout: int | None = None, parent: Path 
         config.Autograde.autograde_preprocessors = _autograde_preprocessors(confined)
         config.OverwriteCells.add_missing_cells = True  # a deleted test cell comes back from the gradebook and runs
         config.Judge.source_directory = str(scratch / "source")  # test cells judged outside the kernel (course/judge.py)
+        if SanitizeNotebook not in config.GenerateFeedback.get("preprocessors", []):  # a course config without it
+            config.GenerateFeedback.preprocessors = [*config.GenerateFeedback.get("preprocessors", []), SanitizeNotebook]
         config.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]  # keep kernels' start-up chatter out of the report
         coursedir = CourseDirectory(config=config)
         yield NbGraderAPI(coursedir=coursedir, config=config), scratch
@@ -83,12 +87,15 @@ def confinement(course_root: Path, sandbox: dict | None = None) -> tuple[bool, s
 
 def _autograde_preprocessors(confined: bool = False) -> list[type]:
     """nbgrader's autograde steps, with its Execute replaced by one that outlives the kernel (and, when
-    ``confined``, starts it in the sandbox)."""
+    ``confined``, starts it in the sandbox), and the submitted HTML sanitized last (``rl_course.course.sanitize``):
+    the autograded notebook is what Formgrader shows a teaching assistant."""
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
 
-    return [_execute_until_the_kernel_dies(confined) if step is Execute else step
-            for step in Autograde.class_traits()["autograde_preprocessors"].default()]
+    from rl_course.course.sanitize import SanitizeNotebook
+
+    return [*(_execute_until_the_kernel_dies(confined) if step is Execute else step
+              for step in Autograde.class_traits()["autograde_preprocessors"].default()), SanitizeNotebook]
 
 
 @functools.cache
@@ -96,7 +103,8 @@ def _execute_until_the_kernel_dies(confined: bool = False) -> type:
     """nbgrader's Execute, except that when the kernel dies (``os._exit``, a killed process, a crash, the
     memory cap) only the cell it died in and the code cells after it fail, each with an error output
     saying so, instead of the whole submission: the tests that passed before keep their points.
-    With ``confined``, kernels start in the sandbox (``rl_course.course.sandbox.ConfinedKernelManager``)."""
+    With ``confined``, kernels start in the sandbox (``rl_course.course.sandbox.ConfinedKernelManager``); either way
+    their own stdout and stderr are captured, not printed (``rl_course.course.kernel_output``)."""
     from nbclient.exceptions import DeadKernelError
     from nbgrader.preprocessors import Execute
 
@@ -107,10 +115,10 @@ def _execute_until_the_kernel_dies(confined: bool = False) -> type:
 
     class ExecuteUntilTheKernelDies(Judge, Execute):
         def __init__(self, *args, **kwargs):
-            if confined:
-                from rl_course.course.sandbox import ConfinedKernelManager
+            from rl_course.course.kernel_output import CapturingKernelManager
+            from rl_course.course.sandbox import ConfinedKernelManager
 
-                kwargs.setdefault("kernel_manager_class", ConfinedKernelManager)
+            kwargs.setdefault("kernel_manager_class", ConfinedKernelManager if confined else CapturingKernelManager)
             super().__init__(*args, **kwargs)
 
         def preprocess(self, nb, resources=None, km=None):

@@ -32,9 +32,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Integer, Unicode, validate
 from traitlets.config import Configurable
+
+from rl_course.course.kernel_output import CapturingKernelManager
 
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
 KERNEL_UID_BASE = 200_000  # + the grading process's pid: a user ID no account has, one per grading process
@@ -169,9 +170,9 @@ def _matplotlib_font_caches() -> tuple[Path, ...]:
     return tuple(sorted(Path(matplotlib.get_cachedir()).glob("fontlist-v*.json")))
 
 
-class ConfinedKernelManager(AsyncKernelManager):
+class ConfinedKernelManager(CapturingKernelManager):
     """A kernel started inside the sandbox (``command``), reached over Unix sockets in a folder of its own and
-    interrupted by a message (a signal from outside would not reach it)."""
+    interrupted by a message (a signal from outside would not reach it); its stdout and stderr captured, never shown."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -195,7 +196,6 @@ class ConfinedKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kwargs) -> None:
         workdir = Path(kwargs.get("cwd") or os.getcwd()).resolve()
         confined = command(kernel_cmd, workdir, self.folder, self.sandbox, kwargs.get("env"))
-        kwargs.setdefault("stdout", subprocess.DEVNULL)  # its start-up notes, which would land in the grader's output
         await super()._async_launch_kernel(confined, **kwargs)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
