@@ -216,7 +216,7 @@ def test_a_python_reached_through_a_link_is_reached_the_same_way_inside(tmp_path
     real = tmp_path / "real-venv"
     (real / "bin").mkdir(parents=True)
     (tmp_path / "venv").symlink_to(real)
-    monkeypatch.setattr(sandbox, "readable_paths", lambda: [tmp_path / "venv"])
+    monkeypatch.setattr(sandbox, "readable_paths", lambda library=None: [tmp_path / "venv"])
     argv = sandbox.command(["true"], tmp_path, tmp_path, sandbox.Sandbox())
     assert ["--symlink", str(real), str(tmp_path / "venv")] == argv[argv.index("--symlink"):][:3]
     assert ["--ro-bind", str(real), str(real)] == argv[argv.index(str(real), argv.index("--symlink") + 2) - 1:][:3]
