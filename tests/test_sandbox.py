@@ -297,3 +297,16 @@ def test_the_instructors_library_installed_among_the_packages_is_hidden_from_a_k
         if CONFINED:
             listed = subprocess.run(argv, capture_output=True, text=True, timeout=60)
             assert (listed.returncode, listed.stdout.strip()) == (0, seen), listed
+
+
+def test_the_grade_digest_changes_with_the_library_kernels_import(course_root, course_copy):
+    from rl_course.course.autograde import _Grader
+
+    default = _Grader(course_root, "sqlite://").settings_digest()
+    assert _Grader(course_root, "sqlite://", student_edition=False).settings_digest() != _Grader(
+        course_root, "sqlite://", student_edition=True).settings_digest()
+    assert _Grader(course_root, "sqlite://", sandbox={"student_edition": True}).settings_digest() != default
+    before = _Grader(course_copy, "sqlite://").settings_digest()
+    with open(course_copy / "nbgrader_config.py", "a") as config:
+        config.write("\nc.Sandbox.student_edition = True\n")
+    assert _Grader(course_copy, "sqlite://").settings_digest() != before
