@@ -21,7 +21,7 @@ import pytest
 from test_course import DEMO_CELLS, FULL_MARKS, NOTEBOOKS
 
 from rl_course import advantages, cli, envs, tabular
-from rl_course.course import edition
+from rl_course.course import edition, grading_edition
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = Path(__file__).with_name("edition_runner.py")
@@ -290,6 +290,84 @@ def test_a_bad_window_is_a_one_line_error(tmp_path, capsys):
     assert cli.main(["student-edition", "--open", "01", "--out", str(tmp_path / "busy"), "--course", str(ROOT)]) == 2
     assert "not empty and not an earlier student edition" in capsys.readouterr().err
     assert (tmp_path / "busy" / "thesis.tex").read_text() == "mine"
+
+
+# ---------------------------------------------------------------- the student edition that a grading kernel imports
+
+
+@pytest.fixture
+def course_with_library(course_copy) -> Path:
+    """A copy of the course with a library of its own (``rl_course/``), which the grading editions are built from."""
+    shutil.copytree(ROOT / "rl_course", course_copy / "rl_course", ignore=shutil.ignore_patterns("__pycache__"))
+    return course_copy
+
+
+def _withheld_in(package: Path, module: str) -> set[str]:
+    """The functions of ``module`` (``ppo/losses.py``) whose body is a call to ``own_answer``."""
+    tree = ast.parse((package / module).read_text())
+    return {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and "own_answer" in ast.unparse(node.body[-1])}
+
+
+def test_a_grading_edition_is_built_once_per_window_and_again_after_a_library_edit(course_with_library, monkeypatch):
+    first = grading_edition.library_for(course_with_library, "01_td_lambda")
+    assert first.parent == course_with_library / "grading-editions" and first.name.startswith("01_td_lambda-")
+    assert {"td_error", "td_lambda_episode", "rms_error", "td_lambda_sweep"} <= _withheld_in(first / "rl_course", "tabular.py")
+    assert "clipped_surrogate" in _withheld_in(first / "rl_course", "ppo/losses.py")
+    fourth = grading_edition.library_for(course_with_library, "04_ppo")
+    assert _withheld_in(fourth / "rl_course", "tabular.py") == set()  # 01 and 02 are solved in 04's window
+    assert "clipped_surrogate" in _withheld_in(fourth / "rl_course", "ppo/losses.py")
+    tabular_ = (first / "rl_course" / "tabular.py").read_text()
+
+    def no_build(*args):
+        raise AssertionError("built again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(grading_edition, "write_library", no_build)
+        assert grading_edition.library_for(course_with_library, "01_td_lambda") == first  # the cached one
+    with open(course_with_library / "rl_course" / "tabular.py", "a") as library:
+        library.write("\nEDITED = 1\n")
+    edited = grading_edition.library_for(course_with_library, "01_td_lambda")
+    assert edited != first and (edited / "rl_course" / "tabular.py").read_text().endswith("\nEDITED = 1\n")
+    assert (first / "rl_course" / "tabular.py").read_text() == tabular_
+    assert sorted(p.name for p in (course_with_library / "grading-editions").iterdir()) == sorted([first.name, fourth.name, edited.name])
+
+
+def test_two_graders_building_the_same_grading_edition_at_once_both_get_it(course_with_library, monkeypatch):
+    from threading import Barrier
+
+    both_built, scan = Barrier(2, timeout=60), edition.scan
+
+    def scan_then_wait(*args):  # each build waits for the other before renaming its folder into place
+        found = scan(*args)
+        both_built.wait()
+        return found
+
+    monkeypatch.setattr(grading_edition, "scan", scan_then_wait)
+    with ThreadPoolExecutor(2) as pool:
+        folders = list(pool.map(lambda _: grading_edition.library_for(course_with_library, "03_gae"), range(2)))
+    assert folders[0] == folders[1] and (folders[0] / "rl_course" / "__init__.py").is_file()
+    assert [p.name for p in (course_with_library / "grading-editions").iterdir()] == [folders[0].name]  # no build left behind
+
+
+def test_a_grading_edition_for_an_unknown_assignment_or_with_an_answer_is_refused(course_with_library, monkeypatch):
+    with pytest.raises(edition.CourseError, match="09_nope: no such assignment, so no student edition to grade it with "
+                                                  r"\(this course has: 01_td_lambda, 02_forward_backward"):
+        grading_edition.library_for(course_with_library, "09_nope")
+    monkeypatch.setattr(grading_edition, "withheld_functions", lambda withheld: {})  # nothing withheld: the answers stay
+    monkeypatch.setattr(grading_edition, "write_library", lambda root, withheld, folder: edition.write_library(root, [], folder))
+    with pytest.raises(edition.CourseError, match="the student edition for grading 05_continuous would hold answers, "
+                                                  "so none was built: rl_course/"):
+        grading_edition.library_for(course_with_library, "05_continuous")
+    assert [p.name for p in (course_with_library / "grading-editions").iterdir()] == []
+
+
+@pytest.mark.notebook
+def test_a_grading_edition_holds_the_library_of_the_wheel_of_its_window(editions, tmp_path):
+    built = editions["03"]
+    library = grading_edition.library_for(ROOT, "03_gae", cache=tmp_path)
+    files = {name.split("/", 1)[1]: content for name, content in edition.edition_files(built).items()
+             if name.startswith(built.wheel.name) and name.split("/", 1)[1].startswith("rl_course/")}
+    assert files == {str(p.relative_to(library)): p.read_bytes() for p in sorted(library.rglob("*")) if p.is_file()}
 
 
 # ---------------------------------------------------------------- a student's environment

@@ -4,9 +4,12 @@ Each attack below is graded through `rl-course feedback` beside an honest studen
 
 import copy
 import csv
+import json
 import os
 import re
+import shutil
 import socket
+import subprocess
 import threading
 import warnings
 
@@ -15,7 +18,7 @@ import pytest
 from test_gradebook import gradebook_scores
 
 from rl_course import cli
-from rl_course.course import nbgrader_setup, sandbox
+from rl_course.course import grading_edition, nbgrader_setup, sandbox
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
 CONFINED = sandbox.unavailable() is None
@@ -64,6 +67,7 @@ for target in [Path({outside!r}) / "planted.txt", Path.cwd().parents[2] / "plant
 """,
     "opens_a_network_connection": """
 import socket
+import subprocess
 try:
     with socket.create_connection(("127.0.0.1", {port}), timeout=5) as s:
         s.sendall(b"stolen answers")
@@ -216,7 +220,93 @@ def test_a_python_reached_through_a_link_is_reached_the_same_way_inside(tmp_path
     real = tmp_path / "real-venv"
     (real / "bin").mkdir(parents=True)
     (tmp_path / "venv").symlink_to(real)
-    monkeypatch.setattr(sandbox, "readable_paths", lambda: [tmp_path / "venv"])
+    monkeypatch.setattr(sandbox, "readable_paths", lambda library=None: [tmp_path / "venv"])
     argv = sandbox.command(["true"], tmp_path, tmp_path, sandbox.Sandbox())
     assert ["--symlink", str(real), str(tmp_path / "venv")] == argv[argv.index("--symlink"):][:3]
     assert ["--ro-bind", str(real), str(real)] == argv[argv.index(str(real), argv.index("--symlink") + 2) - 1:][:3]
+
+
+# ---------------------------------------------------------------- the library a grading kernel imports
+
+# Run in a grading kernel: which rl_course it imports, whether 01's td_error and 04's losses are withheld there, whether it can
+# list the instructor's library, and whether an edit of the course's library (EDITED, added by the test) reached it.
+PROBE = """
+import json, os
+import rl_course
+from rl_course import tabular
+from rl_course.ppo import losses
+from rl_course.withheld import is_withheld
+try:
+    instructors = len(os.listdir({instructors!r}))
+except OSError as error:
+    instructors = type(error).__name__
+print(json.dumps(dict(library=os.path.dirname(rl_course.__file__), td_error=is_withheld(tabular.td_error),
+                      losses=is_withheld(losses.clipped_surrogate), instructors=instructors,
+                      edited=getattr(tabular, "EDITED", None))))
+"""
+
+
+def _kernel_reports(course, assignment: str, confined: bool, student_edition: bool | None, workdir) -> dict:
+    """What PROBE prints in a kernel started by the Execute step of grading ``assignment`` in ``course``."""
+    workdir.mkdir(parents=True)
+    with nbgrader_setup._scratch_course(course, confined=confined, student_edition=student_edition) as (api, _):
+        execute = next(step for step in api.config.Autograde.autograde_preprocessors if step.__name__ == "ExecuteUntilTheKernelDies")
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PROBE.format(instructors=str(sandbox.instructors_library())))])
+        nb, _ = execute(config=api.config).preprocess(nb, {"nbgrader": {"assignment": assignment}, "metadata": {"path": str(workdir)}})
+    outputs = nb.cells[0].outputs
+    assert [o.get("name") for o in outputs] == ["stdout"], outputs
+    return json.loads(outputs[0]["text"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("confined", [pytest.param(True, marks=needs_the_sandbox, id="confined"), pytest.param(False, id="unconfined")])
+def test_a_grading_kernel_holds_only_the_student_edition_of_its_window(course_copy, tmp_path, confined):
+    shutil.copytree(sandbox.instructors_library(), course_copy / "rl_course", ignore=shutil.ignore_patterns("__pycache__"))
+    editions = course_copy / grading_edition.CACHE_DIR
+    off = _kernel_reports(course_copy, ASSIGNMENT, confined, None, tmp_path / "off")  # the default: the instructor's library
+    assert off["library"] == str(sandbox.instructors_library()) and not off["td_error"] and not off["losses"]
+    assert isinstance(off["instructors"], int)
+    first = _kernel_reports(course_copy, ASSIGNMENT, confined, True, tmp_path / "01")
+    assert first["library"].startswith(f"{editions}/{ASSIGNMENT}-"), first
+    assert first["td_error"] and first["losses"]  # 01's own answer and 04's: withheld
+    assert first["instructors"] in (["FileNotFoundError", "PermissionError"] if confined else [off["instructors"]])
+    fourth = _kernel_reports(course_copy, "04_ppo", confined, True, tmp_path / "04")
+    assert fourth["library"].startswith(f"{editions}/04_ppo-")
+    assert not fourth["td_error"] and fourth["losses"]  # 01 is solved by then; 04's own answers are withheld
+    with open(course_copy / "rl_course" / "tabular.py", "a") as library:
+        library.write('\nEDITED = "after the first build"\n')
+    edited = _kernel_reports(course_copy, ASSIGNMENT, confined, True, tmp_path / "edited")
+    assert edited["edited"] == "after the first build" and first["edited"] is None
+    assert edited["library"] != first["library"] and edited["td_error"]
+
+
+def test_the_instructors_library_installed_among_the_packages_is_hidden_from_a_kernel_on_the_student_edition(tmp_path, monkeypatch):
+    packages, edition_ = tmp_path / "site-packages", tmp_path / "edition"
+    (packages / "rl_course").mkdir(parents=True)
+    (packages / "rl_course" / "tabular.py").write_text("answers")
+    (edition_ / "rl_course").mkdir(parents=True)
+    monkeypatch.setattr(sandbox, "readable_paths", lambda library=None: [packages, *([library] if library else [])])
+    monkeypatch.setattr(sandbox, "instructors_library", lambda: packages / "rl_course")
+    (tmp_path / "work").mkdir()
+    (tmp_path / "ipc").mkdir()
+    for library, seen in ((None, "tabular.py"), (edition_, "")):
+        argv = sandbox.command(["ls", "-A", str(packages / "rl_course")], tmp_path / "work", tmp_path / "ipc", sandbox.Sandbox(),
+                               library=library)
+        hides = any(argv[i:i + 2] == ["--tmpfs", str(packages / "rl_course")] for i in range(len(argv)))
+        assert hides == (library is not None)
+        if CONFINED:
+            listed = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+            assert (listed.returncode, listed.stdout.strip()) == (0, seen), listed
+
+
+def test_the_grade_digest_changes_with_the_library_kernels_import(course_root, course_copy):
+    from rl_course.course.autograde import _Grader
+
+    default = _Grader(course_root, "sqlite://").settings_digest()
+    assert _Grader(course_root, "sqlite://", student_edition=False).settings_digest() != _Grader(
+        course_root, "sqlite://", student_edition=True).settings_digest()
+    assert _Grader(course_root, "sqlite://", sandbox={"student_edition": True}).settings_digest() != default
+    before = _Grader(course_copy, "sqlite://").settings_digest()
+    with open(course_copy / "nbgrader_config.py", "a") as config:
+        config.write("\nc.Sandbox.student_edition = True\n")
+    assert _Grader(course_copy, "sqlite://").settings_digest() != before

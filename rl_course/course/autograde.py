@@ -107,6 +107,7 @@ class _Grader:
     scratch_parent: Path | None = None
     sandbox: dict = field(default_factory=dict)
     confined: bool = False
+    student_edition: bool | None = None  # kernels on the window's student edition (None: nbgrader_config.py's c.Sandbox)
     misnamed: str = "grade"
     template: GradebookTemplate | None = None  # the scratch gradebook starts as this one, its assignments recorded
 
@@ -116,8 +117,8 @@ class _Grader:
 
     def settings_digest(self, with_confinement: bool = True) -> str:
         """What every grade depends on besides the submission: the course's configuration and sources, the
-        library's code, the time limit and the sandbox's caps (not the HTML feedback: ``recorded_feedback`` writes
-        it from a recorded grade's notebooks)."""
+        library's code, the time limit, the sandbox's caps and which library kernels import (not the HTML feedback:
+        ``recorded_feedback`` writes it from a recorded grade's notebooks)."""
         import hashlib
 
         digest = hashlib.sha256()
@@ -126,8 +127,8 @@ class _Grader:
                      *sorted(library.rglob("*.py"))]:
             if path.is_file() and ".ipynb_checkpoints" not in path.parts:
                 digest.update(str(path.name).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
-        digest.update(json.dumps([self.timeout, sorted(self.sandbox.items()), self.confined if with_confinement else None],
-                                 default=str).encode())
+        digest.update(json.dumps([self.timeout, sorted(self.sandbox.items()), self.confined if with_confinement else None,
+                                  self.student_edition], default=str).encode())
         return digest.hexdigest()
 
     def __enter__(self) -> _Grader:
@@ -135,7 +136,8 @@ class _Grader:
 
         self._stack = ExitStack()
         self.api, self.scratch = self._stack.enter_context(
-            _scratch_course(self.course_root, self.timeout, self.scratch_parent, sandbox=self.sandbox, confined=self.confined))
+            _scratch_course(self.course_root, self.timeout, self.scratch_parent, sandbox=self.sandbox, confined=self.confined,
+                            student_edition=self.student_edition))
         self._stack.enter_context(warnings.catch_warnings())
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's own session bookkeeping, not a grading problem
         self._generated: set[str] = set()

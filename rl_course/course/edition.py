@@ -272,19 +272,9 @@ def _release_problems(course_root: Path) -> list[str]:
 
 def build_wheel(course_root: Path, withheld_assignments: list[str], out: Path) -> Path:
     """The library's wheel with the answers of ``withheld_assignments`` replaced by ``own_answer``; returns its path."""
-    functions = withheld_functions(withheld_assignments)
     with tempfile.TemporaryDirectory(prefix="rl-course-edition-") as tmp:
         stage = Path(tmp) / "stage"
-        shutil.copytree(_library(course_root), stage / PACKAGE, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so"))
-        done = set()
-        for path in sorted((stage / PACKAGE).rglob("*.py")):
-            module = ".".join(path.relative_to(stage).with_suffix("").parts).removesuffix(".__init__")
-            source, replaced = withhold(path.read_text(), module, functions)
-            path.write_text(source)
-            done |= replaced
-        missing = sorted(set(functions) - done)
-        if missing:
-            raise CourseError(f"{missing[0]}: listed in rl_course.course.edition but not found in the library's source")
+        write_library(course_root, withheld_assignments, stage)
         config = Path(tmp) / "jupyter-config"
         for name, content in JUPYTER_CONFIG.items():
             (config / name).parent.mkdir(parents=True, exist_ok=True)
@@ -299,6 +289,27 @@ def build_wheel(course_root: Path, withheld_assignments: list[str], out: Path) -
     if len(wheels) != 1:
         raise CourseError(f"{out}: expected one wheel after the build, found {len(wheels)}")
     return wheels[0]
+
+
+LIBRARY_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so")  # what of the library's folder an edition leaves out
+
+
+def write_library(course_root: Path, withheld_assignments: list[str], folder: Path) -> Path:
+    """The library's package (source only) copied into ``folder`` with the answers of ``withheld_assignments``
+    replaced by ``own_answer``, as the student wheel holds it; returns the package's folder, ``folder/rl_course``."""
+    functions = withheld_functions(withheld_assignments)
+    package = Path(folder) / PACKAGE
+    shutil.copytree(_library(course_root), package, ignore=LIBRARY_IGNORED)
+    done = set()
+    for path in sorted(package.rglob("*.py")):
+        module = ".".join(path.relative_to(folder).with_suffix("").parts).removesuffix(".__init__")
+        source, replaced = withhold(path.read_text(), module, functions)
+        path.write_text(source)
+        done |= replaced
+    missing = sorted(set(functions) - done)
+    if missing:
+        raise CourseError(f"{missing[0]}: listed in rl_course.course.edition but not found in the library's source")
+    return package
 
 
 def _student_pyproject(text: str, jupyter_config: Path) -> str:

@@ -3,8 +3,9 @@
 Each kernel is started by ``prlimit`` (util-linux) inside ``bwrap`` (bubblewrap), and sees:
 
 - read-only, the system's programs and libraries (``/usr``, ``/etc``, …), the Python installation
-  with its packages, and the ``rl_course`` package; nothing else of the machine: no course folder,
-  no ``solutions/``, no other submission, no gradebook, no home folder;
+  with its packages, and the ``rl_course`` package: the instructor's, or with ``student_edition`` the student
+  edition of the window being graded (``rl_course.course.grading_edition``), the instructor's then unseen;
+  nothing else of the machine: no course folder, no ``solutions/``, no other submission, no gradebook, no home folder;
 - its working folder, at the path of the submission's working copy: a fresh tmpfs of at most
   ``disk_limit`` bytes in which the submission's own files are bound read-only; ``/tmp`` is another
   such tmpfs. Whatever the kernel writes stays in memory and is gone when it ends;
@@ -43,7 +44,7 @@ PASSED_ON = ("PYTHONPATH", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS
 
 
 class Sandbox(Configurable):
-    """The caps on each kernel that runs a submission (``c.Sandbox.…`` in ``nbgrader_config.py``)."""
+    """What each kernel that runs a submission may use, and its caps (``c.Sandbox.…`` in ``nbgrader_config.py``)."""
 
     enabled = Bool(True, help="Confine each submission's kernel (bubblewrap); False runs them with the grader's rights.").tag(config=True)
     memory_limit = Unicode("8G", help="Address space of each of the kernel's processes, e.g. 8G (a bigger allocation fails "
@@ -52,6 +53,12 @@ class Sandbox(Configurable):
     process_limit = Integer(256, help="Processes and threads the kernel may run at once.").tag(config=True)
     disk_limit = Unicode("1G", help="Size of each of the kernel's two writable folders (its working folder and /tmp), "
                                     "held in memory.").tag(config=True)
+    student_edition = Bool(False, help="Run each submission's kernel, confined or not, on the student edition of the "
+                                       "library for the assignment being graded (it and later assignments withheld, earlier "
+                                       "ones solved) instead of the instructor's, which then cannot be read where confined: "
+                                       "a submission can neither call nor print a reference answer it is graded on. Off "
+                                       "while hidden tests still call the library's reference answers inside the kernel."
+                           ).tag(config=True)
 
     @validate("memory_limit", "disk_limit")
     def _a_size(self, proposal):
@@ -95,18 +102,27 @@ def kernel_uid() -> int | None:
     return KERNEL_UID_BASE + os.getpid() if os.geteuid() == 0 else None
 
 
-def readable_paths() -> list[Path]:
-    """What a kernel may read besides the system folders: the Python installation, its packages, ``rl_course``."""
-    import rl_course
-
+def readable_paths(library: Path | None = None) -> list[Path]:
+    """What a kernel may read besides the system folders: the Python installation, its packages, and ``rl_course``'s
+    package folder, or with ``library`` that folder (which holds the student edition's ``rl_course``) instead."""
     user_site = [site.getusersitepackages()] if site.ENABLE_USER_SITE else []
     paths = {Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), *user_site)}
-    paths.add(Path(rl_course.__file__).parent)  # an editable install lives in a course checkout, which must stay unseen
+    paths.add(Path(library) if library else instructors_library())  # not the folder above: a course checkout stays unseen
     return sorted(p.absolute() for p in paths if p.exists())
 
 
-def command(kernel_cmd: list[str], workdir: Path, ipc_folder: Path, sandbox: Sandbox, env: dict | None = None) -> list[str]:
-    """``kernel_cmd`` confined as the module docstring describes, working in ``workdir``, its sockets in ``ipc_folder``."""
+def instructors_library() -> Path:
+    """The folder of the instructor's ``rl_course`` package, the one this process imports."""
+    import rl_course
+
+    return Path(rl_course.__file__).parent
+
+
+def command(kernel_cmd: list[str], workdir: Path, ipc_folder: Path, sandbox: Sandbox, env: dict | None = None,
+            library: Path | None = None) -> list[str]:
+    """``kernel_cmd`` confined as the module docstring describes, working in ``workdir``, its sockets in ``ipc_folder``;
+    with ``library`` (a folder holding a student edition's ``rl_course``, first on ``env``'s ``PYTHONPATH``), that
+    folder is readable and the instructor's ``rl_course`` is not, even where it lies among the packages."""
     disk = str(parse_size(sandbox.disk_limit))
     uid = kernel_uid()
     argv = ["prlimit", f"--as={parse_size(sandbox.memory_limit)}", f"--cpu={sandbox.cpu_limit}",
@@ -130,12 +146,16 @@ def command(kernel_cmd: list[str], workdir: Path, ipc_folder: Path, sandbox: San
         argv.extend(["--perms", perms, *option, str(at)] if option[0] in ("--dir", "--tmpfs", "--size") else [*option, str(at)])
         made.add(at)
 
-    for path in readable_paths():
+    readable = readable_paths(library)
+    for path in readable:
         for link in _links_on(path):  # e.g. a virtual environment reached through a link: the kernel starts by that path
             if link not in made:
                 mount("--symlink", os.readlink(link), at=link)
         if path.resolve() not in made:
             mount("--ro-bind", str(path.resolve()), at=path.resolve())
+    hidden = instructors_library().resolve()
+    if library and any(hidden.is_relative_to(path.resolve()) for path in readable):  # installed among the packages
+        argv.extend(["--perms", "0555", "--size", "4096", "--tmpfs", str(hidden), "--remount-ro", str(hidden)])
     mount("--dir", at=Path("/tmp/matplotlib"), perms="01777")
     for cache in _matplotlib_font_caches():
         mount("--ro-bind", str(cache), at=Path("/tmp/matplotlib") / cache.name)
@@ -177,6 +197,7 @@ class ConfinedKernelManager(CapturingKernelManager):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.sandbox = Sandbox(parent=self)
+        self.library: Path | None = None  # the folder of the student edition to import, set by the Execute that starts it
         self.folder = Path(tempfile.mkdtemp(prefix="rl-course-kernel-"))
         self.transport = "ipc"
         self.connection_file = str(self.folder / "kernel.json")
@@ -195,7 +216,7 @@ class ConfinedKernelManager(CapturingKernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kwargs) -> None:
         workdir = Path(kwargs.get("cwd") or os.getcwd()).resolve()
-        confined = command(kernel_cmd, workdir, self.folder, self.sandbox, kwargs.get("env"))
+        confined = command(kernel_cmd, workdir, self.folder, self.sandbox, kwargs.get("env"), self.library)
         await super()._async_launch_kernel(confined, **kwargs)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
