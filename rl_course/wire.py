@@ -18,6 +18,7 @@ torch tensor                           ``{"tensor": <array>, "requires_grad": bo
                                        "parameter": bool}``
 torch.Generator                        ``{"torch_generator": <array of its state>}``
 numpy Generator (PCG64)                ``{"numpy_generator": {"state": int, "inc": int}, "has_uint32": int, "uinteger": int}``
+an ``Iterator`` (a generator sent)     ``{"iterator": [...]}``: its items, iterated once on the other side
 a record of the library (``RECORDS``)  ``{"record": "rl_course.tabular.Episode", "fields": {name: value}}``
 =====================================  ==============================================================
 
@@ -32,7 +33,7 @@ import dataclasses
 import importlib
 import math
 import sys
-from collections.abc import Iterator
+from collections import abc
 
 import numpy as np
 
@@ -40,6 +41,21 @@ import numpy as np
 RECORDS = ("rl_course.tabular.Episode", "rl_course.rollouts.Rollout", "rl_course.ppo.config.PPOConfig")
 MAX_BYTES = 256 * 2**20  # arrays of one message, together
 DTYPE_KINDS = "biufc"  # bool, signed and unsigned integers, floats, complex: no objects, strings or void
+
+
+class Iterator:
+    """An argument that is iterated once (a generator, ``model.parameters()``): its items cross, and the other side
+    gets an iterator over them again; the items stay readable (``items``) after it is used up."""
+
+    def __init__(self, items):
+        self.items = list(items)
+        self._iterator = iter(self.items)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._iterator)
 
 
 class WireError(ValueError):
@@ -79,6 +95,8 @@ class _Encoder:
         if type(value) is np.random.Generator and type(value.bit_generator) is np.random.PCG64:
             state = value.bit_generator.state
             return {"numpy_generator": state["state"], "has_uint32": state["has_uint32"], "uinteger": state["uinteger"]}
+        if type(value) is Iterator:
+            return {"iterator": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value.items)]}
         if type(value) is list:
             return [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
         if type(value) is tuple:
@@ -127,6 +145,8 @@ class _Decoder:
             if text not in ("nan", "inf", "-inf"):
                 raise WireError(f"{where}: not a float: {str(text)[:20]!r}")
             return float(text)
+        if "iterator" in data:
+            return Iterator(self.decode(v, f"{where}[{i}]") for i, v in enumerate(self.items(data["iterator"], where)))
         if "tuple" in data:
             return tuple(self.decode(v, f"{where}[{i}]") for i, v in enumerate(self.items(data["tuple"], where)))
         if "dict" in data:
@@ -230,15 +250,15 @@ class _Decoder:
             raise WireError(f"{where}: not a valid {qualname}: {error}") from None
 
 
-def grad_leaves(value) -> Iterator:
+def grad_leaves(value) -> abc.Iterator:
     """The tensors that require a gradient in ``value`` (lists, tuples, dict values, records' fields), in the
     order both sides of the boundary walk them: the inputs of a backward pass done in the kernel."""
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
         if value.requires_grad:
             yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
+    elif isinstance(value, (list, tuple, Iterator)):
+        for item in value.items if isinstance(value, Iterator) else value:
             yield from grad_leaves(item)
     elif isinstance(value, dict):
         for item in value.values():

@@ -114,3 +114,18 @@ def test_a_generator_advances_as_if_the_call_were_local():
 def test_a_result_that_is_not_a_tensor_from_arguments_that_require_grad():
     f = in_kernel(norm=lambda params: float(sum(p.detach().abs().sum() for p in params)))["norm"]
     assert f([torch.nn.Parameter(torch.tensor([1.0, -2.0]))]) == 3.0
+
+
+def test_a_generator_argument_is_iterated_once_and_its_items_come_back_changed():
+    def clip_in_place(params, max_norm):
+        params = list(params)
+        for p in params:
+            p.grad.clamp_(-max_norm, max_norm)
+        return len(params)
+
+    f = in_kernel(clip=clip_in_place)["clip"]
+    model = torch.nn.Linear(2, 1)
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 5.0)
+    assert f(model.parameters(), 1.0) == 2
+    assert all(torch.equal(p.grad, torch.ones_like(p)) for p in model.parameters())

@@ -28,6 +28,7 @@ import math
 import random
 import sys
 import time
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,6 +104,7 @@ class KernelFunction:
 
     def call(self, args, kwargs, replace: dict | None = None):
         """The result of the student's function on ``args``, ``kwargs``, which are changed as the call changed them."""
+        args = [wire.Iterator(a) if isinstance(a, types.GeneratorType) else a for a in args]  # a generator is used up
         request = {"call": self.name, "args": wire.encode(list(args), "args"), "kwargs": wire.encode(kwargs, "kwargs")}
         if replace:
             request["replace"] = replace
@@ -200,6 +202,8 @@ def write_back(original, after) -> None:
                 write_back(original[key], a)
             else:
                 original[key] = a
+    elif isinstance(original, wire.Iterator) and isinstance(after, wire.Iterator):
+        write_back(original.items, after.items)
     elif isinstance(original, tuple) and isinstance(after, tuple):
         for o, a in zip(original, after, strict=False):
             write_back(o, a)
@@ -210,8 +214,9 @@ def write_back(original, after) -> None:
 
 def _mutable(value) -> bool:
     torch = sys.modules.get("torch")
-    return isinstance(value, (np.ndarray, list, dict, tuple, np.random.Generator)) or hasattr(value, "__dataclass_fields__") or \
-        (torch is not None and isinstance(value, (torch.Tensor, torch.Generator)))
+    return (isinstance(value, (np.ndarray, list, dict, tuple, np.random.Generator, wire.Iterator))
+            or hasattr(value, "__dataclass_fields__")
+            or (torch is not None and isinstance(value, (torch.Tensor, torch.Generator))))
 
 
 def _bounded(text) -> str:
