@@ -307,9 +307,12 @@ class Judge(LoggingConfigurable):
         finally:
             self.timeout = timeout
             self.nb.cells[self._index] = test_cell  # nbclient puts the cell it ran in the notebook at that index
-        for output in call.outputs:
-            if output.output_type == "display_data" and isinstance(output.get("data", {}).get(MIME), dict):
-                return json.loads(json.dumps(output["data"][MIME]))  # plain dicts and lists, as the wire format reads them
+        replies = [output["data"][MIME] for output in call.outputs
+                   if output.output_type == "display_data" and MIME in output.get("data", {})]
+        if len(replies) > 1:  # serve answers once: another came from a hook, a thread or the student's own display
+            raise AssertionError(f"the kernel answered {len(replies)} times instead of once (a reply forged by the notebook's code?)")
+        if replies and isinstance(replies[0], dict):
+            return json.loads(json.dumps(replies[0]))  # plain dicts and lists, as the wire format reads them
         for output in call.outputs:
             if output.output_type == "error" and output.ename in ("KeyboardInterrupt", "CellTimeoutError"):
                 raise KernelTimeout("ran past the time limit for one cell and was stopped (an endless loop?)")
