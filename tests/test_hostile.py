@@ -57,6 +57,44 @@ def _both(*changes):
     return change
 
 
+# A submission that calls the library's reference, with the kernel made to say that it does not.
+MIME = "application/vnd.rl-course.reply+json"
+REFERENCE_TD_ERROR = "return tabular.td_error(V, s, r, s_next, terminated, gamma)"
+FORGED = f"{{{MIME!r}: {{'problem': None}}}}"
+FORGING_TRANSFORMER = f"""def forge(lines):
+    if "own_work" in "".join(lines):
+        return ["from IPython.display import display\\n", "display({FORGED}, raw=True)\\n"]
+    return lines
+get_ipython().input_transformers_post.append(forge)"""
+FORGING_EVENT = f"""from IPython.display import display
+def forge(info):
+    if "own_work" in info.raw_cell:
+        display({FORGED}, raw=True)
+get_ipython().events.register("pre_run_cell", forge)"""
+FORGING_DISPLAY = f"""import IPython.display
+real = IPython.display.display
+def forge(obj, **kwargs):
+    if {MIME!r} in obj and "problem" in obj[{MIME!r}]:
+        obj[{MIME!r}]["problem"] = None
+    return real(obj, **kwargs)
+IPython.display.display = forge"""
+FORGING_THREAD = f"""import threading, time
+from IPython.display import display
+def forge():
+    while True:
+        display({FORGED}, raw=True)
+        time.sleep(0.001)
+threading.Thread(target=forge, daemon=True).start()"""
+LIAR = """class Liar(float):
+    def __eq__(self, other): return True
+    def __float__(self): return 0.5477225575051661
+    def __array__(self, *a, **k):
+        import numpy
+        return numpy.asarray(0.5477225575051661)"""
+VARS_REBINDING = 'vars()["checks"] = type("C", (), {"expect_close": staticmethod(print)})'
+SCRIPT = "<script>alert('x')</script><img src=x onerror=alert(1)>"
+
+
 # name: (how the solution is changed, the test cells that must fail, what the feedback must say)
 HOSTILE = {
     "endless_loop": (_body("rms_error", "while True: pass"), RMS_TESTS, "ran past the time limit"),
@@ -89,6 +127,40 @@ HOSTILE = {
         _both(_body("td_error", "return tabular.td_error(V, s, r, s_next, terminated, gamma)"),
               _insert_after("td_error", "import rl_course.reference\nrl_course.reference.is_reference = lambda fn: False")),
         "everything", "changes rl_course.reference.is_reference"),
+    # Routes around the judge: test cells run in the grader's process, and only the student's functions run in the kernel.
+    "reference_by_getattr": (_body("td_error", 'return getattr(tabular, "td_" + "error")(V, s, r, s_next, terminated, gamma)'),
+                             "all but rms", "uses the library's reference implementation rl_course.tabular.td_error"),
+    "magic_line_rebinds_the_checks": (_both(_body("td_error", REFERENCE_TD_ERROR),
+                                            _insert_after("td_error", "%time checks.assert_own_work = lambda *a, **k: None")),
+                                      "everything", "changes checks.assert_own_work"),
+    "magic_assignment_hides_the_cell": (_both(_body("td_error", REFERENCE_TD_ERROR),
+                                              _insert_after("td_error", "here = %pwd\nchecks.assert_own_work = lambda *a, **k: None")),
+                                        "everything", "changes checks.assert_own_work"),
+    "input_transformer_forges_replies": (_both(_body("td_error", REFERENCE_TD_ERROR), _insert_after("td_error", FORGING_TRANSFORMER)),
+                                         "everything", "input_transformers_post"),
+    "pre_run_cell_forges_replies": (_both(_body("td_error", REFERENCE_TD_ERROR), _insert_after("td_error", FORGING_EVENT)),
+                                    "everything", "events.register"),
+    "display_patched_forges_replies": (_both(_body("td_error", REFERENCE_TD_ERROR), _insert_after("td_error", FORGING_DISPLAY)),
+                                       "everything", "IPython.display.display"),
+    "thread_forges_replies": (_both(_body("td_error", REFERENCE_TD_ERROR), _body("rms_error", "return 0.0"),
+                                    _insert_after("td_error", FORGING_THREAD)), "every test", None),
+    "numpy_patched_through_matplotlib": (_both(_body("rms_error", "return 0.0"),
+                                               _insert_after("rms_error", "plt.np.isclose = lambda *a, **k: True\n"
+                                                                          "plt.np.allclose = lambda *a, **k: True")),
+                                         RMS_TESTS, "RMS error of V = 0"),
+    "vars_rebinds_the_checks": (_both(_body("rms_error", "return 0.0"),
+                                      _insert_after("rms_error", VARS_REBINDING)),
+                                RMS_TESTS, "RMS error of V = 0"),
+    "lying_result": (_both(_body("rms_error", "return Liar()"), _insert_after("td_error", LIAR)), RMS_TESTS, "the tests cannot read"),
+    "huge_result": (_body("rms_error", "import numpy; return numpy.zeros(40_000_000)"), RMS_TESTS, "more than 256 MiB"),
+    "huge_int_result": (_body("rms_error", "import sys; sys.set_int_max_str_digits(0); return 10 ** 100_000"), RMS_TESTS, None),
+    "html_in_messages": (_body("rms_error", f"raise ValueError({SCRIPT!r})"), RMS_TESTS, "ValueError"),
+    "answers_right_only_once": (_body("rms_error", "global calls\n    calls = globals().get('calls', 0) + 1\n"
+                                                   "    return 0.5477225575051661 if calls == 1 else 0.0"),
+                                "everything", "calls globals()"),
+    "ignores_the_interrupt": (_both(_body("rms_error", "while True: pass"),
+                                    _insert_after("rms_error", "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)")),
+                              RMS_TESTS, "ran past the time limit"),
 }
 
 
@@ -126,7 +198,7 @@ def hostile(course_root, tmp_path_factory):
 
 
 def _failing(spec, points) -> set:
-    if spec == "everything":
+    if spec in ("everything", "every test"):  # not graded (a problem line), or graded and failing every test
         return set(points)
     if spec == "all but rms":
         return set(points) - RMS_TESTS
@@ -238,3 +310,17 @@ def test_html_feedback_keeps_the_hidden_tests_hidden(hostile, course_root):
         assert "HIDDEN TESTS" not in text, page
         leaked = [line for line in hidden if " ".join(line.split()) in text]
         assert not leaked, (page, leaked[:3])
+
+
+@pytest.mark.notebook
+def test_what_the_kernel_sends_reaches_the_feedback_as_text(hostile):
+    page = (hostile["feedback"] / "html_in_messages" / ASSIGNMENT / "td_lambda.html").read_text()
+    assert "ValueError" in page and "alert" in page  # the message is shown, as text
+    assert "<script>alert" not in page and "<img src=x" not in page
+
+
+@pytest.mark.notebook
+def test_no_reply_forged_in_the_kernel_and_no_reference_reached_by_name_earns_a_point(hostile):
+    forged = [name for name in HOSTILE if "forges" in name or name.startswith(("reference_by", "magic_"))]
+    assert len(forged) == 7
+    assert all(float(hostile["rows"][name]["score"]) <= 2 for name in forged), {n: hostile["rows"][n]["score"] for n in forged}

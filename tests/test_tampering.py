@@ -60,6 +60,15 @@ def _submission(answer: str, extra: str | None = None, in_test_cell: str | None 
     ("import gc", "imports gc"),
     ("checks.expect_close.__code__ = (lambda *a: None).__code__", "uses checks.expect_close.__code__"),
     ("vars(checks)['expect_close'] = print", "calls vars on checks"),
+    ("%time checks.expect_close = print", "changes checks.expect_close"),  # a magic's argument is code the kernel runs
+    ("%timeit -n 1 -r 1 checks.expect_close = print", "changes checks.expect_close"),
+    ("%%capture out\nchecks.expect_close = print", "changes checks.expect_close"),
+    ("here = %pwd\nchecks.expect_close = print", "changes checks.expect_close"),  # IPython's syntax, not a syntax error
+    ("%run mine.py", "runs %run"),
+    ("get_ipython().input_transformers_post.append(lambda lines: lines)", "uses get_ipython().input_transformers_post"),
+    ("ip = get_ipython()\nip.events.register('pre_run_cell', print)", "uses ip.events.register"),
+    ("import IPython.display\nIPython.display.display = print", "changes IPython.display.display"),
+    ("import sys\nsys.settrace(None)", "uses sys.settrace"),
 ])
 def test_attempts_are_found_in_answer_cells_and_added_cells(code, says):
     for nb in (_submission(code), _submission("def td_error(V):\n    return V\n", extra=code)):
@@ -74,6 +83,7 @@ def test_attempts_are_found_in_answer_cells_and_added_cells(code, says):
     "import matplotlib.pyplot as plt\nplt.rcParams['figure.dpi'] = 100\n",
     "env = make()\nenv.unwrapped._state = 4\n",
     "%matplotlib inline\nx = 1\n",
+    "%load_ext autoreload\n%autoreload 2\n%time y = td_error(V)\nfrom IPython.display import display\ndisplay(y)\n",
     "def td_error(V:\n",  # a syntax error fails when it runs; it cannot tamper
     "from tqdm import tqdm\nfrom tqdm.notebook import tqdm\n",
     "from rl_course.tabular import td_error as reference\nfrom rl_course import checks\n",

@@ -90,6 +90,7 @@ class KernelFunction:
     def __init__(self, name: str, request):
         self.__name__ = self.name = name
         self._request = request
+        self._allowed = None  # the references ``checks.assert_own_work`` allowed it, once a test asked
 
     def __repr__(self) -> str:
         return f"<the notebook's {self.name}>"
@@ -111,6 +112,11 @@ class KernelFunction:
         reply = self._ask(request)
         if "refused" in reply:
             raise AssertionError(f"{self.name} returned something the tests cannot read: {_bounded(reply['refused'])}")
+        if self._allowed is not None:
+            used = [str(r) for r in reply.get("references") or [] if str(r) not in self._allowed]
+            if used:  # however the function's code reached it: what assert_own_work says of a direct call
+                raise AssertionError(f"{self.name} uses the library's reference implementation {_bounded(used[0])}; "
+                                     "write the computation yourself, without calling rl_course's solution")
         result = wire.decode(reply.get("result"), "result")
         write_back(list(args), wire.decode(reply.get("args"), "args"))
         write_back(kwargs, wire.decode(reply.get("kwargs"), "kwargs"))
@@ -132,7 +138,8 @@ class KernelFunction:
 
     def own_work_problem(self, allow=()) -> str | None:
         """What ``checks.assert_own_work`` finds in the kernel: the function is unwritten or calls a reference."""
-        reply = self._ask({"own_work": self.name, "allow": [f"{a.__module__}.{a.__qualname__}" for a in allow]})
+        self._allowed = {f"{a.__module__}.{a.__qualname__}" for a in allow}
+        reply = self._ask({"own_work": self.name, "allow": sorted(self._allowed)})
         problem = reply.get("problem")
         return None if problem is None else _bounded(problem)
 
@@ -307,9 +314,12 @@ class Judge(LoggingConfigurable):
         finally:
             self.timeout = timeout
             self.nb.cells[self._index] = test_cell  # nbclient puts the cell it ran in the notebook at that index
-        for output in call.outputs:
-            if output.output_type == "display_data" and isinstance(output.get("data", {}).get(MIME), dict):
-                return json.loads(json.dumps(output["data"][MIME]))  # plain dicts and lists, as the wire format reads them
+        replies = [output["data"][MIME] for output in call.outputs
+                   if output.output_type == "display_data" and MIME in output.get("data", {})]
+        if len(replies) > 1:  # serve answers once: another came from a hook, a thread or the student's own display
+            raise AssertionError(f"the kernel answered {len(replies)} times instead of once (a reply forged by the notebook's code?)")
+        if replies and isinstance(replies[0], dict):
+            return json.loads(json.dumps(replies[0]))  # plain dicts and lists, as the wire format reads them
         for output in call.outputs:
             if output.output_type == "error" and output.ename in ("KeyboardInterrupt", "CellTimeoutError"):
                 raise KernelTimeout("ran past the time limit for one cell and was stopped (an endless loop?)")

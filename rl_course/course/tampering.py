@@ -34,11 +34,15 @@ import importlib
 
 import nbformat
 
-PROTECTED = ("rl_course", "numpy")  # imports from these (and their submodules) are what the tests rely on
+PROTECTED = ("rl_course", "numpy", "IPython", "ipykernel")  # what the tests rely on, and what carries the kernel's replies
 CHECKS = ("rl_course", "rl_course.checks", "rl_course.reference")  # names bound to these (or to anything in them) are never rebound
 ESCAPE_CALLS = {"exec", "eval", "compile", "__import__", "globals"}
 ESCAPE_ATTRIBUTES = {"__globals__", "__builtins__", "__code__", "__closure__", "__setattr__", "__delattr__",
-                     "f_globals", "f_locals", "f_back", "_getframe", "currentframe", "get_referrers", "get_objects"}
+                     "f_globals", "f_locals", "f_back", "_getframe", "currentframe", "get_referrers", "get_objects",
+                     "settrace", "setprofile", "input_transformers_post", "input_transformers_cleanup", "ast_transformers",
+                     "display_pub", "display_formatter", "displayhook", "run_cell"}
+CODE_MAGICS = {"time", "timeit", "prun", "capture", "debug"}  # magics whose argument or body is Python code run in the kernel
+RUNNING_MAGICS = {"run", "load", "macro", "rerun", "recall", "script", "python", "python2", "python3", "pypy", "writefile"}
 ESCAPE_MODULES = {"builtins", "ctypes", "gc", "importlib"}
 
 
@@ -221,6 +225,13 @@ def _attempts(tree: ast.Module, reach: dict[str, str]):
                 yield line, f"calls {node.func.id}(), which can run code the grader cannot read"
             elif node.func.id in {"setattr", "delattr", "vars"} and node.args and _root_name(node.args[0]) in reach:
                 yield line, f"calls {node.func.id} on {ast.unparse(node.args[0])}, which the tests rely on"
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("run_line_magic", "run_cell_magic"):
+            name = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
+            if name is None or name in RUNNING_MAGICS:
+                yield line, f"runs %{name or '…'}, code the grader cannot read"
+        elif (isinstance(node, ast.Attribute) and node.attr in ("register", "unregister")
+              and isinstance(node.value, ast.Attribute) and node.value.attr == "events"):
+            yield line, f"uses {ast.unparse(node)}, which runs code at every cell the grader runs"
         elif isinstance(node, ast.Name) and node.id in {"setattr", "delattr"} and id(node) not in direct_calls:
             yield line, f"passes {node.id} around, which can change what the tests rely on"
         elif isinstance(node, ast.Attribute):
@@ -253,9 +264,37 @@ def _root_name(node) -> str | None:
 
 
 def parse_code(source: str) -> ast.Module | None:
-    """The cell's code without IPython's magics and shell escapes; None if it is not Python."""
-    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+    """The cell's code as IPython runs it (``x = %pwd`` is ``x = get_ipython().run_line_magic("pwd", "")``), with the
+    code that magics such as ``%time`` and ``%%capture`` run added at their lines; None if it is not Python."""
     try:
-        return ast.parse("\n".join(lines))
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        python = TransformerManager().transform_cell(source)
+    except Exception:  # noqa: BLE001  (IPython's own reading failed: read the plain lines)
+        python = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+    try:
+        tree = ast.parse(python)
     except SyntaxError:
         return None
+    for node in list(ast.walk(tree)):
+        inner = _magic_code(node)
+        if inner is not None:
+            ast.increment_lineno(inner, node.lineno - 1)
+            tree.body += inner.body
+    return tree
+
+
+def _magic_code(node: ast.AST) -> ast.Module | None:
+    """The code a ``%time``-like magic call runs, parsed (its leading options skipped)."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("run_line_magic", "run_cell_magic") and len(node.args) >= 2
+            and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)
+            and node.args[0].value in CODE_MAGICS):
+        return None
+    code = node.args[2].value if node.func.attr == "run_cell_magic" and len(node.args) > 2 else node.args[1].value
+    words = code.split(" ")
+    for skip in range(min(len(words), 8)):
+        inner = parse_code(" ".join(words[skip:]).lstrip())
+        if inner is not None:
+            return inner
+    return None
