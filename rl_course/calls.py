@@ -8,9 +8,7 @@ output of the MIME type ``MIME`` and read from there. The requests:
 - ``{"call": name, "args": [...], "kwargs": {...}}``: call the notebook's ``name``; the reply holds its
   ``result`` and the ``args``/``kwargs`` as they are after the call (so that a change made in place shows),
   or ``raised`` (the exception's type name) and ``message``, or ``missing`` when the notebook defines no
-  such name, or ``refused`` when the result is not plain data; and ``references``, the library's reference
-  implementations (``@reference``) that the notebook's code called during the call, however it reached them
-  (``getattr`` on a name built at run time, say), which ``checks.assert_own_work`` cannot see by reading the code;
+  such name, or ``refused`` when the result is not plain data;
 - ``{"vjp": name, "args", "kwargs", "grad_outputs"}``: call it again and backpropagate ``grad_outputs``
   from its result (a tensor or a tuple of tensors) to the tensors of the arguments that require a gradient
   (``wire.grad_leaves``); the reply holds their ``grads``;
@@ -25,11 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
-import inspect
-import os
 import sys
-import threading
-import types
 
 from rl_course import wire
 
@@ -56,54 +50,14 @@ def answer(request: dict, namespace: dict) -> dict:
         args, kwargs = wire.decode(request["args"], "args"), wire.decode(request["kwargs"], "kwargs")
         if kind == "vjp":
             return {"grads": wire.encode(_vjp(fn, args, kwargs, wire.decode(request["grad_outputs"])), "grads")}
-        references = []
-        with _replaced(namespace, request.get("replace")), _references_called(references):
+        with _replaced(namespace, request.get("replace")):
             result = fn(*args, **kwargs)
     except BaseException as error:  # noqa: BLE001  (SystemExit and KeyboardInterrupt of the student's code too)
         return {"raised": type(error).__name__, "message": str(error)[:2000]}
     try:
-        reply = {"result": wire.encode(result, "result"), "args": wire.encode(args, "args"), "kwargs": wire.encode(kwargs, "kwargs")}
+        return {"result": wire.encode(result, "result"), "args": wire.encode(args, "args"), "kwargs": wire.encode(kwargs, "kwargs")}
     except wire.WireError as error:
         return {"refused": str(error)}
-    return {**reply, "references": references} if references else reply
-
-
-@contextlib.contextmanager
-def _references_called(found: list):
-    """Collect into ``found`` the dotted names of the library's reference implementations that code outside the
-    library calls while the block runs (in this thread and in threads it starts)."""
-    codes = _reference_codes()
-    library = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-    def trace(frame, event, arg):
-        if event == "call" and frame.f_code in codes:
-            caller = frame.f_back
-            if (caller is None or not caller.f_code.co_filename.startswith(library)) and codes[frame.f_code] not in found:
-                found.append(codes[frame.f_code])
-
-    previous, previous_threads = sys.gettrace(), threading.gettrace()
-    sys.settrace(trace)
-    threading.settrace(trace)
-    try:
-        yield
-    finally:
-        sys.settrace(previous)
-        threading.settrace(previous_threads)
-
-
-def _reference_codes() -> dict:
-    """The code objects of the library's reference implementations that are imported, by their dotted names."""
-    from rl_course.reference import is_reference
-
-    codes = {}
-    for name, module in list(sys.modules.items()):
-        if module is None or not (name == "rl_course" or name.startswith("rl_course.")):
-            continue
-        for value in list(vars(module).values()):
-            code = getattr(inspect.unwrap(value), "__code__", None) if is_reference(value) else None
-            if isinstance(code, types.CodeType):
-                codes[code] = f"{value.__module__}.{value.__qualname__}"
-    return codes
 
 
 @contextlib.contextmanager

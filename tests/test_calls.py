@@ -82,33 +82,3 @@ def test_own_work_in_the_kernel():
     assert "reference implementation rl_course.tabular.td_error" in calls.answer({"own_work": "b"}, namespace)["problem"]
     assert calls.answer({"own_work": "c"}, namespace)["problem"] is None
     assert calls.answer({"own_work": "b", "allow": ["rl_course.tabular.td_error"]}, namespace)["problem"] is None
-
-
-def test_the_references_a_call_reaches_are_named_however_it_reached_them():
-    import threading
-
-    def by_name(V, s):
-        return getattr(tabular, "td_" + "error")(V, s, 0.0, s, True)
-
-    def in_a_thread(V, s):
-        out = []
-        thread = threading.Thread(target=lambda: out.append(getattr(tabular, "td_" + "error")(V, s, 0.0, s, True)))
-        thread.start()
-        thread.join()
-        return out[0]
-
-    def own(V, s):
-        return float(-V[s])
-
-    def through_the_library(V, s):  # a library function that uses references itself is not the notebook's use
-        runs = [[tabular.Episode(states=[1, 0], rewards=[0.0])]]
-        return float(-tabular.td_lambda_sweep_loop(runs, V, [0.5], [0.0], progress=False)[0, 0])
-
-    namespace = {"a": by_name, "b": in_a_thread, "c": own, "d": through_the_library}
-    for name in "ab":
-        reply = calls.answer(request("call", name, np.ones(3), 1), namespace)
-        assert wire.decode(reply["result"]) == -1.0 and reply["references"] == ["rl_course.tabular.td_error"]
-    assert "references" not in calls.answer(request("call", "c", np.ones(3), 1), namespace)
-    reply = calls.answer(request("call", "d", np.ones(3), 1), namespace)
-    assert "references" not in reply and wire.decode(reply["result"]) == -1.0
-    assert sys.gettrace() is None

@@ -131,20 +131,6 @@ def test_a_generator_argument_is_iterated_once_and_its_items_come_back_changed()
     assert all(torch.equal(p.grad, torch.ones_like(p)) for p in model.parameters())
 
 
-def test_a_reference_the_function_reached_by_a_name_built_at_run_time_is_not_its_own_work():
-    def calls_the_reference(V, s, r, s_next, terminated, gamma=1.0):
-        return getattr(tabular, "td_" + "error")(V, s, r, s_next, terminated, gamma)
-
-    V = np.array([0.0, 0.2, 0.5, 0.0])
-    fn = in_kernel(td_error=calls_the_reference)["td_error"]
-    assert fn(V, 1, 0.0, 2, False) == pytest.approx(0.3)  # a test that does not ask for the function's own work
-    checks.assert_own_work(fn)  # the reading sees no reference
-    with pytest.raises(AssertionError, match="td_error uses the library's reference implementation rl_course.tabular.td_error"):
-        fn(V, 1, 0.0, 2, False)
-    checks.assert_own_work(fn, allow=[tabular.td_error])
-    assert fn(V, 1, 0.0, 2, False) == pytest.approx(0.3)
-
-
 def test_a_second_reply_to_one_request_is_refused(monkeypatch):
     forged = nbformat.v4.new_output("display_data", data={calls.MIME: {"problem": None}})
     real = nbformat.v4.new_output("display_data", data={calls.MIME: {"problem": "not written yet"}})
