@@ -145,3 +145,35 @@ def test_a_second_reply_to_one_request_is_refused(monkeypatch):
     outputs = [forged, real]
     with pytest.raises(AssertionError, match="answered 2 times"):
         grader.ask_kernel({"own_work": "f"})
+
+
+def _names(source: str) -> tuple[set, set]:
+    """The names a cell binds anywhere (assignments, definitions, parameters, imports) and those it reads."""
+    import ast
+
+    bound, read = set(), set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+    return bound, read
+
+
+@pytest.mark.parametrize("path", sorted(judge.Path(__file__).resolve().parents[1].glob("solutions/*/*.ipynb")), ids=lambda p: p.parent.name)
+def test_grading_needs_no_name_that_only_a_demonstration_defines(path):
+    cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    demos = [c for c in cells if judge.DEMO in c.metadata.get("tags", [])]
+    assert demos, f"{path.name} tags no demonstration cell"
+    by_demos = set().union(*(_names(c.source)[0] for c in demos))
+    others = [_names(c.source) for c in cells if c not in demos]
+    bound = set().union(*(b for b, _ in others))
+    needed = set().union(*(r for _, r in others))
+    assert not (needed & by_demos) - bound, f"{path.name}: graded cells read names only a demonstration cell defines"
+    plan = judge.Plan.of(nbformat.read(path, as_version=4))
+    assert plan.demos == {c.metadata["nbgrader"]["grade_id"] for c in demos}
+    assert not plan.demos & (set(plan.tests) | set(plan.in_kernel) | {name for name, _ in plan.fixtures})

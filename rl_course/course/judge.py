@@ -15,7 +15,8 @@ message when it fails. What the test printed and what the student's code printed
 are dropped, so that no hidden test can be read back from the feedback.
 
 A test cell tagged ``judged-in-kernel`` still runs in the kernel (its test needs objects that cannot
-cross as plain data yet).
+cross as plain data yet). A cell tagged ``demo`` only demonstrates (a sweep, a training run for a figure):
+grading does not run it, and its output says so.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from rl_course.calls import MIME
 
 FIXTURE = "fixture"
 IN_KERNEL = "judged-in-kernel"
+DEMO = "demo"
+NOT_RUN = "not run when graded: this cell only demonstrates (run it in JupyterLab to see it)\n"
 MESSAGE_LIMIT = 2000  # characters of a message that comes from the kernel
 
 
@@ -60,11 +63,19 @@ class KernelTimeout(Exception):
 @dataclass
 class Plan:
     """What the source notebook says about judging: the fixture cells' code, the test cells' code by
-    grade_id (those tagged ``judged-in-kernel`` left out), and the functions the answer cells define."""
+    grade_id (those tagged ``judged-in-kernel`` apart, in ``in_kernel``), the functions the answer cells
+    define, and the demonstration cells (tagged ``demo``), which grading does not run."""
 
     fixtures: list[tuple[str, str]] = field(default_factory=list)
     tests: dict[str, str] = field(default_factory=dict)
+    in_kernel: list[str] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
+    demos: set[str] = field(default_factory=set)
+
+    @property
+    def all_judged_outside(self) -> bool:
+        """Whether every test cell is judged here: the kernel then needs no reference answer at all."""
+        return bool(self.tests) and not self.in_kernel
 
     @classmethod
     def of(cls, source: nbformat.NotebookNode) -> Plan:
@@ -75,8 +86,12 @@ class Plan:
             nbgrader = cell.metadata.get("nbgrader", {})
             tags = cell.metadata.get("tags", [])
             name = nbgrader.get("grade_id", f"cell {index + 1}")
-            if nbgrader.get("grade") and IN_KERNEL not in tags:
+            if nbgrader.get("grade") and IN_KERNEL in tags:
+                plan.in_kernel.append(name)
+            elif nbgrader.get("grade"):
                 plan.tests[name] = cell.source
+            elif DEMO in tags:
+                plan.demos.add(name)
             elif FIXTURE in tags:
                 plan.fixtures.append((name, cell.source))
             elif nbgrader.get("solution"):
@@ -250,6 +265,10 @@ class Judge(LoggingConfigurable):
 
     def preprocess_cell(self, cell, resources, index):
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "code" and grade_id in self.plan.demos and not cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=NOT_RUN)]
+            cell.execution_count = None
+            return cell, resources
         judged = cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade") and grade_id in self.plan.tests
         if not judged or self.died_in is not None:
             return super().preprocess_cell(cell, resources, index)

@@ -140,8 +140,8 @@ def _execute_until_the_kernel_dies(confined: bool = False, course_root: Path | N
             from rl_course.course.grading_edition import library_for
             from rl_course.course.sandbox import Sandbox
 
-            if not Sandbox(parent=self).student_edition:
-                return None
+            if not Sandbox(parent=self).student_edition or not self._plan(resources).all_judged_outside:
+                return None  # a test cell judged in the kernel still calls the library's reference answers there
             assignment = resources.get("nbgrader", {}).get("assignment")
             if course_root is None or assignment is None:
                 raise CourseError("c.Sandbox.student_edition: the kernel's library needs the course and the graded "

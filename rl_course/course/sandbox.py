@@ -53,11 +53,12 @@ class Sandbox(Configurable):
     process_limit = Integer(256, help="Processes and threads the kernel may run at once.").tag(config=True)
     disk_limit = Unicode("1G", help="Size of each of the kernel's two writable folders (its working folder and /tmp), "
                                     "held in memory.").tag(config=True)
-    student_edition = Bool(False, help="Run each submission's kernel, confined or not, on the student edition of the "
-                                       "library for the assignment being graded (it and later assignments withheld, earlier "
-                                       "ones solved) instead of the instructor's, which then cannot be read where confined: "
-                                       "a submission can neither call nor print a reference answer it is graded on. Off "
-                                       "while hidden tests still call the library's reference answers inside the kernel."
+    student_edition = Bool(True, help="Run the kernel of each submitted notebook whose test cells are all judged outside "
+                                      "the kernel (rl_course.course.judge) on the student edition of the library for the "
+                                      "assignment being graded (it and later assignments withheld, earlier ones solved) "
+                                      "instead of the instructor's, which then cannot be read where confined: a submission "
+                                      "can neither call nor print a reference answer. A notebook with test cells tagged "
+                                      "judged-in-kernel keeps the instructor's library, which those tests call."
                            ).tag(config=True)
 
     @validate("memory_limit", "disk_limit")
