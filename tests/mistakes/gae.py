@@ -84,7 +84,7 @@ MISTAKES.update({
                "    return np.asarray(rewards, dtype=float) + gamma * next_values - np.asarray(values, dtype=float)\n"),
     "gae_merges_the_flags_in_place": mistake(
         "gae", "terminated |= truncated on the caller's array", {"test_gae_truncation", "test_gae_batch", "test_gae_general"},
-        "Ψ^GAE with episodes truncated at (t=3, env=0)",
+        "Ψ^GAE with episodes truncated at",
         replace=("ended = np.asarray(terminated, dtype=bool) | np.asarray(truncated, dtype=bool)",
                  "ended = np.asarray(terminated, dtype=bool)\n    ended |= np.asarray(truncated, dtype=bool)")),
 })
