@@ -129,7 +129,8 @@ HOSTILE = {
         "everything", "changes rl_course.reference.is_reference"),
     # Routes around the judge: test cells run in the grader's process, and only the student's functions run in the kernel.
     "reference_by_getattr": (_body("td_error", 'return getattr(tabular, "td_" + "error")(V, s, r, s_next, terminated, gamma)'),
-                             "all but rms", "uses the library's reference implementation rl_course.tabular.td_error"),
+                             "all but rms", "calls rl_course.tabular.td_error, the answer of assignment 01_td_lambda, which is not in "
+                                            "the student edition"),
     "magic_line_rebinds_the_checks": (_both(_body("td_error", REFERENCE_TD_ERROR),
                                             _insert_after("td_error", "%time checks.assert_own_work = lambda *a, **k: None")),
                                       "everything", "changes checks.assert_own_work"),

@@ -116,6 +116,18 @@ def test_a_result_that_is_not_a_tensor_from_arguments_that_require_grad():
     assert f([torch.nn.Parameter(torch.tensor([1.0, -2.0]))]) == 3.0
 
 
+def test_a_result_without_a_gradient_in_the_kernel_has_none_here():
+    def through_numpy(x):
+        return torch.as_tensor(x.detach().numpy() * 2), x * 3
+
+    f = in_kernel(through_numpy=through_numpy)["through_numpy"]
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    detached, connected = f(x)
+    assert not detached.requires_grad and detached.grad_fn is None  # as a local call would leave it
+    connected.sum().backward()
+    torch.testing.assert_close(x.grad, torch.tensor([3.0, 3.0]))
+
+
 def test_a_generator_argument_is_iterated_once_and_its_items_come_back_changed():
     def clip_in_place(params, max_norm):
         params = list(params)

@@ -246,13 +246,16 @@ print(json.dumps(dict(library=os.path.dirname(rl_course.__file__), td_error=is_w
 """
 
 
+NOTEBOOKS = {"01_td_lambda": "td_lambda", "04_ppo": "ppo", "05_continuous": "continuous"}
+
+
 def _kernel_reports(course, assignment: str, confined: bool, student_edition: bool | None, workdir) -> dict:
-    """What PROBE prints in a kernel started by the Execute step of grading ``assignment`` in ``course``."""
+    """What PROBE prints in a kernel started by the Execute step of grading ``assignment``'s notebook in ``course``."""
     workdir.mkdir(parents=True)
     with nbgrader_setup._scratch_course(course, confined=confined, student_edition=student_edition) as (api, _):
         execute = next(step for step in api.config.Autograde.autograde_preprocessors if step.__name__ == "ExecuteUntilTheKernelDies")
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PROBE.format(instructors=str(sandbox.instructors_library())))])
-        nb, _ = execute(config=api.config).preprocess(nb, {"nbgrader": {"assignment": assignment}, "metadata": {"path": str(workdir)}})
+        nb, _ = execute(config=api.config).preprocess(nb, {"nbgrader": {"assignment": assignment, "notebook": NOTEBOOKS[assignment]}, "metadata": {"path": str(workdir)}})
     outputs = nb.cells[0].outputs
     assert [o.get("name") for o in outputs] == ["stdout"], outputs
     return json.loads(outputs[0]["text"])
@@ -263,16 +266,19 @@ def _kernel_reports(course, assignment: str, confined: bool, student_edition: bo
 def test_a_grading_kernel_holds_only_the_student_edition_of_its_window(course_copy, tmp_path, confined):
     shutil.copytree(sandbox.instructors_library(), course_copy / "rl_course", ignore=shutil.ignore_patterns("__pycache__"))
     editions = course_copy / grading_edition.CACHE_DIR
-    off = _kernel_reports(course_copy, ASSIGNMENT, confined, None, tmp_path / "off")  # the default: the instructor's library
+    off = _kernel_reports(course_copy, ASSIGNMENT, confined, False, tmp_path / "off")  # the instructor's library
     assert off["library"] == str(sandbox.instructors_library()) and not off["td_error"] and not off["losses"]
     assert isinstance(off["instructors"], int)
-    first = _kernel_reports(course_copy, ASSIGNMENT, confined, True, tmp_path / "01")
+    first = _kernel_reports(course_copy, ASSIGNMENT, confined, None, tmp_path / "01")  # the default: the student edition
     assert first["library"].startswith(f"{editions}/{ASSIGNMENT}-"), first
     assert first["td_error"] and first["losses"]  # 01's own answer and 04's: withheld
     assert first["instructors"] in (["FileNotFoundError", "PermissionError"] if confined else [off["instructors"]])
+    fifth = _kernel_reports(course_copy, "05_continuous", confined, True, tmp_path / "05")
+    assert fifth["library"].startswith(f"{editions}/05_continuous-")
+    assert not fifth["td_error"] and not fifth["losses"]  # 01 and 04 are solved by then
+    # 04 has test cells that still run in the kernel (tagged judged-in-kernel): they call the reference answers there
     fourth = _kernel_reports(course_copy, "04_ppo", confined, True, tmp_path / "04")
-    assert fourth["library"].startswith(f"{editions}/04_ppo-")
-    assert not fourth["td_error"] and fourth["losses"]  # 01 is solved by then; 04's own answers are withheld
+    assert fourth["library"] == str(sandbox.instructors_library()) and not fourth["losses"]
     with open(course_copy / "rl_course" / "tabular.py", "a") as library:
         library.write('\nEDITED = "after the first build"\n')
     edited = _kernel_reports(course_copy, ASSIGNMENT, confined, True, tmp_path / "edited")

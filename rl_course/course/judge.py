@@ -164,13 +164,18 @@ def _through_autograd(fn: KernelFunction, args, kwargs, leaves):
     """``fn(*args, **kwargs)`` as a node of torch's graph: its backward asks the kernel for the gradients."""
     import torch
 
+    result = fn.call(args, kwargs)
+    outputs = result if isinstance(result, tuple) else (result,)
+    # an output with no gradient in the kernel (computed in numpy, a new tensor) gets none here either
+    kept = tuple(isinstance(r, torch.Tensor) and r.requires_grad for r in outputs)
+
     class KernelCall(torch.autograd.Function):
         @staticmethod
         def forward(ctx, *inputs):
-            result = fn.call(args, kwargs)  # its tensors become this node's outputs, not leaves of their own
-            if isinstance(result, tuple):
-                return tuple(r.detach() if isinstance(r, torch.Tensor) else r for r in result)
-            return result.detach() if isinstance(result, torch.Tensor) else result
+            # the result's tensors become this node's outputs, not leaves of their own
+            detached = tuple(r.detach() if isinstance(r, torch.Tensor) else r for r in outputs)
+            ctx.mark_non_differentiable(*(r for r, k in zip(detached, kept, strict=True) if isinstance(r, torch.Tensor) and not k))
+            return detached if isinstance(result, tuple) else detached[0]
 
         @staticmethod
         def backward(ctx, *grad_outputs):

@@ -39,7 +39,7 @@ MISTAKES = {
     "done_t_instead_of_done_t_plus_1": mistake(
         "gae", "the recursion is cut with done_t instead of done_{t+1}",
         {"test_gae_done_alignment", "test_gae_truncation", "test_gae_batch", "test_gae_general"},
-        "cut the trace with the flag of step t (done_{t+1})",
+        "expected 2.62, got 3.60496 (cut the trace with the flag of step t",
         replace=("np.where(ended[t], 0.0, following)", "np.where(ended[t - 1], 0.0, following)")),
     "recursion_not_reset_at_episode_ends": mistake(
         "gae", "Ψ^GAE flows across episode ends", GAE - {"test_gae_basic"}, "cut the trace with the flag of step t",
@@ -50,7 +50,7 @@ MISTAKES = {
                  "following = lam * gamma * deltas[t] + np.where(ended[t], 0.0, following)")),
     "across_the_environment_axis": mistake(
         "gae", "the recursion runs over environments instead of time (a batch flattened the wrong way)",
-        {"test_gae_truncation", "test_gae_batch", "test_gae_general"}, "each column (environment) has its own episode ends",
+        GAE - {"test_gae_basic"}, "each column (environment) has its own episode ends",
         replace=("    for t in reversed(range(deltas.shape[0])):\n        following = deltas[t] + lam * gamma * np.where(ended[t], 0.0, "
                  "following)\n        out[t] = following",
                  "    flat_d, flat_e = deltas.T.ravel(), ended.T.ravel()\n    acc, res = 0.0, np.zeros_like(flat_d)\n"
