@@ -255,7 +255,8 @@ def _kernel_reports(course, assignment: str, confined: bool, student_edition: bo
     with nbgrader_setup._scratch_course(course, confined=confined, student_edition=student_edition) as (api, _):
         execute = next(step for step in api.config.Autograde.autograde_preprocessors if step.__name__ == "ExecuteUntilTheKernelDies")
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PROBE.format(instructors=str(sandbox.instructors_library())))])
-        nb, _ = execute(config=api.config).preprocess(nb, {"nbgrader": {"assignment": assignment, "notebook": NOTEBOOKS[assignment]}, "metadata": {"path": str(workdir)}})
+        resources = {"nbgrader": {"assignment": assignment, "notebook": NOTEBOOKS[assignment]}, "metadata": {"path": str(workdir)}}
+        nb, _ = execute(config=api.config).preprocess(nb, resources)
     outputs = nb.cells[0].outputs
     assert [o.get("name") for o in outputs] == ["stdout"], outputs
     return json.loads(outputs[0]["text"])
