@@ -138,6 +138,17 @@ def call_replacing(fn: Callable, replaced: str, probe: Callable, probe_args: tup
         namespace[replaced] = original
 
 
+def call_through(probe: Callable, fn: Callable, *args, **kwargs):
+    """``probe(fn, *args, **kwargs)``: a harness of ``rl_course.probes`` that calls ``fn`` on live objects it builds
+    (environments, policies) from the plain data it is given. A function that lives in a student's kernel is
+    called there, through the probe run there; what comes back is the probe's result.
+    """
+    in_kernel = getattr(type(fn), "call_through", None)
+    if in_kernel is not None:
+        return in_kernel(fn, probe, args, kwargs)
+    return probe(fn, *args, **kwargs)
+
+
 def expect_finite(got, what: str, shape: tuple | None = None, index_names: Sequence[str] = ("index",)) -> None:
     """Assert ``got`` holds finite numbers (of ``shape``, when given); name the first element that is not.
 

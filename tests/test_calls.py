@@ -82,3 +82,28 @@ def test_own_work_in_the_kernel():
     assert "reference implementation rl_course.tabular.td_error" in calls.answer({"own_work": "b"}, namespace)["problem"]
     assert calls.answer({"own_work": "c"}, namespace)["problem"] is None
     assert calls.answer({"own_work": "b", "allow": ["rl_course.tabular.td_error"]}, namespace)["problem"] is None
+
+
+def test_a_call_through_a_probe_runs_the_harness_on_the_students_function():
+    from rl_course import probes, rollouts
+
+    seen = []
+
+    def collect_rollout(envs, observations, policy, value, n_steps):
+        seen.append((envs.num_envs, n_steps))
+        return rollouts.collect_rollout(envs, observations, policy, value, n_steps)
+
+    req = request("call", "collect_rollout", 2, 5, 0, "left", max_episode_steps=3)
+    reply = calls.answer({**req, "through": "rl_course.probes.rollout_of"}, {"collect_rollout": collect_rollout})
+    got = wire.decode(reply["result"])
+    expected = probes.rollout_of(rollouts.collect_rollout, 2, 5, 0, "left", max_episode_steps=3)
+    assert seen == [(2, 5)] and isinstance(got, rollouts.Rollout)
+    np.testing.assert_array_equal(got.truncated, expected.truncated)
+    assert got.truncated[2].all()  # the time limit of 3 steps cut both episodes at t = 2
+    np.testing.assert_allclose(got.next_values, expected.next_values)
+
+
+def test_only_a_probe_is_called_by_name():
+    for dotted in ("os.system", "rl_course.rollouts.collect_rollout", "rl_course.probes._private"):
+        reply = calls.answer({**request("call", "f", 1), "through": dotted}, {"f": lambda x: x})
+        assert reply["raised"] == "ValueError" and "not a probe of rl_course.probes" in reply["message"], reply

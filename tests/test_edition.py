@@ -570,6 +570,10 @@ IMPORTS_REFERENCE = '''def gae(rewards, values, next_values, terminated, truncat
     from rl_course.advantages import gae as library_gae
     return library_gae(rewards, values, next_values, terminated, truncated, gamma, lam)
 '''
+# The library's collect_rollout reached by a name the bytecode does not hold: the kernel of 03 has none to reach.
+REACHES_REFERENCE = '''def collect_rollout(envs, observations, policy, value, n_steps):
+    return getattr(rollouts, "collect_" + "rollout")(envs, observations, policy, value, n_steps)
+'''
 
 
 @pytest.fixture(scope="module")
@@ -605,12 +609,15 @@ def test_a_notebook_done_in_the_student_edition_earns_full_marks_and_untouched_z
 
 
 def _submit_imports_reference(submitted: Path) -> None:
-    """A solution of 03 whose gae imports the library's, as one written against the student edition might."""
-    cheat = _with_solutions_pasted(ROOT / "notebooks" / "03_gae" / NOTEBOOKS["03_gae"], "03_gae")
-    cheat.cells = [c for c in cheat.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
-    next(c for c in cheat.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "gae").source = IMPORTS_REFERENCE
-    (submitted / "imports_reference" / "03_gae").mkdir(parents=True)
-    nbformat.write(cheat, submitted / "imports_reference" / "03_gae" / NOTEBOOKS["03_gae"])
+    """Solutions of 03 whose gae imports the library's, as one written against the student edition might, and whose
+    collect_rollout reaches the library's by getattr."""
+    for student, grade_id, source in (("imports_reference", "gae", IMPORTS_REFERENCE),
+                                      ("reaches_reference", "collect_rollout", REACHES_REFERENCE)):
+        cheat = _with_solutions_pasted(ROOT / "notebooks" / "03_gae" / NOTEBOOKS["03_gae"], "03_gae")
+        cheat.cells = [c for c in cheat.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
+        next(c for c in cheat.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id).source = source
+        (submitted / student / "03_gae").mkdir(parents=True)
+        nbformat.write(cheat, submitted / student / "03_gae" / NOTEBOOKS["03_gae"])
 
 
 @pytest.mark.notebook
@@ -622,6 +629,16 @@ def test_a_submission_that_imports_a_withheld_answer_gets_the_guards_feedback(gr
     assert lines and all("AssertionError: gae uses the library's reference implementation rl_course.advantages.gae; write the "
                          "computation yourself, without calling rl_course's solution" in line for line in lines), lines
     assert "Traceback" not in stderr
+
+
+@pytest.mark.notebook
+def test_a_submission_that_reaches_a_withheld_answer_by_a_computed_name_finds_none_in_the_grading_kernel(graded_runs):
+    scores, stderr = graded_runs
+    block = stderr.split("graded reaches_reference/03_gae:")[1].split("\ngraded ")[0]
+    lines = [line.strip() for line in block.splitlines()[1:]]
+    assert scores["reaches_reference"]["03_gae"]["score"] == FULL_MARKS["03_gae"] - 3  # the three collect_rollout tests
+    assert len(lines) == 3 and all("AnswerWithheld: your collect_rollout calls rl_course.rollouts.collect_rollout, the answer of "
+                                   "assignment 03_gae" in line for line in lines), lines
 
 
 @pytest.mark.notebook
