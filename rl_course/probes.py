@@ -80,3 +80,132 @@ def rollout_of(collect_rollout, n_envs: int, n_steps: int, seed: int, policy: st
         return collect_rollout(envs, envs.reset(seed=seed)[0], POLICIES[policy](), value, n_steps)
     finally:
         envs.close()
+
+
+# ---------------------------------------------------------------- PPO (04): an agent, its optimizer and the trainer's parts
+
+
+def state_of(agent) -> dict:
+    """The agent's parameters by name, detached: what crosses to rebuild it elsewhere (``cartpole_agent``)."""
+    return {name: tensor.detach().clone() for name, tensor in agent.state_dict().items()}
+
+
+def cartpole_agent(state: dict | None = None, hidden_sizes=(64, 64)):
+    """A ``ppo.ActorCritic`` for CartPole-v1, with the parameters ``state`` when given."""
+    import gymnasium as gym
+
+    from rl_course import ppo
+
+    env = gym.make("CartPole-v1")
+    agent = ppo.ActorCritic(env.observation_space, env.action_space, tuple(hidden_sizes))
+    env.close()
+    if state is not None:
+        agent.load_state_dict(state)
+    return agent
+
+
+def plain_objective(ratio, advantages, eps):
+    """mean(ρ Ψ): the policy-gradient surrogate without its clip (ε unused), a loss whose gradient a test can follow."""
+    return (ratio * advantages).mean()
+
+
+def squared_error(values, old_values, targets, eps):
+    """mean((y − V)²), with neither V_old nor ε̂ used."""
+    return ((targets - values) ** 2).mean()
+
+
+def ppo_update_run(ppo_update, state: dict, batch: dict, config, eps: float, lr: float = 1e-3, seed: int = 0,
+                   losses: str | None = None) -> dict:
+    """``ppo_update(agent, optimizer, batch, config, eps)`` on ``cartpole_agent(state)`` with a fresh
+    ``torch.optim.Adam(lr=lr, eps=1e-5)``, torch's generator seeded with ``seed`` first; what it did, as data:
+
+    stats    what ppo_update returned
+    state    the agent's parameters after the update; batch: the batch after it
+    steps    one entry per step of the optimizer: ``params`` and ``grads`` (lists in ``agent.parameters()``
+             order) just before it, and ``objective`` and ``critic``: the arguments of the last call of
+             ``policy_objective`` (ratio, advantages, ε) and of ``value_loss`` (values, old values, targets, ε̂)
+             since the step before, or None
+    objectives, critics   the arguments of every call of ``policy_objective`` and of ``value_loss``, in order
+    losses   None: ppo_update's own losses, not watched; "own": the notebook's ``clipped_surrogate`` and
+             ``clipped_value_loss``, watched; "plain": ``plain_objective`` and ``squared_error``, watched
+    """
+    import torch
+
+    agent = cartpole_agent(state, config.hidden_sizes)
+    calls, steps, every = {}, [], {"objective": [], "critic": []}
+
+    def watched(kind, loss):
+        def watch(*args):
+            calls[kind] = [a.detach().clone() if isinstance(a, torch.Tensor) else a for a in args]
+            every[kind].append(calls[kind])
+            return loss(*args)
+        return watch
+
+    class Recording(torch.optim.Adam):
+        def step(self, closure=None):
+            steps.append({"params": [p.detach().clone() for p in agent.parameters()],
+                          "grads": [None if p.grad is None else p.grad.detach().clone() for p in agent.parameters()],
+                          "objective": calls.pop("objective", None), "critic": calls.pop("critic", None)})
+            return super().step(closure)
+
+    kwargs = {}
+    if losses is not None:
+        own = ppo_update.__globals__
+        objective, critic = ((own["clipped_surrogate"], own["clipped_value_loss"]) if losses == "own"
+                             else (plain_objective, squared_error))
+        kwargs = {"policy_objective": watched("objective", objective), "value_loss": watched("critic", critic)}
+    torch.manual_seed(seed)
+    stats = ppo_update(agent, Recording(agent.parameters(), lr=lr, eps=1e-5), batch, config, eps, **kwargs)
+    return {"stats": stats, "state": state_of(agent), "batch": batch, "steps": steps, "objectives": every["objective"],
+            "critics": every["critic"]}
+
+
+# Environments of the tests: CartPole cut by a time limit after 12 steps (rollouts hold truncations and terminations).
+PROBE_ENVS = {"ShortCartPole-v1": 12}
+
+
+def register_probe_envs() -> None:
+    """Register ``PROBE_ENVS`` with gymnasium where they are not yet."""
+    import gymnasium as gym
+
+    for env_id, limit in PROBE_ENVS.items():
+        if env_id not in gym.registry:
+            gym.register(env_id, entry_point="gymnasium.envs.classic_control.cartpole:CartPoleEnv", max_episode_steps=limit)
+
+
+def train_ppo_run(train_ppo, config) -> dict:
+    """``agent, history = train_ppo(config)``, as data: ``history`` and the trained agent's parameters ``state``."""
+    register_probe_envs()
+    agent, history = train_ppo(config)
+    return {"history": history, "state": state_of(agent)}
+
+
+def train_ppo_parts(train_ppo, config) -> dict:
+    """``train_ppo(config)`` with ``rollouts.collect_rollout`` recording every rollout it collects and the notebook's
+    ``ppo_update`` replaced by a recorder that does not update (it returns zeros); as data: ``collected`` (the
+    rollouts), ``updates`` (per call: the optimizer's ``lr`` per parameter group, ``eps``, ``config`` and the
+    ``batch``) and ``history``."""
+    import torch
+
+    from rl_course import rollouts
+
+    collected, updates = [], []
+    real_collect, own = rollouts.collect_rollout, train_ppo.__globals__
+    real_update = own.get("ppo_update")
+
+    def collect(*args, **kwargs):
+        collected.append(real_collect(*args, **kwargs))
+        return collected[-1]
+
+    def update(agent, optimizer, batch, config, eps, *args, **kwargs):
+        updates.append({"lr": [float(group["lr"]) for group in optimizer.param_groups], "eps": float(eps), "config": config,
+                        "batch": {key: torch.as_tensor(value).detach().clone() for key, value in batch.items()}})
+        return dict.fromkeys(("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "explained_variance"), 0.0)
+
+    register_probe_envs()
+    rollouts.collect_rollout, own["ppo_update"] = collect, update
+    try:
+        _, history = train_ppo(config)
+    finally:
+        rollouts.collect_rollout, own["ppo_update"] = real_collect, real_update
+    return {"collected": collected, "updates": updates, "history": history}

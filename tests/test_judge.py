@@ -189,3 +189,23 @@ def test_grading_needs_no_name_that_only_a_demonstration_defines(path):
     plan = judge.Plan.of(nbformat.read(path, as_version=4))
     assert plan.demos == {c.metadata["nbgrader"]["grade_id"] for c in demos}
     assert not plan.demos & (set(plan.tests) | set(plan.in_kernel) | {name for name, _ in plan.fixtures})
+
+
+def test_an_argument_the_call_left_unchanged_is_not_written_back_so_autograd_can_still_use_it():
+    f = in_kernel(double=lambda x: 2 * x)["double"]
+    w = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    log_p = torch.log_softmax(w, -1)  # its backward needs its own output, unchanged since
+    (f(log_p).sum() + log_p[0]).backward()
+    expected = torch.autograd.grad((2 * torch.log_softmax(w, -1)).sum() + torch.log_softmax(w, -1)[0], w)[0]
+    torch.testing.assert_close(w.grad, expected)
+
+
+def test_a_harness_of_the_probes_runs_on_the_students_function_in_the_kernel():
+    from rl_course import probes, rollouts
+
+    collect = in_kernel(collect_rollout=rollouts.collect_rollout)["collect_rollout"]
+    got = checks.call_through(probes.rollout_of, collect, 2, 12, 0, "left")
+    expected = probes.rollout_of(rollouts.collect_rollout, 2, 12, 0, "left")
+    assert isinstance(got, rollouts.Rollout) and got.terminated.any()
+    for field in ("observations", "terminated", "next_values", "last_observations"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(expected, field))

@@ -14,9 +14,10 @@ The cell's outputs are the verdict only: nothing when it passes, one error outpu
 message when it fails. What the test printed and what the student's code printed while it was called
 are dropped, so that no hidden test can be read back from the feedback.
 
-A test cell tagged ``judged-in-kernel`` still runs in the kernel (its test needs objects that cannot
-cross as plain data yet). A cell tagged ``demo`` only demonstrates (a sweep, a training run for a figure):
-grading does not run it, and its output says so.
+A test that needs live objects (environments, an agent and its optimizer) has them built in the kernel by a
+harness of ``rl_course.probes`` (``checks.call_through``), which sends back what happened as data. A test
+cell tagged ``judged-in-kernel`` still runs in the kernel (none of the course's does). A cell tagged ``demo``
+only demonstrates (a sweep, a training run for a figure): grading does not run it, and its output says so.
 """
 
 from __future__ import annotations
@@ -203,8 +204,8 @@ def write_back(original, after) -> None:
             original[...] = after
     elif torch is not None and isinstance(original, torch.Tensor) and isinstance(after, torch.Tensor):
         with torch.no_grad():
-            if original.shape == after.shape:
-                original.copy_(after)
+            if original.shape == after.shape and not torch.equal(original, after.to(original.dtype)):
+                original.copy_(after)  # only where the call changed it: a copy bumps the version that autograd checks
             if after.grad is None:
                 original.grad = None
             elif original.grad is not None and original.grad.shape == after.grad.shape:
