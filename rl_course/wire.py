@@ -85,7 +85,7 @@ class _Encoder:
             return self.array(value, where)
         torch = sys.modules.get("torch")  # a tensor can only exist where torch was imported
         if torch is not None and isinstance(value, torch.Tensor):
-            grad = value.grad
+            grad = value.grad if value.is_leaf else None  # autograd fills .grad of leaves only
             return {"tensor": self.array(value.detach().cpu().numpy(), where),
                     "requires_grad": bool(value.requires_grad),
                     "grad": None if grad is None else self.array(grad.detach().cpu().numpy(), f"{where}.grad"),

@@ -570,10 +570,12 @@ IMPORTS_REFERENCE = '''def gae(rewards, values, next_values, terminated, truncat
     from rl_course.advantages import gae as library_gae
     return library_gae(rewards, values, next_values, terminated, truncated, gamma, lam)
 '''
-# The library's collect_rollout reached by a name the bytecode does not hold: the kernel of 03 has none to reach.
-REACHES_REFERENCE = '''def collect_rollout(envs, observations, policy, value, n_steps):
+# The library's answers reached by a name the bytecode does not hold: the grading kernel of 03 (04) has none to reach.
+REACHES_REFERENCE = {"03_gae": ("collect_rollout", '''def collect_rollout(envs, observations, policy, value, n_steps):
     return getattr(rollouts, "collect_" + "rollout")(envs, observations, policy, value, n_steps)
-'''
+'''), "04_ppo": ("clipped_surrogate", '''def clipped_surrogate(ratio, advantages, eps):
+    return getattr(ppo.losses, "clipped_" + "surrogate")(ratio, advantages, eps)
+''')}
 
 
 @pytest.fixture(scope="module")
@@ -609,15 +611,16 @@ def test_a_notebook_done_in_the_student_edition_earns_full_marks_and_untouched_z
 
 
 def _submit_imports_reference(submitted: Path) -> None:
-    """Solutions of 03 whose gae imports the library's, as one written against the student edition might, and whose
-    collect_rollout reaches the library's by getattr."""
-    for student, grade_id, source in (("imports_reference", "gae", IMPORTS_REFERENCE),
-                                      ("reaches_reference", "collect_rollout", REACHES_REFERENCE)):
-        cheat = _with_solutions_pasted(ROOT / "notebooks" / "03_gae" / NOTEBOOKS["03_gae"], "03_gae")
+    """A solution of 03 whose gae imports the library's, as one written against the student edition might, and
+    solutions of 03 and 04 that reach the library's answers by getattr."""
+    cheats = [("imports_reference", "03_gae", "gae", IMPORTS_REFERENCE)]
+    cheats += [("reaches_reference", assignment, grade_id, source) for assignment, (grade_id, source) in REACHES_REFERENCE.items()]
+    for student, assignment, grade_id, source in cheats:
+        cheat = _with_solutions_pasted(ROOT / "notebooks" / assignment / NOTEBOOKS[assignment], assignment)
         cheat.cells = [c for c in cheat.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
         next(c for c in cheat.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id).source = source
-        (submitted / student / "03_gae").mkdir(parents=True)
-        nbformat.write(cheat, submitted / student / "03_gae" / NOTEBOOKS["03_gae"])
+        (submitted / student / assignment).mkdir(parents=True)
+        nbformat.write(cheat, submitted / student / assignment / NOTEBOOKS[assignment])
 
 
 @pytest.mark.notebook
@@ -632,13 +635,19 @@ def test_a_submission_that_imports_a_withheld_answer_gets_the_guards_feedback(gr
 
 
 @pytest.mark.notebook
-def test_a_submission_that_reaches_a_withheld_answer_by_a_computed_name_finds_none_in_the_grading_kernel(graded_runs):
+@pytest.mark.parametrize("assignment, tests, calls", [
+    ("03_gae", {"test_collect_basic", "test_collect_truncation", "test_collect_episode_ends"}, "rl_course.rollouts.collect_rollout"),
+    ("04_ppo", {"test_surrogate_values", "test_surrogate_positive_advantage", "test_surrogate_negative_advantage"},
+     "rl_course.ppo.losses.clipped_surrogate")])
+def test_a_submission_that_reaches_a_withheld_answer_by_a_computed_name_finds_none_in_the_grading_kernel(graded_runs, assignment,
+                                                                                                        tests, calls):
     scores, stderr = graded_runs
-    block = stderr.split("graded reaches_reference/03_gae:")[1].split("\ngraded ")[0]
-    lines = [line.strip() for line in block.splitlines()[1:]]
-    assert scores["reaches_reference"]["03_gae"]["score"] == FULL_MARKS["03_gae"] - 3  # the three collect_rollout tests
-    assert len(lines) == 3 and all("AnswerWithheld: your collect_rollout calls rl_course.rollouts.collect_rollout, the answer of "
-                                   "assignment 03_gae" in line for line in lines), lines
+    block = stderr.split(f"graded reaches_reference/{assignment}:")[1].split("\ngraded ")[0]
+    failing = {line.split()[1]: line.strip() for line in block.splitlines()[1:]}
+    # the tests of the function lose their points; those of functions that call it (04's ppo_update) may lose theirs
+    assert tests <= set(failing) and scores["reaches_reference"][assignment]["score"] <= FULL_MARKS[assignment] - len(tests), block
+    assert all(f"AnswerWithheld: your {calls.rsplit('.', 1)[1]} calls {calls}, the answer of assignment {assignment}" in failing[test]
+               for test in tests), block
 
 
 @pytest.mark.notebook

@@ -302,8 +302,22 @@ def test_every_notebook_is_stored_with_the_metadata_jupyterlab_writes(tmp_path):
     assert "'Python 3 (ipykernel)'" in problems[0] and "not Python 3.11.x" in problems[1]
 
 
+# Helpers of rl_course.checks that call the function they are given, by the argument's position.
+CALLS_ITS_ARGUMENT = {"checks.call_through": 1, "checks.call_replacing": 0}
+
+
 def _called_names(tree) -> set[str]:
-    return {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    """The names the code calls: directly, or through a helper of ``rl_course.checks`` it hands them to."""
+    called = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Name):
+            called.add(node.func.id)
+        position = CALLS_ITS_ARGUMENT.get(ast.unparse(node.func))
+        if position is not None and len(node.args) > position and isinstance(node.args[position], ast.Name):
+            called.add(node.args[position].id)
+    return called
 
 
 @pytest.mark.parametrize("path", sorted(ROOT.glob("notebooks/*/*.ipynb")), ids=lambda p: p.parent.name)
