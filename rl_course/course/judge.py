@@ -118,12 +118,15 @@ class KernelFunction:
                 return _through_autograd(self, args, kwargs, leaves)
         return self.call(args, kwargs)
 
-    def call(self, args, kwargs, replace: dict | None = None):
-        """The result of the student's function on ``args``, ``kwargs``, which are changed as the call changed them."""
+    def call(self, args, kwargs, replace: dict | None = None, through: str | None = None):
+        """The result of the student's function on ``args``, ``kwargs``, which are changed as the call changed them
+        (``replace``: a probe stands in for another function; ``through``: a harness calls it, ``rl_course.calls``)."""
         args = [wire.Iterator(a) if isinstance(a, types.GeneratorType) else a for a in args]  # a generator is used up
         request = {"call": self.name, "args": wire.encode(list(args), "args"), "kwargs": wire.encode(kwargs, "kwargs")}
         if replace:
             request["replace"] = replace
+        if through:
+            request["through"] = through
         reply = self._ask(request)
         if "refused" in reply:
             raise AssertionError(f"{self.name} returned something the tests cannot read: {_bounded(reply['refused'])}")
@@ -140,12 +143,7 @@ class KernelFunction:
     def call_through(self, probe, args, kwargs):
         """``checks.call_through`` in the kernel: the harness is named there by its dotted name, and what it
         returns comes back (the arguments are plain data the harness builds its objects from)."""
-        request = {"call": self.name, "through": f"{probe.__module__}.{probe.__qualname__}",
-                   "args": wire.encode(list(args), "args"), "kwargs": wire.encode(kwargs, "kwargs")}
-        reply = self._ask(request)
-        if "refused" in reply:
-            raise AssertionError(f"{self.name} returned something the tests cannot read: {_bounded(reply['refused'])}")
-        return wire.decode(reply.get("result"), "result")
+        return self.call(args, kwargs, through=f"{probe.__module__}.{probe.__qualname__}")
 
     def gradients(self, args, kwargs, grad_outputs) -> list:
         """The kernel's backward pass through the student's function (``rl_course.calls``' ``vjp``)."""
