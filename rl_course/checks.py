@@ -149,6 +149,101 @@ def call_through(probe: Callable, fn: Callable, *args, **kwargs):
     return probe(fn, *args, **kwargs)
 
 
+def expect_agrees(fn: Callable, correct: Callable, cases: Sequence, what: str, index_names: Sequence[str] = ("index",),
+                  outputs: Sequence[str] = (), hint: str = "") -> None:
+    """Assert that ``fn`` does what ``correct`` (the reference) does on every case of ``cases`` (``rl_course.domains``: inputs drawn
+    from the whole domain its docstring promises), and keeps its contracts. On each case, in order:
+
+    - it returns what the reference returns, within the case's tolerance (each part of a tuple, named by ``outputs``),
+      as numbers with a fraction (not integers or bools) where the reference's are;
+    - it passes the gradient the reference passes to each argument tensor that requires one (``probes.each``);
+    - it leaves its arguments as they were, and draws nothing from numpy's, Python's or torch's global generator.
+
+    The first case comes again at the end, with the same answer due: nothing may carry over from one call to the next.
+    The message names the case (its ``label``), never the reference's code.
+    """
+    __tracebackhide__ = True
+    import copy
+
+    from rl_course import probes
+
+    calls = [[list(c.args), dict(c.kwargs)] for c in cases]
+    calls.append(copy.deepcopy(calls[0]))
+    labels = [c.label for c in cases] + [f"{cases[0].label}, called again after the others"]
+    tolerances = [getattr(c, "tolerance", (1e-8, 1e-6)) for c in cases] + [getattr(cases[0], "tolerance", (1e-8, 1e-6))]
+    pristine = copy.deepcopy(calls)
+    expected = probes.each(correct, copy.deepcopy(calls))
+    got = call_through(probes.each, fn, calls)
+    names = _parameter_names(correct)
+    name = getattr(fn, "__name__", "the function")
+    for k, (theirs, mine, label, (atol, rtol)) in enumerate(zip(expected, got, labels, tolerances, strict=True)):
+        if "raised" in theirs:  # the case lies outside the reference's domain: the test is wrong, not the answer
+            raise RuntimeError(f"the reference raised on {label}: {theirs['raised']}")
+        on = f"{what}, {label}"
+        if "raised" in mine:
+            raise _failure(f"{on}: {name} raised {mine['raised']}")
+        _expect_same_values(mine["result"], theirs["result"], on, index_names, list(outputs), atol, rtol, hint)
+        for key, grad in theirs.get("grads", {}).items():
+            argument = names.get(key, f"argument {key}")
+            mine_grads = mine.get("grads") or {}
+            if key not in mine_grads:
+                raise _failure(f"{on}: no gradient flows from the result back to {argument}; compute it with torch, "
+                               "from the tensors given, without .item(), numpy or a new tensor")
+            expect_close(_detached(mine_grads[key]), _detached(grad), f"{on}: the gradient with respect to {argument}",
+                         index_names, atol=max(atol, 1e-7), rtol=max(rtol, 1e-5))
+        (args_before, kwargs_before), (args_after, kwargs_after) = pristine[k], calls[k]
+        for key, before in [*((str(i), a) for i, a in enumerate(args_before)), *kwargs_before.items()]:
+            after = args_after[int(key)] if key.isdigit() else kwargs_after.get(key)
+            if not _same(before, after):
+                raise _failure(f"{on}: {name} changed its argument {names.get(key, key)} in place; "
+                               "work on a copy and return the result")
+        if mine.get("global_rng"):
+            raise _failure(f"{on}: {name} drew from a global random generator (numpy's, Python's or torch's); "
+                           "it should use none")
+
+
+def _parameter_names(fn) -> dict[str, str]:
+    """Position (as a string) or keyword → the parameter's name, from ``fn``'s signature."""
+    try:
+        parameters = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return {}
+    return {**{str(i): p for i, p in enumerate(parameters)}, **{p: p for p in parameters}}
+
+
+def _expect_same_values(got, expected, what: str, index_names, outputs: list, atol: float, rtol: float, hint: str) -> None:
+    __tracebackhide__ = True
+    if isinstance(expected, tuple):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            raise _failure(f"{what}: expected a tuple of {len(expected)}, got {type(got).__name__}")
+        for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+            part = outputs[i] if i < len(outputs) else f"part {i} of the result"
+            _expect_same_values(g, e, f"{what}: {part}", index_names, [], atol, rtol, hint)
+        return
+    expect_close(_detached(got), _detached(expected), what, index_names, atol=atol, rtol=rtol, hint=hint)
+    kind = np.asarray(_detached(expected)).dtype.kind
+    got_kind = np.asarray(_detached(got)).dtype.kind
+    if kind == "f" and got_kind in "biu":
+        raise _failure(f"{what}: the result holds {'bools' if got_kind == 'b' else 'integers'}, not floats "
+                       "(an array made like an integer input keeps its dtype)")
+
+
+def _same(a, b) -> bool:
+    """Whether two arguments hold the same values (arrays, tensors, lists, dicts, records, numbers)."""
+    if hasattr(a, "detach") and hasattr(b, "detach"):
+        return a.shape == b.shape and a.dtype == b.dtype and bool(((a == b) | (a.isnan() & b.isnan())).all())
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype
+                and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if hasattr(a, "__dataclass_fields__"):
+        return type(a) is type(b) and all(_same(getattr(a, f), getattr(b, f)) for f in a.__dataclass_fields__)
+    return a == b or (a != a and b != b)  # noqa: PLR0124  (NaN equals NaN here)
+
+
 def expect_finite(got, what: str, shape: tuple | None = None, index_names: Sequence[str] = ("index",)) -> None:
     """Assert ``got`` holds finite numbers (of ``shape``, when given); name the first element that is not.
 

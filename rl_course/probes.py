@@ -82,6 +82,65 @@ def rollout_of(collect_rollout, n_envs: int, n_steps: int, seed: int, policy: st
         envs.close()
 
 
+# ---------------------------------------------------------------- every graded function: many inputs in one call
+
+
+def each(fn, calls: list) -> list:
+    """``fn(*args, **kwargs)`` for each ``[args, kwargs]`` of ``calls``, in order, on those very arguments (a change made
+    in place shows in ``calls`` afterwards). Per call, as data: ``result`` (tensors detached), or ``raised`` (the
+    exception's type name and message); ``global_rng``: whether the call drew from numpy's, Python's or torch's global
+    generator; and ``grads`` where the result is a tensor with a gradient: d(Σ_i w_i result_i)/dx for each argument
+    tensor x that requires one (by position, or by keyword), w_i = 1 + i/n over the result's n entries in order,
+    zeros where x does not reach the result."""
+    return [_one_call(fn, list(args), dict(kwargs)) for args, kwargs in calls]
+
+
+def _one_call(fn, args: list, kwargs: dict) -> dict:
+    import random
+
+    torch = _torch()
+    before = _global_draws(random, torch)
+    try:
+        if torch is not None:
+            with torch.enable_grad():
+                result = fn(*args, **kwargs)
+        else:
+            result = fn(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001  (what the function raised is the answer to this call)
+        return {"raised": f"{type(error).__name__}: {str(error)[:500]}", "global_rng": _global_draws(random, torch) != before}
+    reply = {"global_rng": _global_draws(random, torch) != before}
+    leaves = {key: x for key, x in [*enumerate(args), *kwargs.items()]
+              if torch is not None and isinstance(x, torch.Tensor) and x.requires_grad}
+    if leaves and isinstance(result, torch.Tensor) and result.requires_grad:
+        weights = (1 + torch.arange(result.numel(), dtype=result.dtype) / max(result.numel(), 1)).reshape(result.shape)
+        grads = torch.autograd.grad((result * weights).sum(), list(leaves.values()), allow_unused=True)
+        reply["grads"] = {str(key): (torch.zeros_like(x) if g is None else g.detach())
+                          for (key, x), g in zip(leaves.items(), grads, strict=True)}
+    reply["result"] = _detached(result, torch)
+    return reply
+
+
+def _global_draws(random, torch) -> tuple:
+    """What the global generators have drawn, in a form that compares: any draw changes it."""
+    state = np.random.get_state()
+    return (random.getstate(), state[1].tobytes(), state[2], state[3], state[4],
+            None if torch is None else torch.random.get_rng_state().numpy().tobytes())
+
+
+def _detached(value, torch):
+    if torch is not None and isinstance(value, torch.Tensor):
+        return value.detach()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_detached(v, torch) for v in value)
+    return value
+
+
+def _torch():
+    import sys
+
+    return sys.modules.get("torch")
+
+
 # ---------------------------------------------------------------- PPO (04): an agent, its optimizer and the trainer's parts
 
 

@@ -58,6 +58,7 @@ def _submission(answer: str, extra: str | None = None, in_test_cell: str | None 
     ("import sys\nsys.modules['rl_course.checks'] = None", "uses sys.modules"),
     ("import builtins\nbuiltins.print = None", "imports builtins"),
     ("import gc", "imports gc"),
+    ("import pkgutil\np = pkgutil.resolve_name('rl_' + 'course.probes')", "imports pkgutil"),
     ("checks.expect_close.__code__ = (lambda *a: None).__code__", "uses checks.expect_close.__code__"),
     ("vars(checks)['expect_close'] = print", "calls vars on checks"),
     ("%time checks.expect_close = print", "changes checks.expect_close"),  # a magic's argument is code the kernel runs

@@ -19,7 +19,7 @@ is one line naming the cell, the line and what it does:
 - rebinding an imported protected name at the top of a cell (``checks = …``, ``import numpy as checks``,
   ``def tabular(…)``); a computed result in an everyday name (``advantages = gae(…)``) is not one;
 - the ways around both: ``exec``/``eval``/``compile``/``__import__``/``globals()``, ``__setattr__``,
-  ``sys.modules``, builtins, frames, ``gc``, ``ctypes``, ``importlib``, function internals
+  ``sys.modules``, builtins, frames, ``gc``, ``ctypes``, ``importlib``, ``pkgutil``, function internals
   (``__code__``, ``__globals__``).
 
 Ordinary code is left alone: local variables, re-importing what the notebook imports, attributes
@@ -43,7 +43,7 @@ ESCAPE_ATTRIBUTES = {"__globals__", "__builtins__", "__code__", "__closure__", "
                      "display_pub", "display_formatter", "displayhook", "run_cell"}
 CODE_MAGICS = {"time", "timeit", "prun", "capture", "debug"}  # magics whose argument or body is Python code run in the kernel
 RUNNING_MAGICS = {"run", "load", "macro", "rerun", "recall", "script", "python", "python2", "python3", "pypy", "writefile"}
-ESCAPE_MODULES = {"builtins", "ctypes", "gc", "importlib"}
+ESCAPE_MODULES = {"builtins", "ctypes", "gc", "importlib", "pkgutil"}
 
 
 def find_tampering(submission: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str]:

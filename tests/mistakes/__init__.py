@@ -58,4 +58,16 @@ def catalog() -> str:
                 fails += "; perhaps " + ", ".join(f"`{c}`" for c in sorted(m.may_also_fail))
             lines.append(f"| `{m.cell}` | {m.what} (`{name}`) | {fails} | “{m.says}” |")
         lines.append("")
+    from .domain import domain_mistakes
+
+    lines += ["## Beyond the worked cases", "",
+              "Wrong answers of kinds no worked test was written against (integer and list inputs, inputs changed in place,",
+              "identity for equality, cancellation, axes, both flags on one step, the edge of a band). The differential",
+              "checks (`checks.expect_agrees` over `rl_course.domains`) catch them; `tests/test_hidden_tests.py` decides",
+              "them with the notebooks' own test cells.", "",
+              "| assignment | graded function | mistake | test cells that fail | the feedback says |", "|---|---|---|---|---|"]
+    for name, m in domain_mistakes().items():
+        fails = ", ".join(f"`{c}`" for c in sorted(m.fails))
+        lines.append(f"| {m.assignment} | `{m.cell}` | {m.what} (`{name}`) | {fails} | “{m.says}” |")
+    lines.append("")
     return "\n".join(lines)
