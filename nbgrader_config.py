@@ -19,6 +19,10 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.ExecutePreprocessor.kernel_name = "python3"
 c.ExecutePreprocessor.timeout = 300
 
+# Validate (the button and `rl-course validate`) skips the cells tagged `demo`, as grading does: they only demonstrate
+# (sweeps, training runs for figures), and no test cell needs them. In JupyterLab a student runs them as any other cell.
+c.Validator.Execute.skip_cells_with_tag = "demo"
+
 # Submissions (rl_course/course/submissions.py, rl_course/course/lms.py). The one notebook of an assignment folder under
 # another name is graded with a problem line ("grade") or scores 0 ("refuse"). `rl-course collect` reads
 # each LMS's file names with c.Collect.naming ({"canvas": regexp, "moodle": regexp}, nbgrader's

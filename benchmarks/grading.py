@@ -1,10 +1,11 @@
 """Grading a class: seconds per submission with 1 and 2 jobs, and full marks on every repeated grading.
 
-    python benchmarks/grading.py [--students 40] [--jobs 1 2] [--rounds 10] [--sandbox]
+    python benchmarks/grading.py [--students 40] [--jobs 1 2] [--workers 20] [--rounds 10] [--sandbox]
 
 A class of ``--students`` copies of every solution notebook is graded with ``rl-course grade``
 once per value of ``--jobs``, in a fresh process each time; it prints the wall time per
-submission and checks that every copy earns full marks. ``--rounds R`` then grades one copy of
+submission, checks that every copy earns full marks, and projects 1,500 submissions at those
+rates: on this machine with each number of jobs, and on ``--workers`` single-thread Dask workers. ``--rounds R`` then grades one copy of
 each solution R more times, each in a process with its own PYTHONHASHSEED, and prints the scores
 of every round: a correct solution must earn full marks every time. ``--sandbox`` grades the class
 with its kernels confined and unconfined, alternating, three times each, with the largest ``--jobs``,
@@ -191,6 +192,17 @@ def local_cluster(workers: int = 2):
                 process.wait()
 
 
+def projection(per_submission: dict[int, float], workers: int, submissions: int = 1500) -> str:
+    """What ``submissions`` cost at the measured seconds per submission: here with each number of jobs, and on ``workers``
+    single-thread Dask workers, each as fast as one job here (seconds of one job ÷ workers; the cluster's overhead
+    is --cluster's to measure)."""
+    lines = [f"projected for {submissions:,} submissions (a class of {submissions // 5} × 5 assignments):"]
+    lines += [f"  {jobs} job(s) on this machine: {submissions * s / 3600:5.2f} h" for jobs, s in per_submission.items()]
+    if 1 in per_submission:
+        lines.append(f"  {workers} single-thread Dask workers: {submissions * per_submission[1] / workers / 60:5.1f} min")
+    return "\n".join(lines)
+
+
 def full_marks(scores: dict) -> bool:
     return all(s["score"] == s["max_score"] for student in scores.values() for s in student.values())
 
@@ -205,6 +217,7 @@ def main() -> None:
     parser.add_argument("--breakdown", action="store_true", help="where the seconds of grading one submission go, beside the limit")
     parser.add_argument("--repeats", type=int, default=1, help="rounds of --breakdown; the medians are printed")
     parser.add_argument("--cluster", action="store_true", help="the class on two local Dask workers against --jobs 2")
+    parser.add_argument("--workers", type=int, default=20, help="Dask workers of the projection for 1,500 submissions")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
@@ -228,11 +241,14 @@ def main() -> None:
             print(f"median: two Dask workers {cluster:.1f} s, --jobs 2 {local:.1f} s, ratio {cluster / local:.3f}")
             return
         baseline = None
+        per_submission = {}
         for jobs in args.jobs:
             scores, seconds = grade(folder, jobs)
             baseline = baseline or seconds
+            per_submission[jobs] = seconds / n
             print(f"  {jobs} job(s): {seconds:7.1f} s, {seconds / n:5.1f} s per submission, "
                   f"{baseline / seconds:4.2f}× one job; full marks for all: {full_marks(scores)}", flush=True)
+        print(projection(per_submission, args.workers))
         if args.rounds:
             single = Path(tmp) / "one"
             make_class(single, 1)

@@ -287,6 +287,27 @@ def test_validate_gives_a_cell_the_time_grading_gives_it():
     assert student["iopub_timeout"] >= 10
 
 
+@pytest.mark.parametrize("configuration", ["student", "course"])
+def test_validate_skips_the_cells_tagged_demo_as_grading_does(tmp_path, capsys, monkeypatch, configuration):
+    """With the student edition's configuration and with the course's own, Validate does not run a demonstration cell:
+    here it would set x = 2 after x = 1, and the test cell fails only when it runs."""
+    from rl_course import cli
+
+    path = _graded_notebook(tmp_path / "notebook.ipynb", 1)
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(1, nbformat.v4.new_code_cell("x = 2  # a figure, say", metadata={"tags": ["demo"]}))
+    nbformat.write(nb, path)
+    if configuration == "student":
+        (tmp_path / "nbgrader_config.json").write_text(json.dumps(JUPYTER_CONFIG["etc/jupyter/nbgrader_config.json"]))
+        monkeypatch.chdir(tmp_path)
+    else:
+        monkeypatch.chdir(ROOT)
+    assert cli.main(["validate", str(path)]) == 0, capsys.readouterr().out
+    monkeypatch.chdir(tmp_path / "..")  # no configuration: every cell runs, and the demonstration cell's x fails the test
+    (tmp_path / "nbgrader_config.json").unlink(missing_ok=True)
+    assert cli.main(["validate", str(path)]) == 1
+
+
 def test_every_notebook_is_stored_with_the_metadata_jupyterlab_writes(tmp_path):
     from rl_course.course import layout, release
 

@@ -15,14 +15,17 @@ from pathlib import Path
 
 import matplotlib
 import nbformat
+from nbgrader.preprocessors import ClearHiddenTests
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = {"01_td_lambda": "td_lambda.ipynb", "02_forward_backward": "forward_backward.ipynb", "03_gae": "gae.ipynb",
              "04_ppo": "ppo.ipynb", "05_continuous": "continuous.ipynb"}
 
 
-def source_notebook(assignment: str) -> nbformat.NotebookNode:
-    return nbformat.read(ROOT / "solutions" / assignment / NOTEBOOKS[assignment], as_version=4)
+def source_notebook(assignment: str, hidden_tests: bool = True) -> nbformat.NotebookNode:
+    """The source notebook of ``assignment``; without its hidden tests (as Validate runs the release) unless ``hidden_tests``."""
+    nb = nbformat.read(ROOT / "solutions" / assignment / NOTEBOOKS[assignment], as_version=4)
+    return nb if hidden_tests else ClearHiddenTests().preprocess(nb, {})[0]
 
 
 def answer_source(mistake, nb: nbformat.NotebookNode) -> str:
@@ -35,14 +38,15 @@ def answer_source(mistake, nb: nbformat.NotebookNode) -> str:
     return cell.source.replace(old, new)
 
 
-def verdicts(assignment: str, answers: dict[str, str] | None = None, only: set[str] | None = None) -> dict[str, str | None]:
+def verdicts(assignment: str, answers: dict[str, str] | None = None, only: set[str] | None = None,
+             hidden_tests: bool = True) -> dict[str, str | None]:
     """Per test cell (``only`` those, when given), None when it passes, else its failure as "Type: message";
-    ``answers`` replaces the source of answer cells by grade_id."""
+    ``answers`` replaces the source of answer cells by grade_id; ``hidden_tests=False``: the visible part only."""
     matplotlib.use("Agg")
     answers = answers or {}
     namespace: dict = {"__name__": "__main__"}
     tests: dict[str, str] = {}
-    for cell in source_notebook(assignment).cells:
+    for cell in source_notebook(assignment, hidden_tests).cells:
         nbgrader, tags = cell.metadata.get("nbgrader", {}), cell.metadata.get("tags", [])
         if cell.cell_type != "code" or "demo" in tags:
             continue

@@ -49,6 +49,7 @@ from pathlib import Path
 import nbformat
 
 import rl_course
+from rl_course.course.judge import DEMO
 from rl_course.course.layout import RELEASE_DIR, SOURCE_DIR, CourseError, assignments
 from rl_course.course.release import check_release
 from rl_course.course.tampering import parse_code
@@ -133,9 +134,11 @@ ASSETS: dict[str, tuple[str, ...]] = {
 # the Assignment List and the Nbgrader menu back on in its own, higher-priority, configuration.
 # Validate (the button and `rl-course validate`) gives a cell as long as grading does (nbgrader_config.py's 300 s;
 # nbgrader's own 30 s would stop the training runs of 04 and 05 and report a traceback instead of a verdict), and
-# waits for a busy laptop's last outputs (nbclient's 4 s would do the same).
+# waits for a busy laptop's last outputs (nbclient's 4 s would do the same); it skips the cells tagged `demo`, as grading
+# does (nbclient's skip_cells_with_tag, for the Execute that Validate runs only).
 JUPYTER_CONFIG = {
-    "etc/jupyter/nbgrader_config.json": {"Execute": {"timeout": 300, "iopub_timeout": 30}},
+    "etc/jupyter/nbgrader_config.json": {"Execute": {"timeout": 300, "iopub_timeout": 30},
+                                         "Validator": {"Execute": {"skip_cells_with_tag": DEMO}}},
     "etc/jupyter/jupyter_server_config.d/rl_course_student.json": {
         "ServerApp": {"jpserver_extensions": {"nbgrader.server_extensions.formgrader": False,
                                               "nbgrader.server_extensions.course_list": False,
