@@ -518,23 +518,28 @@ def plot_critic_loss(eps_hat: float = 0.2, target: float = 1.0, old_value: float
 
     from rl_course.ppo.losses import clipped_value_loss
 
-    v = np.linspace(old_value - 1.0, target + 1.0, 161)
+    v = np.linspace(min(old_value, target) - 1.0, max(old_value, target) + 1.0, 161)
     def as_tensor(x):
         return torch.tensor([float(x)], dtype=torch.float64)
 
     plain = [float(clipped_value_loss(as_tensor(x), as_tensor(old_value), as_tensor(target), None)) for x in v]
     clipped = [float(clipped_value_loss(as_tensor(x), as_tensor(old_value), as_tensor(target), eps_hat)) for x in v]
-    fig, ax = _figure(1, figsize=(8.0, 3.2))
-    ax.plot(v, plain, color="grey", ls="--", label="(y − V)²")
-    ax.plot(v, clipped, color="tab:purple", lw=2, label="max((y − V)², (y − V_old − clip(V − V_old, ±ε̂))²)")
+    fig, ax = _figure(1, figsize=(8.0, 3.6))
+    fig.subplots_adjust(bottom=0.3)
+    ax.plot(v, plain, color="grey", ls="--", label=r"$(y - V)^2$")
+    ax.plot(v, clipped, color="tab:purple", lw=2,
+            label=r"$\max\left((y - V)^2,\ (y - V^{old} - \mathrm{clip}(V - V^{old}, \pm\hat\varepsilon))^2\right)$")
     ax.axvspan(old_value - eps_hat, old_value + eps_hat, color="grey", alpha=0.12)
     ax.axvline(old_value, color="black", lw=0.8)
     ax.axvline(target, color="tab:green", lw=0.8)
-    ax.text(old_value, ax.get_ylim()[1] * 0.9, " V_old", va="top")
-    ax.text(target, ax.get_ylim()[1] * 0.9, " y", va="top", color="tab:green")
-    ax.set_xlabel("new prediction V_φ(s)")
-    ax.set_title(f"clipped critic loss, ε̂ = {eps_hat:g}: flat beyond V_old ± ε̂ on the side away from y")
-    ax.legend(fontsize="small", loc="upper center")
+    ax.text(old_value, ax.get_ylim()[1] * 0.9, r" $V^{old}$", va="top")
+    ax.text(target, ax.get_ylim()[1] * 0.9, r" $y$", va="top", color="tab:green")
+    ax.set_xlabel(r"new prediction $V_\phi(s)$")
+    side, sign = ("above", "+") if target > old_value else ("below", "-")  # the side of V_old toward y: flat there
+    ax.set_title(rf"clipped critic loss, $\hat\varepsilon = {eps_hat:g}$: flat {side} $V^{{old}} {sign} \hat\varepsilon$,"
+                 r" on the side toward $y$")
+    # below the axes, so that it covers neither the curves nor the labels of V_old and y
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, frameon=False)
     ax.grid(alpha=0.3)
     return fig
 

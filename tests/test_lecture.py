@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from rl_course import advantages, envs, lecture, tabular
@@ -260,3 +261,19 @@ def test_trace_animation_has_a_frame_per_step():
     assert len(list(animation.new_frame_seq())) == 3
     html = animation.to_jshtml()
     assert html.count("data:image/png;base64") == 3
+
+
+@pytest.mark.parametrize("target, old_value", [(1.0, 0.3), (-1.0, 0.3)])
+def test_critic_loss_figure_names_the_flat_side_it_draws_and_keeps_its_legend_off_the_axes(target, old_value):
+    eps_hat = 0.2
+    fig = lecture.plot_critic_loss(eps_hat=eps_hat, target=target, old_value=old_value)
+    ax = fig.axes[0]
+    v, loss = ax.lines[1].get_data()
+    toward = old_value + np.sign(target - old_value) * (eps_hat + 0.1)  # just beyond V_old ± ε̂, on the side of y
+    away = old_value - np.sign(target - old_value) * (eps_hat + 0.1)
+    slope = lambda x: np.gradient(loss, v)[np.argmin(np.abs(v - x))]  # noqa: E731
+    assert slope(toward) == pytest.approx(0.0, abs=1e-9) and abs(slope(away)) > 0.1
+    assert "toward" in ax.get_title() and "away" not in ax.get_title()
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    legend, axes_box = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert legend.y1 <= axes_box.y0, "the legend covers the axes (and the labels of V_old and y)"
