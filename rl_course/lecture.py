@@ -380,7 +380,7 @@ def plot_gae_weights(lam: float, gamma: float, horizon: int = 16, episode_end: i
     return panel.figure
 
 
-COEFFICIENT_COLUMNS = ("backward view", "forward view", "lecture: (γλ)ᵗ…", "lecture: (1−λ)Σλⁿ…")
+COEFFICIENT_COLUMNS = ("backward view", "forward view", "lecture, backward", "lecture, forward")  # the closed forms: the slide's text
 
 
 class CoefficientPanel:
@@ -391,9 +391,10 @@ class CoefficientPanel:
         from matplotlib.figure import Figure
 
         self.n_terms = int(n_terms)
-        self.figure = Figure(figsize=(4.6, 3.4), dpi=DPI)
+        self.figure = Figure(figsize=(4.0, 3.4), dpi=DPI)
         ax = self.figure.subplots()
-        self.figure.subplots_adjust(left=0.13, right=0.97, bottom=0.15, top=0.9)
+        self.figure.subplots_adjust(left=0.16, right=0.97, bottom=0.15, top=0.9)
+        ax.tick_params(labelsize=11)  # the figure is shown beside the table, scaled down: text a size up
         t = np.arange(self.n_terms)
         self.r_bars = ax.bar(t - 0.2, np.zeros(self.n_terms), width=0.4, label="r(t)")
         self.v_bars = ax.bar(t + 0.2, np.zeros(self.n_terms), width=0.4, label="V(s(t))")
@@ -401,10 +402,10 @@ class CoefficientPanel:
         (self.v_dots,) = ax.plot(t + 0.2, np.zeros(self.n_terms), "k.", ms=8, label="forward view")
         ax.axhline(0, color="black", lw=0.8)
         ax.set_xticks(t)
-        ax.set_xlabel("t")
-        ax.set_title(r"coefficient in $\Psi^\lambda(s^{(0)})$")
+        ax.set_xlabel("t", fontsize=12)
+        ax.set_title(r"coefficient in $\Psi^\lambda(s^{(0)})$", fontsize=13)
         ax.set_ylim(-1.05, 1.05)
-        ax.legend(fontsize="small", loc="lower right")
+        ax.legend(fontsize=11, loc="lower right")
         ax.grid(alpha=0.3, axis="y")
         self.dynamic = [*self.r_bars, *self.v_bars, self.r_dots, self.v_dots]
 
@@ -518,23 +519,28 @@ def plot_critic_loss(eps_hat: float = 0.2, target: float = 1.0, old_value: float
 
     from rl_course.ppo.losses import clipped_value_loss
 
-    v = np.linspace(old_value - 1.0, target + 1.0, 161)
+    v = np.linspace(min(old_value, target) - 1.0, max(old_value, target) + 1.0, 161)
     def as_tensor(x):
         return torch.tensor([float(x)], dtype=torch.float64)
 
     plain = [float(clipped_value_loss(as_tensor(x), as_tensor(old_value), as_tensor(target), None)) for x in v]
     clipped = [float(clipped_value_loss(as_tensor(x), as_tensor(old_value), as_tensor(target), eps_hat)) for x in v]
-    fig, ax = _figure(1, figsize=(8.0, 3.2))
-    ax.plot(v, plain, color="grey", ls="--", label="(y − V)²")
-    ax.plot(v, clipped, color="tab:purple", lw=2, label="max((y − V)², (y − V_old − clip(V − V_old, ±ε̂))²)")
+    fig, ax = _figure(1, figsize=(8.0, 3.6))
+    fig.subplots_adjust(bottom=0.3)
+    ax.plot(v, plain, color="grey", ls="--", label=r"$(y - V)^2$")
+    ax.plot(v, clipped, color="tab:purple", lw=2,
+            label=r"$\max\left((y - V)^2,\ (y - V^{old} - \mathrm{clip}(V - V^{old}, \pm\hat\varepsilon))^2\right)$")
     ax.axvspan(old_value - eps_hat, old_value + eps_hat, color="grey", alpha=0.12)
     ax.axvline(old_value, color="black", lw=0.8)
     ax.axvline(target, color="tab:green", lw=0.8)
-    ax.text(old_value, ax.get_ylim()[1] * 0.9, " V_old", va="top")
-    ax.text(target, ax.get_ylim()[1] * 0.9, " y", va="top", color="tab:green")
-    ax.set_xlabel("new prediction V_φ(s)")
-    ax.set_title(f"clipped critic loss, ε̂ = {eps_hat:g}: flat beyond V_old ± ε̂ on the side away from y")
-    ax.legend(fontsize="small", loc="upper center")
+    ax.text(old_value, ax.get_ylim()[1] * 0.9, r" $V^{old}$", va="top")
+    ax.text(target, ax.get_ylim()[1] * 0.9, r" $y$", va="top", color="tab:green")
+    ax.set_xlabel(r"new prediction $V_\phi(s)$")
+    side, sign = ("above", "+") if target > old_value else ("below", "-")  # the side of V_old toward y: flat there
+    ax.set_title(rf"clipped critic loss, $\hat\varepsilon = {eps_hat:g}$: flat {side} $V^{{old}} {sign} \hat\varepsilon$,"
+                 r" on the side toward $y$")
+    # below the axes, so that it covers neither the curves nor the labels of V_old and y
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, frameon=False)
     ax.grid(alpha=0.3)
     return fig
 
@@ -645,9 +651,9 @@ def trace_animation(episode: tabular.Episode, lam: float = 0.8, gamma: float = 1
     from matplotlib.figure import Figure
 
     history = trace_history(episode, lam, gamma, trace, n_states)
-    fig = Figure(figsize=(8.0, 2.8), dpi=72)
+    fig = Figure(figsize=(8.0, 2.8), dpi=100)  # shown at its pixel size, 800 × 280: its text as large as the slide's small print
     ax = fig.subplots()
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.17, top=0.88)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.2, top=0.87)
     bars = ax.bar(range(n_states), history[0], color="tab:blue")
     (walker,) = ax.plot([episode.states[0]], [-0.15], "v", color="tab:red", ms=12, clip_on=False)
     ax.set_xlim(-0.5, n_states - 0.5)
@@ -711,6 +717,34 @@ def random_walk_env(n_states: int = 19):
     import gymnasium as gym
 
     return gym.make(envs.RANDOM_WALK_ID, n_states=n_states)
+
+
+def ablation_rows(first: int, last: int) -> bytes:
+    """Rows ``first`` to ``last`` (from 0) of the ablation figure's grid of panels as PNG bytes, between the figure's
+    title and its x axis: the grid of twelve panels in two parts, each large enough to read on a slide.
+
+    The rows are found as the bands of the image between white gaps (a band of panels is taller than 100 pixels);
+    the strip under the last row (its tick labels and the axis label) is put under the part."""
+    import io
+
+    from matplotlib.image import imread, imsave
+
+    image = imread(ablation_figure())
+    white = (image[..., :3].min(axis=2) > 0.98).all(axis=1)
+    starts = np.flatnonzero(~white[1:] & white[:-1]) + 1  # where a band begins after a white gap
+    ends = np.flatnonzero(white[1:] & ~white[:-1]) + 1
+    if not white[0]:
+        starts = np.r_[0, starts]
+    bands = [(a, b) for a, b in zip(starts, ends, strict=False) if b - a > 100]
+    if not 0 <= first <= last < len(bands):
+        raise ValueError(f"first, last: rows {first} to {last} asked, the figure has {len(bands)} rows of panels")
+    gap = 6
+    title = image[:max(0, bands[0][0] - gap)]
+    rows = image[max(0, bands[first][0] - gap):bands[last][1] + gap]
+    axis = image[bands[-1][1] + gap:]
+    out = io.BytesIO()
+    imsave(out, np.concatenate([title, rows, axis]), format="png")
+    return out.getvalue()
 
 
 def ablation_figure():

@@ -171,6 +171,23 @@ def test_grades_csv_has_one_row_per_student_and_assignment(graded):
     assert "this is not a notebook" not in problem
 
 
+def test_grades_csv_cuts_a_long_feedback_message_after_a_whole_word(tmp_path):
+    message = "expected the advantages of every environment to match, " + "element by element " * 20 + "finally"
+    cell = nbformat.v4.new_code_cell("", metadata={"nbgrader": {"grade": True, "grade_id": "test_long", "points": 2,
+                                                           "locked": True, "solution": False, "schema_version": 3}})
+    cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue=message, traceback=[])]
+    cell.metadata["nbgrader"]["score"] = 0
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), tmp_path / "gae.ipynb")
+    (line,) = reports._feedback(tmp_path)
+    reports.write_grades_csv([reports.Grade("ann", "03_gae", 0.0, 2.0, feedback=(line,))], tmp_path / "grades.csv")
+    (row,) = csv.DictReader((tmp_path / "grades.csv").open())
+    why = row["feedback"].split(": ", 1)[1]
+    assert len(why) <= 200 and why.endswith("…")
+    words = why.removesuffix("…").split()
+    full = f"AssertionError: {message}".split()
+    assert words == full[:len(words)], "the last word of the message in the CSV is cut in two"
+
+
 def test_grade_table_lists_score_over_max():
     table = reports.grades_table([reports.Grade("ann", "01_x", 3.0, 12.0), reports.Grade("bo", "02_y", 1.5, 4.0)])
     assert table.splitlines() == ["student  01_x    02_y", "ann      3 / 12  —", "bo       —       1.5 / 4"]

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from rl_course import advantages, envs, lecture, tabular
@@ -260,3 +261,51 @@ def test_trace_animation_has_a_frame_per_step():
     assert len(list(animation.new_frame_seq())) == 3
     html = animation.to_jshtml()
     assert html.count("data:image/png;base64") == 3
+
+
+@pytest.mark.parametrize("target, old_value", [(1.0, 0.3), (-1.0, 0.3)])
+def test_critic_loss_figure_names_the_flat_side_it_draws_and_keeps_its_legend_off_the_axes(target, old_value):
+    eps_hat = 0.2
+    fig = lecture.plot_critic_loss(eps_hat=eps_hat, target=target, old_value=old_value)
+    ax = fig.axes[0]
+    v, loss = ax.lines[1].get_data()
+    toward = old_value + np.sign(target - old_value) * (eps_hat + 0.1)  # just beyond V_old ± ε̂, on the side of y
+    away = old_value - np.sign(target - old_value) * (eps_hat + 0.1)
+    slope = lambda x: np.gradient(loss, v)[np.argmin(np.abs(v - x))]  # noqa: E731
+    assert slope(toward) == pytest.approx(0.0, abs=1e-9) and abs(slope(away)) > 0.1
+    assert "toward" in ax.get_title() and "away" not in ax.get_title()
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    legend, axes_box = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert legend.y1 <= axes_box.y0, "the legend covers the axes (and the labels of V_old and y)"
+
+
+def test_the_ablation_grid_is_shown_in_two_parts_each_a_slide_wide():
+    from io import BytesIO
+
+    from matplotlib.image import imread
+
+    whole = imread(lecture.ablation_figure())
+    parts = [imread(BytesIO(lecture.ablation_rows(a, b))) for a, b in ((0, 1), (2, 3))]
+    for part in parts:
+        assert part.shape[1] == whole.shape[1]  # full width: at 980 pixels on a slide each panel is twice as large
+        assert part.shape[1] / part.shape[0] >= 1.8, "a part must fit a 16:9 slide under its title at full width"
+    assert sum(p.shape[0] for p in parts) < 1.3 * whole.shape[0]
+    with pytest.raises(ValueError, match="rows"):
+        lecture.ablation_rows(3, 4)
+
+
+def test_coefficient_table_headers_are_whole_words_and_the_figure_text_is_a_size_up():
+    panel = lecture.CoefficientPanel()
+    panel.update(0.8, 0.9)
+    assert not any("…" in header for header in lecture.COEFFICIENT_COLUMNS)
+    ax = panel.figure.axes[0]
+    assert min(t.get_fontsize() for t in ax.get_legend().get_texts()) >= 11
+    assert min(label.get_fontsize() for label in ax.get_yticklabels()) >= 11
+
+
+def test_the_trace_animation_is_drawn_at_a_size_a_slide_shows_readably():
+    walk = tabular.sample_episodes(lecture.random_walk_env(), n_episodes=1, seed=0)[0]
+    animation = lecture.trace_animation(walk)
+    figure = animation._fig
+    animation.to_jshtml()  # drawn, as the deck draws it
+    assert figure.dpi * figure.get_figwidth() >= 800  # its frames are shown at their pixel size; at 576 the ticks were 7 px

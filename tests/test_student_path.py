@@ -276,6 +276,17 @@ def test_rl_course_validate_prints_nbgraders_verdict_and_exits_1_when_a_test_cel
     assert capsys.readouterr().err.strip() == f"rl-course: error: NOTEBOOK: no notebook at {tmp_path / 'missing.ipynb'}"
 
 
+def test_rl_course_validate_on_a_passing_notebook_prints_the_verdict_and_no_warnings(tmp_path):
+    """Neither nbgrader's "No nbgrader_config.py file found" (a student's folder has none) nor ipykernel's warning about
+    unencrypted TCP (the kernel runs on the same machine) stands next to the verdict, on stdout or stderr."""
+    notebook = _graded_notebook(tmp_path / "right.ipynb", 1)
+    done = subprocess.run([sys.executable, "-c", "import sys; from rl_course import cli; sys.exit(cli.main(sys.argv[1:]))",
+                           "validate", notebook.name], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "Success! Your notebook passes all the tests."
+    assert "nbgrader_config.py" not in done.stderr and "TCP" not in done.stderr and "WARNING" not in done.stderr, done.stderr
+
+
 def test_validate_gives_a_cell_the_time_grading_gives_it():
     """The student configuration's cell time limit for Validate is the course's for grading (nbgrader_config.py)."""
     from traitlets.config import Config

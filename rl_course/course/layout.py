@@ -50,9 +50,19 @@ def _last_line(result: dict) -> str:
     return lines[-1] if lines else "no details"
 
 
+ONE_LINE_LIMIT = 200  # characters of an error's line among the grader's lines, in a report, in the grades' CSV
+
+
 def _one_line(error: Exception) -> str:
     """``error``'s text on one line of at most 200 characters, without control characters (a terminal's colours,
-    a carriage return): it is printed among the grader's lines."""
+    a carriage return): it is printed among the grader's lines. A longer text ends with "…" after the last whole
+    word that fits, so that no word is cut in two (a single word longer than the line is cut where it must be)."""
     from rl_course.course.kernel_output import printable
 
-    return " ".join(printable(str(error)).split())[:200]
+    text = " ".join(printable(str(error)).split())
+    if len(text) <= ONE_LINE_LIMIT:
+        return text
+    kept = text[:ONE_LINE_LIMIT - 1]
+    if text[ONE_LINE_LIMIT - 1] != " " and " " in kept:
+        kept = kept[:kept.rindex(" ")]
+    return kept.rstrip() + "…"

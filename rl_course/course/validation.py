@@ -9,6 +9,7 @@ cells fail.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -36,8 +37,17 @@ def nbgrader_config():
     paths.insert(0, os.getcwd())
     app = NbGrader()
     app.config_file_paths.append(paths)
-    app.load_config_file()
-    return app.config
+    level = app.log.level
+    app.log.setLevel(logging.ERROR)  # a folder without nbgrader_config.py is the usual case for a student, not a warning
+    try:
+        app.load_config_file()
+    finally:
+        app.log.setLevel(level)
+    config = app.config
+    # the kernel runs on this machine only: over IPC, where ipykernel does not warn about unencrypted TCP
+    if "transport" not in config.KernelManager:
+        config.KernelManager.transport = "ipc"
+    return config
 
 
 def validate(notebook: Path, stream: TextIO | None = None) -> dict:
