@@ -19,6 +19,11 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.ExecutePreprocessor.kernel_name = "python3"
 c.ExecutePreprocessor.timeout = 300
 
+# rl-course report: a pair of answers to one function is listed as similar when it shares at least this share of the
+# smaller answer's fingerprints; fingerprints more than common_share of the class holds are not evidence of copying.
+c.ClassReport.similarity_threshold = 0.8
+c.ClassReport.common_share = 0.2
+
 # Submissions (rl_course/course/submissions.py, rl_course/course/lms.py). The one notebook of an assignment folder under
 # another name is graded with a problem line ("grade") or scores 0 ("refuse"). `rl-course collect` reads
 # each LMS's file names with c.Collect.naming ({"canvas": regexp, "moodle": regexp}, nbgrader's
