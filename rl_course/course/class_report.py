@@ -1,7 +1,7 @@
 """The instructor's class report, read from the gradebook after ``rl-course grade`` (never by grading again): per
 assignment the spread of the scores, the points lost per test cell, the typical mistakes of ``docs/mistakes.md``
 the feedback names, lateness, a row per student, and the pairs of answers too alike to look independent. It is for
-graders: it names students, quotes their code and the tests' messages, and is not to be sent to students."""
+graders: it names students, their scores and mistakes, and quotes their code; it is not to be sent to students."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 
 from rl_course.course import similarity
 from rl_course.course.class_record import Submission, answer_cells
-from rl_course.course.mistake_catalog import Mistake, mistakes_shown
+from rl_course.course.mistake_catalog import Mistake, findings, mistakes_shown
 
 SIMILARITY_THRESHOLD = 0.8  # default of c.ClassReport.similarity_threshold: a pair at or above it is listed
 COMMON_SHARE = 0.2  # default of c.ClassReport.common_share: fingerprints more of the class holds are not evidence
@@ -33,15 +33,16 @@ class TestLoss:
 
 @dataclass
 class AssignmentReport:
-    """What one assignment's page shows (``quartiles``: Q1, median, Q3 of the scores)."""
+    """What one assignment's page shows (``quartiles``: Q1, median, Q3 of the scores; ``shown``: each student's
+    findings, ``"function: mistake"`` or ``"function: a or b"`` where the feedback cannot tell them apart)."""
 
     assignment: str
     submissions: list[Submission]
     max_score: float
     quartiles: tuple[float, float, float]
     losses: list[TestLoss]
-    mistake_counts: list[tuple[Mistake, int]]
-    shown: dict[str, list[Mistake]]
+    mistake_counts: list[tuple[str, tuple[Mistake, ...], int]]
+    shown: dict[str, list[str]]
     pairs: list[similarity.Pair]
     answers: dict[str, dict[str, str]] = field(default_factory=dict)
     threshold: float = SIMILARITY_THRESHOLD
@@ -71,12 +72,12 @@ def test_losses(submissions: list[Submission]) -> list[TestLoss]:
                   key=lambda loss: (-loss.points_lost, loss.test))
 
 
-def mistake_counts(shown: dict[str, list[Mistake]], catalog: list[Mistake], assignment: str) -> list[tuple[Mistake, int]]:
-    """How many students each catalog mistake of ``assignment`` was shown by (``shown``: per student), those shown
-    at least once, most frequent first."""
-    counts = Counter(m for mistakes in shown.values() for m in mistakes)
-    rows = [(m, counts[m]) for m in catalog if m.assignment == assignment and counts[m]]
-    return sorted(rows, key=lambda row: (-row[1], row[0].function, row[0].name))
+def mistake_counts(found: dict[str, list[tuple[str, tuple[Mistake, ...]]]]) -> list[tuple[str, tuple[Mistake, ...], int]]:
+    """How many students each finding (``mistake_catalog.findings``, per student in ``found``) was made by, with
+    its catalog rows; most frequent first."""
+    counts = Counter(label for labelled in found.values() for label, _ in labelled)
+    rows = {label: mistakes for labelled in found.values() for label, mistakes in labelled}
+    return sorted(((label, rows[label], n) for label, n in counts.items()), key=lambda row: (-row[2], row[0]))
 
 
 def assignment_report(assignment: str, submissions: list[Submission], catalog: list[Mistake], skeleton: dict[str, str],
@@ -85,7 +86,7 @@ def assignment_report(assignment: str, submissions: list[Submission], catalog: l
     """One assignment's report from its recorded submissions. Similarity compares each answer cell of the release
     (``skeleton``: grade_id → released source) across students, leaving out the skeleton's and ``course_prints``."""
     scores = [s.score for s in submissions]
-    shown = {s.student: mistakes_shown(assignment, s.feedback, catalog) for s in submissions}
+    found = {s.student: findings(mistakes_shown(assignment, s.feedback, catalog)) for s in submissions}
     pairs: list[similarity.Pair] = []
     answers: dict[str, dict[str, str]] = {}
     for function, released in sorted(skeleton.items()):
@@ -95,8 +96,9 @@ def assignment_report(assignment: str, submissions: list[Submission], catalog: l
         pairs += similarity.similar_pairs(function, written, excluded, common_share, threshold)
     pairs.sort(key=lambda p: (-p.score, -p.shared, p.function, p.first, p.second))
     return AssignmentReport(assignment, submissions, max((s.max_score for s in submissions), default=0.0),
-                            quartiles(scores), test_losses(submissions), mistake_counts(shown, catalog, assignment),
-                            shown, pairs, answers, threshold)
+                            quartiles(scores), test_losses(submissions), mistake_counts(found),
+                            {student: [label for label, _ in labelled] for student, labelled in found.items()}, pairs, answers,
+                            threshold)
 
 
 def released_answers(release_dir: Path, assignment: str) -> dict[str, str]:
@@ -119,11 +121,11 @@ def write_csvs(report: AssignmentReport, out: Path) -> dict[str, str]:
     tables = {
         "students": (["student", "score", "max_score", "hours_late", "mistakes", "problem"],
                      [[s.student, f"{s.score:g}", f"{s.max_score:g}", f"{s.seconds_late / 3600:.2f}",
-                       "; ".join(m.name for m in report.shown[s.student]), s.problem] for s in report.submissions]),
+                       "; ".join(report.shown[s.student]), s.problem] for s in report.submissions]),
         "tests": (["test", "points_lost", "max_score", "share_failing"],
                   [[t.test, f"{t.points_lost:g}", f"{t.max_score:g}", f"{t.share_failing:.3f}"] for t in report.losses]),
-        "mistakes": (["function", "mistake", "description", "students"],
-                     [[m.function, m.name, m.what, n] for m, n in report.mistake_counts]),
+        "mistakes": (["mistake", "description", "students"],
+                     [[label, " or ".join(m.what for m in rows), n] for label, rows, n in report.mistake_counts]),
         "similarity": (["function", "student_a", "student_b", "score", "shared_fingerprints"],
                        [[p.function, p.first, p.second, f"{p.score:.3f}", p.shared] for p in report.pairs]),
     }

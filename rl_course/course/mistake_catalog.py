@@ -15,7 +15,7 @@ _ROW = re.compile(r"^\|\s*`(?P<function>[^`]+)`\s*\|\s*(?P<what>.*?)\(`(?P<name>
 @dataclass(frozen=True)
 class Mistake:
     """A catalog row: in ``assignment``, ``function`` written with the mistake ``what`` (``name``) fails the test
-    cells ``cells``, and the feedback line of one of them contains ``says``."""
+    cells ``cells`` (and perhaps those of ``perhaps``), and the feedback line of one of them contains ``says``."""
 
     assignment: str
     function: str
@@ -23,6 +23,7 @@ class Mistake:
     what: str
     cells: frozenset[str]
     says: str
+    perhaps: frozenset[str] = frozenset()
 
 
 def read_catalog(path: Path) -> list[Mistake]:
@@ -34,18 +35,39 @@ def read_catalog(path: Path) -> list[Mistake]:
         if line.startswith("## "):
             assignment = line[3:].strip()
         elif (match := _ROW.match(line)) and assignment:
-            cells = frozenset(re.findall(r"`(\w+)`", match["cells"]))
-            rows.append(Mistake(assignment, match["function"], match["name"], match["what"].strip(), cells,
-                                match["says"]))
+            required, _, perhaps = match["cells"].partition("perhaps")
+            rows.append(Mistake(assignment, match["function"], match["name"], match["what"].strip(),
+                                frozenset(re.findall(r"`(\w+)`", required)), match["says"],
+                                frozenset(re.findall(r"`(\w+)`", perhaps))))
     return rows
 
 
 def mistakes_shown(assignment: str, feedback: tuple[str, ...], catalog: list[Mistake]) -> list[Mistake]:
     """The catalog's mistakes of ``assignment`` that ``feedback`` (``test.ipynb <test cell> (score / max): why``
-    lines) shows: every test cell the row lists lost points and one line contains its phrase. Where one shown
-    phrase is contained in another shown for the same function, the longer, more specific one names the mistake."""
-    failed = {line.split()[1] for line in feedback if len(line.split()) > 1}
-    shown = [m for m in catalog if m.assignment == assignment and m.cells <= failed
-             and any(m.says in line for line in feedback)]
-    return [m for m in shown if not any(o is not m and o.function == m.function and m.says in o.says
-                                        and len(o.says) > len(m.says) for o in shown)]
+    lines) shows: every test cell the row lists lost points and the line of one of its cells contains its phrase.
+    A row gives way to another that explains more: one failing a strict superset of its cells (a mistake in a
+    function another calls), or one of the same function whose phrase contains its own and is longer. What
+    remains for one function is one finding, possibly ambiguous (``findings``)."""
+    lines: dict[str, list[str]] = {}
+    for line in feedback:
+        parts = line.split()
+        if len(parts) > 1:
+            lines.setdefault(parts[1], []).append(line)
+    shown = [m for m in catalog if m.assignment == assignment and m.cells <= lines.keys()
+             and any(m.says in line for cell in m.cells | m.perhaps for line in lines.get(cell, ()))]
+    return [m for m in shown if not any(o is not m and _explains_more(o, m) for o in shown)]
+
+
+def _explains_more(other: Mistake, row: Mistake) -> bool:
+    """A mistake of a function another calls fails that one's tests too: the row failing more cells explains them."""
+    return row.cells < other.cells or (other.function == row.function and row.says in other.says
+                                        and len(other.says) > len(row.says))
+
+
+def findings(shown: list[Mistake]) -> list[tuple[str, tuple[Mistake, ...]]]:
+    """The mistakes shown, one finding per function: ``("function: name", rows)``, or ``"function: a or b"`` where
+    the feedback fits several rows alike (their tests and messages cannot tell them apart)."""
+    by_function: dict[str, list[Mistake]] = {}
+    for m in shown:
+        by_function.setdefault(m.function, []).append(m)
+    return [(f"{function}: {' or '.join(m.name for m in rows)}", tuple(rows)) for function, rows in by_function.items()]

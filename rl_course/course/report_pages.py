@@ -8,7 +8,7 @@ from html import escape
 from rl_course.course.class_report import AssignmentReport
 from rl_course.course.report_figures import horizontal_bars, score_histogram
 
-FOR_GRADERS = ("For graders only: this report names students, quotes their code and the tests' messages. "
+FOR_GRADERS = ("For graders only: this report names students, their scores and mistakes, and quotes their code. "
                "Do not send it, or any part of it, to students.")
 EVIDENCE = ("Similarity is evidence to look at, not a verdict: answers to a short exercise can be alike by chance, "
             "and students may have worked together as allowed. Read both answers before concluding anything.")
@@ -74,22 +74,23 @@ def assignment_page(report: AssignmentReport, csvs: dict[str, str]) -> str:
                         [[escape(t.test), f"{t.points_lost:g}", f"{t.max_score:g}", f"{100 * t.share_failing:.0f} %"]
                          for t in r.losses], {1, 2, 3}))
     parts.append(f"<h2 id=\"mistakes\">Typical mistakes</h2><p>Matched to the catalog (<code>docs/mistakes.md</code>) "
-                 f"by the phrase each feedback line contains. CSV: <a href=\"{escape(csvs['mistakes'])}\">"
+                 f"by the phrase each feedback line contains; “a or b” where the tests and their messages cannot tell "
+                 f"them apart. CSV: <a href=\"{escape(csvs['mistakes'])}\">"
                  f"{escape(csvs['mistakes'])}</a></p>")
     if r.mistake_counts:
-        figure = horizontal_bars([f"{m.function}: {m.name}" for m, _ in r.mistake_counts], [n for _, n in r.mistake_counts],
+        figure = horizontal_bars([label for label, _, _ in r.mistake_counts], [n for _, _, n in r.mistake_counts],
                                  "students", "#dd8452")
         parts.append(f"<img alt=\"students per typical mistake\" src=\"{figure}\">")
-        parts.append(_table(["function", "mistake", "students"],
-                            [[f"<code>{escape(m.function)}</code>", escape(f"{m.what} ({m.name})"), str(n)]
-                             for m, n in r.mistake_counts], {2}))
+        parts.append(_table(["mistake", "what it is", "students"],
+                            [[f"<code>{escape(label)}</code>", escape(" — or — ".join(m.what for m in rows)), str(n)]
+                             for label, rows, n in r.mistake_counts], {2}))
     else:
         parts.append("<p>None of the catalog's mistakes named in the feedback.</p>")
     parts.append(f"<h2 id=\"students\">Students</h2><p>CSV: <a href=\"{escape(csvs['students'])}\">"
                  f"{escape(csvs['students'])}</a></p>")
     parts.append(_table(["student", "score", "late", "problems"],
                         [[escape(s.student), f"{s.score:g} / {s.max_score:g}", _hours(s.seconds_late),
-                          escape("; ".join([*(m.name for m in r.shown[s.student]), *([s.problem] if s.problem else [])]))]
+                          escape("; ".join([*r.shown[s.student], *([s.problem] if s.problem else [])]))]
                          for s in subs], {1, 2}))
     parts.append(_similarity_section(r, csvs["similarity"]))
     return _page(f"{r.assignment}: class report", "\n".join(parts))
