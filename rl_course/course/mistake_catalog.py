@@ -45,9 +45,9 @@ def read_catalog(path: Path) -> list[Mistake]:
 def mistakes_shown(assignment: str, feedback: tuple[str, ...], catalog: list[Mistake]) -> list[Mistake]:
     """The catalog's mistakes of ``assignment`` that ``feedback`` (``test.ipynb <test cell> (score / max): why``
     lines) shows: every test cell the row lists lost points and the line of one of its cells contains its phrase.
-    A row gives way to another that explains more: one failing a strict superset of its cells (a mistake in a
-    function another calls), or one of the same function whose phrase contains its own and is longer. What
-    remains for one function is one finding, possibly ambiguous (``findings``)."""
+    A row that cannot account for every failed cell gives way to one failing a strict superset of its cells (a
+    mistake in a function another calls fails that one's tests too). What remains for one function is one finding, ambiguous
+    where the tests and their messages cannot tell the rows apart (``findings``)."""
     lines: dict[str, list[str]] = {}
     for line in feedback:
         parts = line.split()
@@ -55,13 +55,14 @@ def mistakes_shown(assignment: str, feedback: tuple[str, ...], catalog: list[Mis
             lines.setdefault(parts[1], []).append(line)
     shown = [m for m in catalog if m.assignment == assignment and m.cells <= lines.keys()
              and any(m.says in line for cell in m.cells | m.perhaps for line in lines.get(cell, ()))]
-    return [m for m in shown if not any(o is not m and _explains_more(o, m) for o in shown)]
+    failed = frozenset(lines)
+    return [m for m in shown if not any(o is not m and _explains_more(o, m, failed) for o in shown)]
 
 
-def _explains_more(other: Mistake, row: Mistake) -> bool:
-    """A mistake of a function another calls fails that one's tests too: the row failing more cells explains them."""
-    return row.cells < other.cells or (other.function == row.function and row.says in other.says
-                                        and len(other.says) > len(row.says))
+def _explains_more(other: Mistake, row: Mistake, failed: frozenset[str]) -> bool:
+    """A mistake of a function another calls fails that one's tests too: where ``row`` cannot account for every failed
+    cell (its cells and those it perhaps fails), ``other``, failing a strict superset of its cells, explains them."""
+    return row.cells < other.cells and not failed <= row.cells | row.perhaps
 
 
 def findings(shown: list[Mistake]) -> list[tuple[str, tuple[Mistake, ...]]]:
