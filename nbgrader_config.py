@@ -23,6 +23,11 @@ c.ExecutePreprocessor.timeout = 300
 # (sweeps, training runs for figures), and no test cell needs them. In JupyterLab a student runs them as any other cell.
 c.Validator.Execute.skip_cells_with_tag = "demo"
 
+# rl-course report: a pair of answers to one function is listed as similar when it shares at least this share of the
+# smaller answer's fingerprints; fingerprints more than common_share of the class holds are not evidence of copying.
+c.ClassReport.similarity_threshold = 0.8
+c.ClassReport.common_share = 0.2
+
 # Submissions (rl_course/course/submissions.py, rl_course/course/lms.py). The one notebook of an assignment folder under
 # another name is graded with a problem line ("grade") or scores 0 ("refuse"). `rl-course collect` reads
 # each LMS's file names with c.Collect.naming ({"canvas": regexp, "moodle": regexp}, nbgrader's

@@ -9,6 +9,7 @@
                        [--cluster ADDRESS]     … on the workers of a Dask cluster
     rl-course feedback DIR [--out FOLDER]      autograde DIR and write nbgrader's HTML feedback per student
     rl-course feedback submitted --exchange    … into the course's feedback/, then hand it back with nbgrader release_feedback
+    rl-course report [--db URL] [--out DIR]    the class report for graders from the gradebook, after grade (default: report/)
     rl-course collect ARCHIVE [--lms NAME]     import an LMS's bulk download into DIR/<student>/<assignment>/
     rl-course validate NOTEBOOK                run every cell as nbgrader's Validate does; exit 1 when test cells fail
     rl-course student-edition --open 03 [--solved 01 02] [--out DIR]
@@ -115,6 +116,13 @@ def _parser() -> argparse.ArgumentParser:
                           help="then hand the feedback back through nbgrader's exchange (nbgrader release_feedback), "
                                "where students fetch it: DIR is what `nbgrader collect` gathered, the course's submitted/")
     feedback.set_defaults(run=_grade, json=False)
+
+    report = commands.add_parser("report", help="the class report for graders, from the gradebook after grade: scores, "
+                                 "points lost per test, typical mistakes, lateness, similar answers (one HTML page per assignment)")
+    report.add_argument("--db", metavar="URL", help="the gradebook (default: as grade finds it)")
+    report.add_argument("--out", type=Path, default=Path("report"), metavar="FOLDER", help="where the pages go (default: report/)")
+    report.add_argument("--course", type=Path, help="the course root (default: found from the current folder)")
+    report.set_defaults(run=_report)
 
     collect = commands.add_parser("collect", help="import an LMS's bulk download (zip or tar) with nbgrader's zip_collect")
     collect.add_argument("archive", type=Path, metavar="ARCHIVE", help="the bulk download of one assignment's submissions")
@@ -241,6 +249,18 @@ def _release(args) -> int:
             exchange.publish(root, assignment)
             print(f"published {RELEASE_DIR}/{assignment} to nbgrader's exchange; students fetch it from the Assignment List")
         prepare_gradebook(root, gradebook_url(root), args.exchange, [])  # Formgrader lists them, with due dates
+    return 0
+
+
+def _report(args) -> int:
+    from rl_course.course.class_report import course_report
+
+    root = args.course.resolve() if args.course else find_course_root()
+    reports = course_report(root, args.out, args.db)
+    for r in reports:
+        print(f"{r.assignment}: {len(r.submissions)} submissions, median {r.quartiles[1]:g} / {r.max_score:g}, "
+              f"{len(r.pairs)} similar pairs")
+    print(f"class report written to {args.out}/index.html (for graders only: do not send it to students)")
     return 0
 
 

@@ -23,6 +23,24 @@ DEMO_CELLS = {c.metadata["nbgrader"]["grade_id"] for path in sorted((Path(__file
               for c in nbformat.read(path, as_version=4).cells if "demo" in c.metadata.get("tags", [])}
 
 MISTAKES = mistakes()
+# rms_error written as a loop (the solution is vectorized), and the same answer renamed, reformatted and commented
+COPIED = {"copy_first": """def rms_error(V, v_true):
+    \"\"\"RMS error over the non-terminal states.\"\"\"
+    total = 0.0
+    count = len(V) - 2
+    for i in range(1, len(V) - 1):
+        d = float(V[i]) - float(v_true[i])
+        total += d * d
+    return float(np.sqrt(total / count))
+""", "copy_second": """def rms_error(V, v_true):
+    # </pre><script>alert("copied")</script>
+    acc = 0
+    n_states = len( V ) - 2
+    for k in range(1,len(V)-1):
+        diff = float(V[k]) - float(v_true[k])   # the error at k
+        acc += diff*diff
+    return float(np.sqrt(acc/n_states))
+"""}
 
 
 def inject(mistake, nb):
@@ -80,6 +98,10 @@ def graded(course_root, tmp_path_factory):
     (folder / NOTEBOOK).write_text("{}")
     for name, mistake in MISTAKES.items():
         submit(name, inject(mistake, read("solutions", mistake.assignment)), assignment=mistake.assignment)
+    for student, source in COPIED.items():  # one answer handed in twice, renamed and reformatted, for the class report
+        nb = without_demo_cells(read("solutions", ASSIGNMENT))
+        _cell(nb, "rms_error").source = source
+        submit(student, nb)
 
     csv_path = tmp / "grades.csv"
     db_url = f"sqlite:///{tmp / 'gradebook.db'}"
@@ -237,3 +259,75 @@ def test_no_course_found_is_explained(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert cli.main(["release", "--check"]) == 2
     assert "no course found" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def class_report(graded, course_root, tmp_path_factory):
+    """`rl-course report` over the graded class: its pages and CSVs."""
+    out = tmp_path_factory.mktemp("report")
+    assert cli.main(["report", "--db", graded["db_url"], "--out", str(out), "--course", str(course_root)]) == 0
+    return out
+
+
+def _rows(report, assignment, table):
+    return list(csv.DictReader((report / f"{assignment}-{table}.csv").open(encoding="utf-8")))
+
+
+@pytest.mark.notebook
+def test_class_report_losses_per_test_equal_the_gradebook(graded, class_report):
+    from nbgrader.api import Gradebook
+
+    lost, failing, n = {}, {}, {}
+    with Gradebook(graded["db_url"], "rl-course") as gb:
+        for assignment in gb.assignments:
+            n[assignment.name] = len(assignment.submissions)
+            for sub in assignment.submissions:
+                for notebook in sub.notebooks:
+                    for g in notebook.grades:
+                        key = (assignment.name, g.name)
+                        lost[key] = lost.get(key, 0) + g.max_score - g.score
+                        failing[key] = failing.get(key, 0) + (g.score < g.max_score)
+    for assignment in NOTEBOOKS:
+        rows = _rows(class_report, assignment, "tests")
+        assert {(assignment, r["test"]): float(r["points_lost"]) for r in rows} == {k: v for k, v in lost.items() if k[0] == assignment}
+        assert all(abs(float(r["share_failing"]) - failing[assignment, r["test"]] / n[assignment]) < 1e-3 for r in rows)
+        assert [float(r["points_lost"]) for r in rows] == sorted((float(r["points_lost"]) for r in rows), reverse=True)
+        students = {r["student"]: float(r["score"]) for r in _rows(class_report, assignment, "students")}
+        assert students == {s: d[assignment]["score"] for s, d in graded["scores"].items() if assignment in d
+                            and s not in ("not_json", "empty_folder")}
+
+
+@pytest.mark.notebook
+def test_class_report_names_each_typical_mistake_and_counts_it(graded, class_report):
+    for assignment in NOTEBOOKS:
+        named = {r["student"]: set(filter(None, r["mistakes"].split("; "))) for r in _rows(class_report, assignment, "students")}
+        counts = {r["mistake"]: int(r["students"]) for r in _rows(class_report, assignment, "mistakes")}
+        assert counts == {m: sum(m in names for names in named.values()) for m in set().union(*named.values())}
+        for student, mistake in MISTAKES.items():  # one finding, naming the mistake (among those its feedback cannot tell apart)
+            if mistake.assignment == assignment and _feedback(graded, student, assignment):
+                [finding] = named[student]
+                assert finding.startswith(f"{mistake.cell}: ") or mistake.cell not in finding, finding
+                assert student in finding.split(": ", 1)[1].split(" or "), (student, finding)
+        assert named["solution"] == set() and named["untouched"] == set() if assignment != ASSIGNMENT else named["copy_first"] == set()
+
+
+@pytest.mark.notebook
+def test_class_report_ranks_the_copied_answer_first_and_flags_no_independent_one(class_report):
+    pairs = _rows(class_report, ASSIGNMENT, "similarity")
+    assert (pairs[0]["function"], pairs[0]["student_a"], pairs[0]["student_b"]) == ("rms_error", "copy_first", "copy_second")
+    assert float(pairs[0]["score"]) == 1.0
+    assert not [p for p in pairs if p["function"] == "rms_error" and "solution" in (p["student_a"], p["student_b"])]
+    for assignment in NOTEBOOKS:  # the untouched release is the skeleton alone
+        assert not [p for p in _rows(class_report, assignment, "similarity") if "untouched" in (p["student_a"], p["student_b"])]
+
+
+@pytest.mark.notebook
+def test_class_report_pages_escape_student_code_and_hold_no_hidden_test(class_report):
+    pages = {p.name: p.read_text(encoding="utf-8") for p in class_report.glob("*.html")}
+    assert set(pages) == {"index.html", *(f"{a}.html" for a in NOTEBOOKS)}
+    page = pages[f"{ASSIGNMENT}.html"]
+    assert "&lt;script&gt;alert(&quot;copied&quot;)" in page and "<script" not in page
+    assert "similarity is evidence to look at, not a verdict" in page.lower()
+    for text in pages.values():
+        assert "BEGIN HIDDEN TESTS" not in text and "http://" not in text and "https://" not in text
+        assert "For graders only" in text

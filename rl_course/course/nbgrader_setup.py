@@ -64,7 +64,7 @@ def _scratch_course(course_root: Path, timeout: int | None = None, parent: Path 
         yield NbGraderAPI(coursedir=coursedir, config=config), scratch
 
 
-def _load_config(course_root: Path):
+def course_config(course_root: Path):
     """The course's ``nbgrader_config.py``, as nbgrader reads it."""
     from traitlets.config.loader import PyFileConfigLoader
 
@@ -72,6 +72,9 @@ def _load_config(course_root: Path):
     if not config_path.is_file():
         raise CourseError(f"{config_path}: missing; the course root must hold nbgrader's configuration")
     return PyFileConfigLoader(config_path.name, path=str(config_path.parent)).load_config()
+
+
+_load_config = course_config  # the name the grading modules know it by
 
 
 def confinement(course_root: Path, sandbox: dict | None = None) -> tuple[bool, str | None]:
