@@ -18,7 +18,7 @@ import nbformat
 
 from rl_course.course import submissions
 from rl_course.course.layout import CONFIG_FILE, SOURCE_DIR, _last_line
-from rl_course.course.nbgrader_setup import _load_config, _scratch_course
+from rl_course.course.nbgrader_setup import _scratch_course, course_config
 from rl_course.course.release import _generate
 from rl_course.course.reports import Grade, _feedback, _html_feedback
 from rl_course.course.tampering import find_tampering
@@ -113,7 +113,7 @@ class _Grader:
 
     @property
     def course_id(self) -> str:
-        return _load_config(self.course_root).CourseDirectory.course_id
+        return course_config(self.course_root).CourseDirectory.course_id
 
     def settings_digest(self, with_confinement: bool = True) -> str:
         """What every grade depends on besides the submission: the course's configuration and sources, the

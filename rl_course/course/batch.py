@@ -11,7 +11,7 @@ from rl_course.course import submissions
 from rl_course.course.autograde import _Grader, gather
 from rl_course.course.gradebook import gradebook_url, has_feedback, prepare_gradebook, record, recorded, stored_grade
 from rl_course.course.layout import CONFIG_FILE, CourseError, _one_line, assignments
-from rl_course.course.nbgrader_setup import _load_config, confinement
+from rl_course.course.nbgrader_setup import confinement, course_config
 from rl_course.course.pool import _grade_all
 from rl_course.course.reports import Grade
 
@@ -67,7 +67,7 @@ def grade(
     if timeout is not None and timeout < 1:
         raise CourseError(f"the time limit per cell must be at least 1 second, got {timeout}")
     try:
-        misnamed = submissions.Submissions(config=_load_config(course_root)).misnamed_notebooks
+        misnamed = submissions.Submissions(config=course_config(course_root)).misnamed_notebooks
     except Exception as error:  # a value Enum does not allow
         raise CourseError(f"{CONFIG_FILE}: c.Submissions.misnamed_notebooks: {_one_line(error)}") from None
     session = None

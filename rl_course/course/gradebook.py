@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import nbformat
 
 from rl_course.course.layout import CourseError, _one_line
-from rl_course.course.nbgrader_setup import _load_config, _scratch_course
+from rl_course.course.nbgrader_setup import _scratch_course, course_config
 from rl_course.course.release import _generate
 from rl_course.course.reports import Grade
 
@@ -158,7 +158,7 @@ def gradebook_url(course_root: Path, db_url: str | None = None) -> str:
     ``CourseDirectory.db_url`` of ``nbgrader_config.py``, else nbgrader's default ``gradebook.db`` at the
     course root. An SQLite gradebook is shared by waiting up to ``SQLITE_LOCK_SECONDS`` for a lock."""
     if not db_url:
-        config = _load_config(course_root).CourseDirectory
+        config = course_config(course_root).CourseDirectory
         db_url = config.db_url if "db_url" in config else f"sqlite:///{Path(course_root).resolve() / 'gradebook.db'}"
     try:
         from sqlalchemy.engine import make_url

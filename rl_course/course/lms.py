@@ -224,10 +224,10 @@ def collect(archive: Path, course_root: Path, into: Path, lms: str | None = None
     nbgrader's own ``c.FileNameCollectorPlugin.named_regexp``). The assignment is the one whose notebook
     the files are named after, unless given. A student collected again is replaced."""
     from rl_course.course.layout import CourseError, assignments
-    from rl_course.course.nbgrader_setup import _load_config
+    from rl_course.course.nbgrader_setup import course_config
 
     archive, course_root, into = Path(archive), Path(course_root), Path(into)
-    config = _load_config(course_root)
+    config = course_config(course_root)
     settings = Collect(config=config)
     if lms is not None and lms not in settings.naming:
         raise CourseError(f"--lms {lms}: no file naming known for it (c.Collect.naming has: {', '.join(settings.naming)})")

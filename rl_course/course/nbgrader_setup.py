@@ -36,7 +36,7 @@ def _scratch_course(course_root: Path, timeout: int | None = None, parent: Path 
 
     from rl_course.course.sanitize import SanitizeNotebook
 
-    config = _load_config(course_root)
+    config = course_config(course_root)
     _put_own_scripts_on_path()
     with tempfile.TemporaryDirectory(prefix="rl-course-", dir=parent) as tmp:
         scratch = Path(tmp)
@@ -74,9 +74,6 @@ def course_config(course_root: Path):
     return PyFileConfigLoader(config_path.name, path=str(config_path.parent)).load_config()
 
 
-_load_config = course_config  # the name the grading modules know it by
-
-
 def confinement(course_root: Path, sandbox: dict | None = None) -> tuple[bool, str | None]:
     """Whether kernels run confined, with the caps of ``nbgrader_config.py`` updated by ``sandbox``, and
     why they cannot be where confinement is wanted but this machine does not allow it."""
@@ -84,7 +81,7 @@ def confinement(course_root: Path, sandbox: dict | None = None) -> tuple[bool, s
 
     from rl_course.course.sandbox import Sandbox, unavailable
 
-    config = _load_config(course_root)
+    config = course_config(course_root)
     config.Sandbox.update(sandbox or {})
     try:
         wanted = Sandbox(config=config).enabled
