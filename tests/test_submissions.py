@@ -161,7 +161,7 @@ def test_a_cell_with_a_large_saved_output_is_named_and_the_notebook_still_copied
 def test_the_misnamed_setting_is_read_from_the_course_config(course_copy):
     with open(course_copy / "nbgrader_config.py", "a") as f:
         f.write('\nc.Submissions.misnamed_notebooks = "refuse"\n')
-    assert submissions.Submissions(config=nbgrader_setup._load_config(course_copy)).misnamed_notebooks == "refuse"
+    assert submissions.Submissions(config=nbgrader_setup.course_config(course_copy)).misnamed_notebooks == "refuse"
 
 
 def test_an_unknown_misnamed_setting_is_a_one_line_error(course_copy, layout):
