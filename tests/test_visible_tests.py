@@ -7,11 +7,12 @@ from verdicts import answer_source, source_notebook, verdicts
 
 MISTAKES = mistakes()
 # Mistakes of tests/mistakes that the visible part of a test cell catches. The rest lose their points at grading only:
-# traces and episodes past the worked example (01, 02), changes made in place, objectives' gradients (04), draws at
+# terminal states holding junk and episodes past the worked examples (01, 02), changes made in place, objectives' gradients (04), draws at
 # random and what only a long run shows (05); ppo_update and train_ppo are judged by what a run records.
 CAUGHT_BY_VALIDATE = {
-    "01_td_lambda": {"calls_the_library", "discounts_the_wrong_value", "mean_absolute_error", "no_square_root", "sign_flipped",
-                     "terminals_in_the_mean", "trace_decayed_before_the_update"},
+    "01_td_lambda": {"always_online", "calls_the_library", "discounts_the_wrong_value", "mean_absolute_error", "no_square_root",
+                     "replacing_ignored", "sign_flipped", "terminals_in_the_mean", "trace_decayed_before_the_update",
+                     "trace_decays_by_lambda_only", "trace_kept_between_episodes"},
     "02_forward_backward": {"backward_view_forwards", "backward_view_off_by_one", "backward_view_without_gamma",
                             "lambda_weights_do_not_sum_to_one", "lambda_weights_off_by_one", "lambda_without_monte_carlo",
                             "n_step_bootstraps_past_the_end", "n_step_off_by_one", "n_step_undiscounted_bootstrap",

@@ -26,8 +26,8 @@ MISTAKES = {
         replace=('if trace == "accumulating" else 1.0', "")),
     "trace_decays_by_lambda_only": mistake(
         "td_lambda_episode", "e ← λe: the trace forgets γ",
-        {"test_td_lambda_general", "test_td_lambda_offline_monte_carlo", "test_td_lambda_replacing", "test_td_lambda_terminal"}, "γ=0.95",
-        replace=("e = lam * gamma * e", "e = lam * e")),
+        {"test_td_lambda_general", "test_td_lambda_offline_monte_carlo", "test_td_lambda_replacing", "test_td_lambda_terminal"},
+        "2 → 3 → 2 → 1 → 0 (α = 0.2, λ = 0.7, γ = 0.9)", replace=("e = lam * gamma * e", "e = lam * e")),
     "trace_decayed_before_the_update": mistake(
         "td_lambda_episode", "e ← λγe before V ← V + αΨ₍₁₎e: the current state gets less than α", TD_LAMBDA,
         "the episode 2 → 3 → 4 at state=2: expected 0.25, got 0.125",
