@@ -1,8 +1,9 @@
 """Hostile submissions of assignments 02–05 against the judge: each tries to earn the points of an answer it does not
 give (one graded function is a dummy), by what the student's process can reach while the grader tests it: objects on
 the heap and the frames above the call, the harnesses of rl_course.probes (replaced, emptied, behind a lying module
-class, rewritten by a thread), the numerical libraries, output forged at exit, the grader's memory. None earns more
-than the dummy alone, none makes the grader print what it says, and no feedback page carries a hidden test."""
+class, rewritten by a thread, set through ctypes, imported again through an import hook), the numerical libraries,
+output forged at exit, the grader's memory. None earns more than the dummy alone, none makes the grader print what
+it says, and no feedback page carries a hidden test."""
 
 import copy
 import csv
@@ -83,14 +84,28 @@ CELLS |= {
     "threading.Thread(target=rewrite, daemon=True).start()",
     "patches_torch_unseen": "import torch, torch.testing\ntorch.allclose = torch.equal = lambda *a, **k: True\n"
                             "torch.testing.assert_close = lambda *a, **k: None",
+    # the harness set below Python's attribute machinery, through the C API
+    "sets_the_harness_through_ctypes_unseen": UNSEEN.format(indent="") +
+    "ct = getattr(loaded['builtins'], '__imp' + 'ort__')('ct' + 'ypes')\napi = getattr(ct, 'python' + 'api')\n"
+    "api.PyObject_SetAttr(ct.py_object(harnesses), ct.py_object('ea' + 'ch'),\n"
+    "                     ct.py_object(lambda fn, calls: [{'result': 0.0, 'global_rng': False}] * len(calls)))",
+    # an import hook that answers the next import of the harnesses with a module of its own
+    "imports_a_fake_harness_unseen": REACH.format(indent="") + "machinery = loaded['importlib.machinery']\n"
+    "class Finder:\n    def find_spec(self, name, path=None, target=None):\n        if name == 'rl_' + 'course.probes':\n"
+    "            return machinery.ModuleSpec(name, self)\n    def create_module(self, spec):\n        return None\n"
+    "    def exec_module(self, module):\n"
+    "        setattr(module, 'ea' + 'ch', lambda fn, calls: [{'result': 0.0, 'global_rng': False}] * len(calls))\n"
+    "getattr(s, 'meta_' + 'path').insert(0, Finder())\nloaded.pop('rl_' + 'course.probes')\n"
+    "getattr(loaded['rl_' + 'course'], '__dict__').pop('probes')",
 }
 GRADED = sorted(name for name in {**BODIES, **CELLS} if name.endswith("_unseen")) + ["forges_output_at_exit", "reads_the_grader_memory"]
 SEEN = sorted(name for name in {**BODIES, **CELLS} if name not in GRADED)
 # Seen routes cost nothing to grade (the reading refuses them): every assignment gets all of them. The judge is one for all
 # assignments, so the graded routes are shared out among them, each assignment with those through its own harnesses.
 ROUTES = {"02_forward_backward": SEEN + ["takes_expected_values_off_the_frames_unseen", "takes_expected_values_off_the_heap_unseen",
-                                        "answers_for_the_harness_unseen"],
-          "03_gae": SEEN + ["empties_the_harness_unseen", "fakes_the_records_unseen", "rewrites_the_harness_from_a_thread_unseen"],
+                                        "answers_for_the_harness_unseen", "sets_the_harness_through_ctypes_unseen"],
+          "03_gae": SEEN + ["empties_the_harness_unseen", "fakes_the_records_unseen", "rewrites_the_harness_from_a_thread_unseen",
+                            "imports_a_fake_harness_unseen"],
           "04_ppo": SEEN + ["fakes_the_records_unseen"],
           "05_continuous": SEEN + ["patches_torch_unseen", "forges_output_at_exit", "reads_the_grader_memory",
                                    "answers_for_the_harness_unseen"]}
