@@ -7,8 +7,8 @@ from verdicts import answer_source, source_notebook, verdicts
 
 MISTAKES = mistakes()
 # Mistakes of tests/mistakes that the visible part of a test cell catches. The rest lose their points at grading only:
-# terminal states holding junk and episodes past the worked examples (01, 02), changes made in place, objectives' gradients (04), draws at
-# random and what only a long run shows (05); ppo_update and train_ppo are judged by what a run records.
+# terminal states holding junk and episodes past the worked examples (01, 02), changes made in place, gradients (04,
+# 05), the reward scale's episode ends (05); ppo_update and train_ppo are judged by what a run records.
 CAUGHT_BY_VALIDATE = {
     "01_td_lambda": {"always_online", "calls_the_library", "discounts_the_wrong_value", "mean_absolute_error", "no_square_root",
                      "replacing_ignored", "sign_flipped", "terminals_in_the_mean", "trace_decayed_before_the_update",
@@ -27,13 +27,17 @@ CAUGHT_BY_VALIDATE = {
                "critic_clipped_around_the_target", "critic_min_instead_of_max", "log_prob_of_the_wrong_actions",
                "max_instead_of_min", "mean_not_subtracted", "normalized_by_the_variance", "population_standard_deviation",
                "probabilities_not_log_probabilities", "ratio_of_log_probabilities", "ratio_upside_down", "sum_instead_of_mean"},
-    "05_continuous": {"entropy_of_sigma", "entropy_without_constant", "env_action_not_clipped", "gradient_clamped_elementwise",
-                      "kl_coef_factor_one_and_a_half", "kl_coef_inverted", "kl_penalty_added", "kl_penalty_log_ratio",
-                      "kl_penalty_summed", "kl_without_half", "log_prob_not_summed", "log_prob_sigma_for_variance",
-                      "log_prob_without_log_std", "observations_divided_by_variance", "observations_normalized_before_update",
+    "05_continuous": {"clipped_action_scored", "clipped_action_stored", "entropy_mean_over_dimensions", "entropy_of_sigma",
+                      "entropy_without_constant", "env_action_not_clipped", "gradient_clamped_elementwise",
+                      "gradient_clipped_per_parameter", "kl_coef_factor_one_and_a_half", "kl_coef_inverted",
+                      "kl_coef_without_band", "kl_mean_over_dimensions", "kl_penalty_added", "kl_penalty_log_ratio",
+                      "kl_penalty_summed", "kl_without_half", "kl_wrong_direction", "log_prob_mean_over_dimensions",
+                      "log_prob_not_summed", "log_prob_sigma_for_variance", "log_prob_without_log_std",
+                      "mean_instead_of_sample", "observations_divided_by_variance", "observations_normalized_before_update",
                       "observations_not_clipped", "orthogonal_columns_only_normalized", "orthogonal_gain_squared",
-                      "reward_mean_subtracted", "reward_std_of_single_rewards", "schedule_exponential", "schedule_grows",
-                      "schedule_reaches_zero", "stats_count_not_updated", "stats_sample_variance", "stats_unweighted_mean",
+                      "reward_mean_subtracted", "reward_std_of_single_rewards", "sample_scaled_by_variance",
+                      "schedule_exponential", "schedule_grows", "schedule_reaches_zero", "stats_count_not_updated",
+                      "stats_sample_variance", "stats_unweighted_mean", "stats_updated_in_evaluation",
                       "stats_without_spread_of_means"},
 }
 CAUGHT = sorted(name for names in CAUGHT_BY_VALIDATE.values() for name in names)

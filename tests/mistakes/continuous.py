@@ -60,7 +60,7 @@ MISTAKES = {
         replace=("actions = mean + torch.exp(log_std) * torch.randn_like(mean)", "actions = mean.clone()")),
     "sample_scaled_by_variance": mistake(
         "sample_actions", "a = μ + σ² ξ: the noise scaled by the variance (the same as σ at σ = 1)", {"test_sample_actions_stored"},
-        "std of the stored samples for σ = (0.5, 2)",
+        "std of the stored samples for σ =",
         replace=("torch.exp(log_std) * torch.randn_like(mean)", "torch.exp(2 * log_std) * torch.randn_like(mean)")),
     "stats_without_spread_of_means": mistake(
         "update_running_stats", "the variances merged without the spread between the batch means, δ² n m / n′",
