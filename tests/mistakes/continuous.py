@@ -14,7 +14,7 @@ MISTAKES = {
     "log_prob_mean_over_dimensions": mistake(
         "gaussian_log_prob", "the mean over action dimensions instead of the sum",
         {"test_gaussian_log_prob_dimensions", "test_sample_actions_stored"},
-        "not their mean", replace=("    return per_dim.sum(-1)", "    return per_dim.mean(-1)")),
+        "sum of the per-dimension log-densities", replace=("    return per_dim.sum(-1)", "    return per_dim.mean(-1)")),
     "log_prob_sigma_for_variance": mistake(
         "gaussian_log_prob", "(a − μ)² / 2σ instead of / 2σ²", LOG_PROB | {"test_sample_actions_stored"},
         "log π(a|s), one dimension at row=1",
