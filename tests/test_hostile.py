@@ -303,7 +303,7 @@ def test_a_cell_is_stopped_at_the_time_limit_given(hostile):
 def test_html_feedback_keeps_the_hidden_tests_hidden(hostile, course_root):
     source = nbformat.read(course_root / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
     release = nbformat.read(course_root / "notebooks" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    shown = {line.strip() for cell in release.cells for line in cell.source.splitlines()}  # a hint the visible part gives too
+    shown = "\n".join(cell.source for cell in release.cells)  # a hint the visible part gives too is not hidden
     hidden = [line.strip() for cell in source.cells if "### BEGIN HIDDEN TESTS" in cell.source
               for line in cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0].splitlines()
               if len(line.strip()) > 30 and line.strip() not in shown]
