@@ -7,8 +7,8 @@ and replaces its body by a call to ``own_answer``. Where the library needs such 
 same name that the student wrote and ran in the notebook, found in the notebook's namespace
 (``__main__``), so a demo or a training run of an open assignment runs on the student's own work.
 Where the notebook has none, a function that a later assignment teaches but an earlier notebook
-needs (the orthogonal initialization of the networks, taught in 05, used by the agents of 04) is
-computed by the library it comes from (``STAND_INS``: torch's own ``nn.init.orthogonal_``); any other
+needs (the orthogonal initialization and the gradient clipping of 05, used by the agents of 04) is
+computed by the library it comes from (``STAND_INS``: torch's own); any other
 call fails with a message saying so::
 
     rl_course.advantages.gae is the answer of assignment 03_gae and is not in the student edition:
@@ -38,7 +38,15 @@ def _torch_orthogonal(n_rows: int, n_cols: int, gain: float = 1.0, generator=Non
     return torch.nn.init.orthogonal_(torch.empty(n_rows, n_cols), gain=gain, generator=generator)
 
 
-STAND_INS = {"rl_course.ppo.networks.orthogonal_matrix": _torch_orthogonal}
+def _torch_clip_grad_norm(parameters, max_norm: float) -> float:
+    """torch's global gradient clipping, in place; returns the norm before clipping."""
+    import torch
+
+    return float(torch.nn.utils.clip_grad_norm_(parameters, max_norm))
+
+
+STAND_INS = {"rl_course.ppo.networks.orthogonal_matrix": _torch_orthogonal,
+             "rl_course.ppo.optimization.clip_grad_norm_": _torch_clip_grad_norm}
 
 _running: set[str] = set()  # the withheld answers whose stand-in is running: one that calls itself back is no answer
 

@@ -224,6 +224,112 @@ def test_update_with_the_kl_penalty_and_early_stopping():
     assert 0 < stats["epochs"] < 10
 
 
+# ---------------------------------------------------------------- the student edition's training path
+
+
+def test_the_course_gaussian_is_torchs_diagonal_gaussian():
+    """DiagonalGaussian (the student edition's policy, by the course's formulas) = Independent(Normal): values and gradients."""
+    mean, log_std, mean2, log_std2 = gaussians()
+    actions = mean + torch.randn(5, 3, generator=torch.Generator().manual_seed(1))
+    ours, torchs = [], []
+    for build, out in ((ppo.DiagonalGaussian, ours), (None, torchs)):
+        m, s = mean.clone().requires_grad_(), log_std.clone().requires_grad_()
+        old = (ppo.DiagonalGaussian(mean2, log_std2) if build else
+               torch.distributions.Independent(torch.distributions.Normal(mean2, log_std2.exp().expand_as(mean2)), 1))
+        dist = build(m, s) if build else torch.distributions.Independent(torch.distributions.Normal(m, s.exp().expand_as(m)), 1)
+        terms = [dist.log_prob(actions), dist.entropy(), torch.distributions.kl_divergence(old, dist)]
+        sum(t.sum() for t in terms).backward()
+        out += [*terms, m.grad, s.grad, dist.mode]
+    assert ours[1].shape == (5,)
+    for a, b in zip(ours, torchs, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_scale_rewards_wrapper_is_gymnasiums_normalize_and_clip():
+    def wrapped(course: bool):
+        envs = make_vector_env("Pendulum-v1", 3, max_episode_steps=7)
+        envs = (normalization.ScaleRewards(envs, gamma=0.9, clip=2.0) if course else
+                gym.wrappers.vector.ClipReward(gym.wrappers.vector.NormalizeReward(envs, gamma=0.9, epsilon=1e-8), -2.0, 2.0))
+        envs.reset(seed=0)
+        rng = np.random.default_rng(0)
+        return [envs.step(rng.uniform(-2, 2, size=(3, 1)).astype(np.float32))[1] for _ in range(20)]
+
+    np.testing.assert_allclose(wrapped(True), wrapped(False), rtol=1e-5)
+
+
+@pytest.fixture
+def student_path(monkeypatch):
+    """The training path of the student edition, where 05's answers are withheld: every switch of the library says
+    "withheld", and each of 05's functions is counted as it is called (here the library's own answers stand in for the
+    student's). Yields {name: calls}."""
+    from rl_course.ppo import acting, distributions, networks, trainer
+
+    calls = {}
+    for module in (acting, networks, normalization, trainer):
+        monkeypatch.setattr(module, "is_withheld", lambda function: True)
+    for module, name in ((distributions, "gaussian_log_prob"), (distributions, "gaussian_entropy"), (distributions, "gaussian_kl"),
+                         (acting, "sample_actions"), (normalization, "update_running_stats"), (normalization, "scale_rewards"),
+                         (normalization, "normalize_observations"), (networks, "orthogonal_matrix"), (trainer, "clip_grad_norm_")):
+        function = getattr(module, name)
+
+        def counted(*args, _function=function, _name=name, **kwargs):
+            calls[_name] = calls.get(_name, 0) + 1
+            return _function(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def test_the_student_editions_training_calls_each_of_05s_functions(student_path):
+    """Trained as in the student edition, Pendulum's run (with the KL penalty too) goes through every function of 05 on its
+    path, and its layers are drawn by orthogonal_matrix."""
+    config = ppo.PPOConfig.for_env("Pendulum-v1", seed=0, total_steps=2048, n_steps=256)
+    training = ppo.train(config, progress=False)
+    penalty = ppo.train(ppo.PPOConfig.for_env("Pendulum-v1", seed=0, total_steps=1024, n_steps=256, objective="kl_penalty"),
+                        progress=False)
+    assert set(student_path) == {"gaussian_log_prob", "gaussian_entropy", "gaussian_kl", "sample_actions", "update_running_stats",
+                                 "scale_rewards", "normalize_observations", "orthogonal_matrix", "clip_grad_norm_"}, student_path
+    assert all(np.isfinite(row["policy_loss"]) for row in training.history + penalty.history)
+    assert training.history[0]["approx_kl"] < 0.05 and penalty.history[-1]["kl"] > 0
+    fresh = ppo.ActorCritic(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-2, 2, (1,)))
+    for layer, gain in ((fresh.actor[0], 2**0.5), (fresh.critic[2], 2**0.5), (fresh.actor[-1], 0.01)):
+        w = layer.weight.detach()
+        small = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T
+        torch.testing.assert_close(small, gain**2 * torch.eye(min(w.shape)), atol=1e-5, rtol=0)
+
+
+def test_the_student_editions_acting_scores_the_sample_it_stores(student_path):
+    agent = ppo.ActorCritic(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-0.1, 0.1, (2,)), (16,), log_std_init=0.5)
+    obs = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+    torch.manual_seed(0)
+    actions, log_probs, _ = agent.act_and_value(obs)
+    assert student_path["sample_actions"] == 1 and np.abs(actions).max() > 0.1
+    with torch.no_grad():
+        mean = agent.actor(torch.as_tensor(obs))
+    np.testing.assert_allclose(log_probs, ppo.gaussian_log_prob(mean, agent.log_std.detach(), torch.as_tensor(actions)).numpy(),
+                               rtol=1e-5)
+    deterministic, _, _ = agent.act_and_value(obs, deterministic=True)
+    np.testing.assert_allclose(deterministic, mean.numpy(), rtol=1e-5, atol=1e-6)
+    assert student_path["sample_actions"] == 1  # the most likely action is μ(s): nothing sampled
+
+
+def test_the_student_editions_observation_statistics_are_gymnasiums(student_path):
+    def normalized(course: bool):
+        envs = normalization.NormalizeObservation(make_vector_env("Pendulum-v1", 2, max_episode_steps=5), clip=5.0)
+        if not course:
+            envs.take_in = lambda obs: envs.obs_rms.update(obs)
+        seen = [envs.reset(seed=0)[0]]
+        rng = np.random.default_rng(0)
+        seen += [envs.step(rng.uniform(-2, 2, size=(2, 1)).astype(np.float32))[0] for _ in range(12)]
+        return np.array(seen), envs.obs_rms
+
+    (ours, ours_rms), (theirs, theirs_rms) = normalized(True), normalized(False)
+    assert student_path["update_running_stats"] == 13
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours_rms.var, theirs_rms.var, rtol=1e-6)
+    assert ours_rms.count == pytest.approx(theirs_rms.count)
+
+
 def test_presets_and_new_settings_are_checked():
     config = ppo.PPOConfig.for_env("Pendulum-v1", seed=3)
     assert (config.n_envs, config.n_steps, config.gamma, config.gae_lambda, config.seed) == (8, 128, 0.95, 0.9, 3)

@@ -563,6 +563,49 @@ def test_the_solved_window_trains_04_with_the_librarys_gae(student_pythons, tmp_
             "tabular.td_lambda_sweep_loop(runs, v_true, alphas, lams, episode_fn=your_episode_function) computes the same numbers"), result
 
 
+@pytest.mark.notebook
+def test_05s_training_in_the_student_edition_is_the_students_own(student_pythons, tmp_path):
+    """In 05's window, PPO on Pendulum computes with the student's functions (the notebook's __main__): with the solution's
+    they train (the policy moves: approx-KL > 0 every update); with a gaussian_log_prob that returns the right values
+    without their gradient (through numpy) the policy never moves; without a scale_rewards the run says what to write."""
+    solution = nbformat.read(ROOT / "solutions" / "05_continuous" / NOTEBOOKS["05_continuous"], as_version=4)
+    answers = tmp_path / "answers.py"
+    answers.write_text("\n\n".join(c.source for c in solution.cells if c.metadata.get("nbgrader", {}).get("solution")))
+    script = textwrap.dedent(f"""
+        import json
+        import numpy as np
+        import torch
+        from rl_course import ppo
+        exec(open({str(answers)!r}).read())
+
+        def approx_kls():
+            config = ppo.PPOConfig.for_env("Pendulum-v1", seed=0, total_steps=4096, n_steps=256)
+            return [row["approx_kl"] for row in ppo.train(config, progress=False).history]
+
+        right = approx_kls()
+        def gaussian_log_prob(mean, log_std, actions):
+            per_dim = -((actions - mean) ** 2) / (2 * torch.exp(2 * log_std)) - log_std - 0.5 * np.log(2 * np.pi)
+            return torch.as_tensor(per_dim.detach().numpy().sum(-1))
+        detached = approx_kls()
+        del scale_rewards
+        try:
+            approx_kls()
+        except NotImplementedError as error:
+            print(error)
+        print(json.dumps([right, detached]))
+    """)
+    result = subprocess.run([str(student_pythons["05"]), "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    message, runs = result.stdout.splitlines()[-2:]
+    right, detached = json.loads(runs)
+    assert len(right) == len(detached) == 2  # two updates
+    assert all(kl > 1e-5 for kl in right), right
+    assert all(abs(kl) < 1e-9 for kl in detached), detached  # ρ = 1 throughout, to rounding
+    assert message == ("rl_course.ppo.normalization.scale_rewards is the answer of assignment 05_continuous and is not in the "
+                       "student edition: write your own scale_rewards in the notebook and run its cell (the library calls it "
+                       "from there)"), message
+
+
 # ---------------------------------------------------------------- graded by the instructor's edition
 
 

@@ -2,6 +2,7 @@
 
     config         PPOConfig: every hyperparameter, with its default and what it does; presets per environment
     distributions  the Gaussian head: log π(a|s), entropy and KL(π_old‖π_θ) summed over action dimensions; sampling;
+                   DiagonalGaussian, the policy computed by them (the student edition's, so training runs the student's own);
                    the policy's Categorical (torch's, log π by one log-softmax: a speed measure, with its figure)
     networks       ActorCritic: π(a|s) (that Categorical, or a diagonal Gaussian) and V(s), two tanh MLPs, orthogonally initialized
     acting         acting during rollouts in numpy, the same policy as the torch networks (a speed measure, with its figure)
@@ -14,7 +15,7 @@
 """
 
 from rl_course.ppo.config import PRESETS, PPOConfig
-from rl_course.ppo.distributions import gaussian_entropy, gaussian_kl, gaussian_log_prob, sample_actions
+from rl_course.ppo.distributions import DiagonalGaussian, gaussian_entropy, gaussian_kl, gaussian_log_prob, sample_actions
 from rl_course.ppo.evaluation import evaluate, load_checkpoint, render_episode, save_checkpoint, save_gif
 from rl_course.ppo.losses import (
     adapt_kl_coef,
@@ -45,7 +46,7 @@ __all__ = [
     "save_checkpoint", "load_checkpoint",
     "render_episode", "save_gif", "probability_ratio", "clipped_surrogate", "clipped_value_loss",
     "normalize_advantages", "approx_kl", "clip_fraction", "explained_variance", "PRESETS", "gaussian_log_prob",
-    "gaussian_entropy", "gaussian_kl", "sample_actions", "kl_divergence", "orthogonal_matrix", "NormalizeObservation",
+    "gaussian_entropy", "gaussian_kl", "sample_actions", "DiagonalGaussian", "kl_divergence", "orthogonal_matrix", "NormalizeObservation",
     "ObservationStatistics", "initial_stats", "make_training_env", "normalize_observations", "scale_rewards",
     "update_running_stats", "clip_grad_norm_", "linear_schedule", "kl_penalty_objective", "adapt_kl_coef",
 ]

@@ -4,9 +4,10 @@ actions as formulas on torch tensors.
 π_θ(a|s) = Π_i N(a_i; μ_i(s), σ_i²): a diagonal Gaussian whose mean μ(s) is the actor's output and
 whose log-std log σ is one parameter per action dimension, the same in every state. The action
 dimensions are independent, so log-probabilities, entropies and KL divergences are sums over them.
-``ActorCritic`` computes the same quantities with ``torch.distributions`` (``Independent(Normal)``), and
-``acting`` the log-probability of its samples in numpy; these functions spell them out (the notebook of assignment 05 has
-students write them).
+These functions spell them out (the notebook of assignment 05 has students write them). In the student edition the
+agent's Gaussian policy is ``DiagonalGaussian``, which computes with them, so a training run uses the student's own; the
+instructor's edition computes the same quantities with ``torch.distributions`` (``Independent(Normal)``) and samples in
+numpy (``acting``), which keeps its recorded runs reproducible (the tests pin each pair together).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import math
 
 import numpy as np
 import torch
-from torch.distributions import Distribution
+from torch.distributions import Distribution, register_kl
 
 from rl_course.reference import reference
 
@@ -62,6 +63,51 @@ def sample_actions(mean: torch.Tensor, log_std: torch.Tensor, low, high) -> tupl
         actions = mean + torch.exp(log_std) * torch.randn_like(mean)
         log_probs = gaussian_log_prob(mean, log_std, actions)
     return actions, log_probs, np.clip(actions.numpy(), low, high)
+
+
+class DiagonalGaussian(Distribution):
+    """π(·|s) = N(μ(s), diag σ²) computed by this module's formulas: ``log_prob`` is ``gaussian_log_prob``,
+    ``entropy`` is ``gaussian_entropy``, and ``torch.distributions.kl_divergence`` of two is ``gaussian_kl``.
+
+    mean (..., d): μ(s) for a batch of states; log_std (d,): the state-independent log σ.
+    """
+
+    arg_constraints: dict = {}
+
+    def __init__(self, mean: torch.Tensor, log_std: torch.Tensor):
+        self.loc, self.log_std = mean, log_std
+        super().__init__(mean.shape[:-1], mean.shape[-1:], validate_args=False)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.loc
+
+    @property
+    def mode(self) -> torch.Tensor:
+        return self.loc
+
+    @property
+    def stddev(self) -> torch.Tensor:
+        return torch.exp(self.log_std).expand_as(self.loc)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        """log π(a|s) per state: ``gaussian_log_prob(μ, log σ, a)``."""
+        return gaussian_log_prob(self.loc, self.log_std, value)
+
+    def entropy(self) -> torch.Tensor:
+        """H(π(·|s)) per state: ``gaussian_entropy(log σ)``, the same in every state."""
+        return gaussian_entropy(self.log_std).expand(self.batch_shape)
+
+    def rsample(self, sample_shape=()) -> torch.Tensor:
+        """a = μ + σ ξ, ξ ~ N(0, I) (torch's generator)."""
+        shape = self._extended_shape(sample_shape)
+        return self.loc.expand(shape) + self.stddev.expand(shape) * torch.randn(shape, dtype=self.loc.dtype)
+
+
+@register_kl(DiagonalGaussian, DiagonalGaussian)
+def _kl_diagonal_gaussians(old: DiagonalGaussian, new: DiagonalGaussian) -> torch.Tensor:
+    """KL(π_old ‖ π_θ) per state: ``gaussian_kl``."""
+    return gaussian_kl(old.loc, old.log_std, new.loc, new.log_std)
 
 
 class Categorical(torch.distributions.Categorical):

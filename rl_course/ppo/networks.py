@@ -10,6 +10,10 @@ torch's with its log-probabilities through one log-softmax), a diagonal Gaussian
 ``Independent(Normal(μ(s), σ), 1)`` over ``Box`` actions (log-probabilities and entropies summed over the action
 dimensions, ``torch.distributions.kl_divergence`` for both). Acting during rollouts runs the same networks
 in numpy (``rl_course.ppo.acting``, pinned to this module by a test).
+
+Where the student edition withholds the course's own functions (assignment 05), the agent computes with them
+instead, so that a training run is the student's work: the weights are drawn by ``orthogonal_matrix`` and the
+Gaussian policy is ``distributions.DiagonalGaussian`` (``gaussian_log_prob``, ``gaussian_entropy``, ``gaussian_kl``).
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
 from rl_course.ppo import acting
-from rl_course.ppo.distributions import Categorical
+from rl_course.ppo.distributions import Categorical, DiagonalGaussian, gaussian_log_prob
 from rl_course.ppo.normalization import ObservationStatistics
 from rl_course.reference import reference
+from rl_course.withheld import is_withheld
 
 HIDDEN_GAIN, POLICY_GAIN, VALUE_GAIN = math.sqrt(2), 0.01, 1.0  # the customary gains of orthogonal initialization
 
@@ -47,10 +52,18 @@ def orthogonal_matrix(n_rows: int, n_cols: int, gain: float = 1.0, generator: to
 
 
 def linear(n_in: int, n_out: int, gain: float, orthogonal: bool = True) -> nn.Linear:
-    """y = x Wᵀ + b: W orthogonal with ``gain``, b = 0 (or torch's default init: uniform in ±1/√n_in)."""
+    """y = x Wᵀ + b: W orthogonal with ``gain``, b = 0 (or torch's default init: uniform in ±1/√n_in).
+
+    W is drawn by ``orthogonal_matrix`` where this edition withholds it (the student's own), else by torch's
+    ``nn.init.orthogonal_`` (the same distribution: the tests pin the two together).
+    """
     layer = nn.Linear(n_in, n_out)
     if orthogonal:
-        nn.init.orthogonal_(layer.weight, gain=gain)
+        if is_withheld(orthogonal_matrix):
+            with torch.no_grad():
+                layer.weight.copy_(orthogonal_matrix(n_out, n_in, gain))
+        else:
+            nn.init.orthogonal_(layer.weight, gain=gain)
         nn.init.zeros_(layer.bias)
     return layer
 
@@ -137,7 +150,10 @@ class ActorCritic(nn.Module):
         torch's argument checks are off: on minibatches this small they cost more than the arithmetic."""
         if self.discrete:
             return Categorical(out)
-        std = (self.log_std if log_std is None else log_std).exp().expand_as(out)
+        log_std = self.log_std if log_std is None else log_std
+        if is_withheld(gaussian_log_prob):  # the student's own formulas
+            return DiagonalGaussian(out, log_std)
+        std = log_std.exp().expand_as(out)
         return Independent(Normal(out, std, validate_args=False), 1, validate_args=False)
 
     def distribution(self, obs: torch.Tensor) -> Distribution:

@@ -15,6 +15,10 @@ above without the clip, but accepts only NEXT_STEP autoreset and leaves ``info["
 the course's rollouts use SAME_STEP autoreset and bootstrap cut episodes from that final observation, so
 ``NormalizeObservation`` here is the same computation for SAME_STEP, normalizing ``final_obs`` alike.
 
+Where the student edition withholds this module's functions (assignment 05), the training environments compute with
+them instead, so that a training run is the student's work: ``update_running_stats`` takes in the observations, and
+``ScaleRewards`` (``scale_rewards`` step by step) replaces gymnasium's two reward wrappers (the tests pin each pair together).
+
 The statistics change during training and must be frozen afterwards: an agent is evaluated with the
 statistics it was trained with (``ObservationStatistics``, kept in the agent and its checkpoint), which
 evaluation episodes do not update.
@@ -33,6 +37,7 @@ from torch import nn
 
 from rl_course.reference import reference
 from rl_course.rollouts import make_vector_env
+from rl_course.withheld import is_withheld
 
 EPSILON = 1e-8  # under the square root, as in gymnasium's wrappers
 
@@ -116,16 +121,25 @@ class NormalizeObservation(VectorWrapper):
         normalized, _ = normalize_observations(obs, stats, self.clip, update=False)
         return normalized.astype(np.float32)
 
+    def take_in(self, obs: np.ndarray) -> None:
+        """The running statistics take in a batch of observations (by ``update_running_stats`` where it is withheld)."""
+        if not self.update_running_mean:
+            return
+        if is_withheld(update_running_stats):
+            rms = self.obs_rms
+            mean, var, count = update_running_stats((rms.mean, rms.var, rms.count), obs)
+            rms.mean, rms.var, rms.count = np.asarray(mean, dtype=float), np.asarray(var, dtype=float), float(count)
+        else:
+            self.obs_rms.update(obs)
+
     def reset(self, *, seed=None, options=None) -> tuple[np.ndarray, dict[str, Any]]:
         obs, info = self.env.reset(seed=seed, options=options)
-        if self.update_running_mean:
-            self.obs_rms.update(obs)
+        self.take_in(obs)
         return self.normalize(obs), info
 
     def step(self, actions):
         obs, rewards, terminated, truncated, info = self.env.step(actions)
-        if self.update_running_mean:
-            self.obs_rms.update(obs)
+        self.take_in(obs)
         if "final_obs" in info:
             info = dict(info)
             ended = np.flatnonzero(info.get("_final_obs", terminated | truncated))
@@ -135,6 +149,22 @@ class NormalizeObservation(VectorWrapper):
                 final[i] = self.normalize(np.asarray(info["final_obs"][i])[None])[0]
             info["final_obs"] = final
         return self.normalize(obs), rewards, terminated, truncated, info
+
+
+class ScaleRewards(VectorWrapper):
+    """Vector rewards scaled by ``scale_rewards``, one step at a time: r̃ = clip(r / √(σ_R² + 10⁻⁸), −clip, clip), with
+    σ_R² the running variance of the discounted returns R of the episodes so far (``returns``, ``stats``)."""
+
+    def __init__(self, env: gym.vector.VectorEnv, gamma: float, clip: float = 10.0):
+        super().__init__(env)
+        self.gamma, self.clip = gamma, clip
+        self.returns, self.stats = np.zeros(self.num_envs), initial_stats()
+
+    def step(self, actions):
+        obs, rewards, terminated, truncated, info = self.env.step(actions)
+        scaled, self.returns, self.stats = scale_rewards(rewards, terminated | truncated, self.returns, self.stats, self.gamma,
+                                                         self.clip)
+        return obs, np.asarray(scaled, dtype=float), terminated, truncated, info
 
 
 class ObservationStatistics(nn.Module):
@@ -171,6 +201,7 @@ def make_training_env(config) -> tuple[gym.vector.VectorEnv, NormalizeObservatio
         make_vector_env (SAME_STEP autoreset, episode returns recorded before any scaling)
         → NormalizeObservation(clip = config.obs_clip)                     if config.normalize_observations
         → gymnasium's NormalizeReward(γ = config.gamma) → ClipReward(±config.reward_clip)   if config.scale_rewards
+          (ScaleRewards, the same numbers, where the student edition withholds scale_rewards)
 
     Returns (envs, the observation normalizer or None).
     """
@@ -182,7 +213,9 @@ def make_training_env(config) -> tuple[gym.vector.VectorEnv, NormalizeObservatio
     observation_normalizer = None
     if config.normalize_observations:
         envs = observation_normalizer = NormalizeObservation(envs, clip=config.obs_clip)
-    if config.scale_rewards:
+    if config.scale_rewards and is_withheld(scale_rewards):
+        envs = ScaleRewards(envs, gamma=config.gamma, clip=config.reward_clip)
+    elif config.scale_rewards:
         envs = gym.wrappers.vector.NormalizeReward(envs, gamma=config.gamma, epsilon=EPSILON)
         envs = gym.wrappers.vector.ClipReward(envs, -config.reward_clip, config.reward_clip)
     assert envs.metadata.get("autoreset_mode") == AutoresetMode.SAME_STEP

@@ -35,9 +35,10 @@ from rl_course.ppo.losses import (
 )
 from rl_course.ppo.networks import ActorCritic, kl_divergence
 from rl_course.ppo.normalization import make_training_env
-from rl_course.ppo.optimization import linear_schedule, make_optimizer
+from rl_course.ppo.optimization import clip_grad_norm_, linear_schedule, make_optimizer
 from rl_course.reference import reference
 from rl_course.rollouts import collect_rollout
+from rl_course.withheld import is_withheld
 
 RETURN_WINDOW = 20  # "mean return" is over the last 20 finished episodes
 
@@ -275,13 +276,15 @@ def run_epochs(agent, optimizer, batch: dict, config: PPOConfig, eps: float, pol
 
         policy_loss(π_θ(·|s), ρ, Ψ, minibatch) + c_V · value_loss(V, V_old, y, ε̂) − c_H · mean H(π(·|s)),
 
-    then one Adam step on the gradient clipped to a global norm of ``config.max_grad_norm``. With
+    then one Adam step on the gradient clipped to a global norm of ``config.max_grad_norm`` (by ``clip_grad_norm_`` where
+    the student edition withholds it, else by torch's, which the tests pin to it). With
     ``config.early_stop_kl`` the update stops at the first minibatch whose approx-KL exceeds it (before its step).
     """
     if config.normalize_advantages and config.advantage_scope == "batch":
         batch = {**batch, "advantages": normalize_advantages(batch["advantages"])}
     per_minibatch = config.normalize_advantages and config.advantage_scope == "minibatch"
     parameters = [p for group in optimizer.param_groups for p in group["params"]]  # what the optimizer steps
+    clip = clip_grad_norm_ if is_withheld(clip_grad_norm_) else torch.nn.utils.clip_grad_norm_  # the student's own, where withheld
     steps: list[MinibatchStats] = []
     stopped = None  # the minibatch whose approx-KL stopped the update
     for minibatch in minibatches(batch, config.minibatch_size, config.n_epochs):
@@ -300,7 +303,7 @@ def run_epochs(agent, optimizer, batch: dict, config: PPOConfig, eps: float, pol
         optimizer.zero_grad()
         loss.backward()
         if config.max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
+            clip(parameters, config.max_grad_norm)
         optimizer.step()
         steps.append(stats)
     result = diagnostics(steps or [stopped], eps)  # stopped before the first step: those of the unchanged policy
