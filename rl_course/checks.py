@@ -10,8 +10,9 @@ says which function is still to be written when it holds only the release's stub
 
 The checks set ``__tracebackhide__``, as IPython's debugger and traceback do, and the errors
 they raise render their traceback (IPython's ``_render_traceback_``) without those frames, the
-innermost included: a failing test cell shows the test cell's line, then the message, not the
-lines of the checking helpers. The error is a plain ``AssertionError`` everywhere.
+innermost included: a failing test cell shows the message, then the test cell's line, not the
+lines of the checking helpers. The error is a plain ``AssertionError`` everywhere. In a kernel,
+every ``AssertionError`` shows its message first, wrapped (``rl_course.tracebacks``).
 
 nbgrader gives a test cell no credit when the cell writes anything to stderr, and Python shows
 warnings on stderr: a deprecation notice raised inside correct code would cost the student the
@@ -31,6 +32,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from rl_course import tracebacks
 from rl_course.reference import is_reference, reference  # noqa: F401  (the mark, for the checks and tests)
 
 
@@ -45,6 +47,10 @@ def warnings_to_stdout() -> None:
 
 if "ipykernel" in sys.modules:
     warnings_to_stdout()
+    from IPython import get_ipython
+
+    if get_ipython() is not None:
+        tracebacks.show_assertions_message_first(get_ipython())
 
 
 def expect_close(
@@ -285,36 +291,8 @@ def _detached(x):
 def _failure(message: str) -> AssertionError:
     """An ``AssertionError`` that IPython shows without the frames that set ``__tracebackhide__``."""
     error = AssertionError(message)
-    error._render_traceback_ = lambda: _traceback_without_hidden_frames(error)
+    error._render_traceback_ = lambda: tracebacks.without_hidden_frames(error)
     return error
-
-
-def _traceback_without_hidden_frames(error: BaseException) -> list[str]:
-    """IPython's rendering of ``error`` with the frames that set ``__tracebackhide__`` (the checks) left out,
-    its message (IPython's last line) first.
-
-    IPython itself always shows the innermost frame, hidden or not; here the frame that raised is
-    a check's, so it goes too. IPython's own bottom frame (``"__ipython_bottom__"``) stays: the
-    rendering's offset skips it.
-    """
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    kept = []
-    tb = error.__traceback__
-    while tb is not None:
-        hide = tb.tb_frame.f_locals.get("__tracebackhide__", False)
-        if not hide or hide == "__ipython_bottom__":
-            kept.append(tb)
-        tb = tb.tb_next
-    chain = None
-    for tb in reversed(kept):
-        chain = types.TracebackType(chain, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
-    try:
-        lines = shell.InteractiveTB.structured_traceback(type(error), error, chain)
-    except Exception:  # never lose the message to a rendering problem
-        lines = shell.InteractiveTB.structured_traceback(type(error), error, error.__traceback__)
-    return [lines[-1], *lines[:-1]]  # the message first, then where: Validate's dialog shows the top of a long one
 
 
 def _find_reference_use(fn, seen: set, allowed: set) -> str | None:

@@ -231,34 +231,44 @@ def _error(cell) -> tuple[str, str, str]:
 
 
 def test_a_failing_check_shows_its_message_then_the_test_cells_line_in_ipythons_traceback(tmp_path):
+    """Message first, wrapped between words to lines nbgrader's Validate does not cut (83 columns and its indent of 4),
+    then the test cell's line without the checks' frames; a test cell's own assert shows its message first too."""
+    own = "a test cell's own assertion, whose message is longer than the 83 columns a line of the verdict keeps whole"
     cells = _run_cells([
         "import numpy as np\nfrom rl_course import checks",
         'def td_error(V, s):\n    """Ψ₍₁₎."""\n    # YOUR CODE HERE\n    raise NotImplementedError()',
         '"""A test cell."""\nchecks.assert_own_work(td_error)',
         'got = np.array([0.0, 0.5])\nchecks.expect_close(got, [0.0, 0.25], "V after the episode", index_names=("state",))',
+        f'x = 1\nassert x == 2, "{own}"',
         'def rms(V):\n    return V[5]\nrms([1.0])',
     ], tmp_path)
-    for cell, message in [(cells[2], "td_error is not written yet: write its code in place of `raise NotImplementedError()`, "
-                                     "run its cell, then this one"),
-                          (cells[3], "V after the episode at state=1: expected 0.25, got 0.5")]:
+    for cell, message, line in [(cells[2], "td_error is not written yet: write its code in place of `raise NotImplementedError()`, "
+                                           "run its cell, then this one", "checks."),
+                                (cells[3], "V after the episode at state=1: expected 0.25, got 0.5", "checks."),
+                                (cells[4], own, "assert x == 2")]:
         ename, evalue, traceback = _error(cell)
         assert (ename, evalue) == ("AssertionError", message)
         lines = [line for line in traceback.splitlines() if line.strip()]
-        assert lines[0] == f"AssertionError: {message}", traceback  # the message first, then the test cell's line
+        top = next(i for i, line in enumerate(lines) if line.startswith("-----"))
+        assert " ".join(lines[:top]) == f"AssertionError: {message}", traceback  # the message first, then the test cell's line
+        assert max(map(len, lines[:top])) <= 83, traceback
         assert "checks.py" not in traceback and "_failure" not in traceback and "skipping hidden" not in traceback, traceback
         arrow = max(i for i, line in enumerate(lines) if line.startswith("---->"))
-        assert "checks." in lines[arrow], traceback  # the test cell's line that failed, and its context
+        assert line in lines[arrow], traceback  # the test cell's line that failed, and its context
         assert all(re.match(r"\s+\d+ ", line) for line in lines[arrow + 1:]), traceback
-        assert sum(message in line for line in lines) == 1, traceback
-    ename, _, traceback = _error(cells[4])  # a student's own error keeps its frames: where in their code it broke
+        assert " ".join(traceback.split()).count(message) == 1 + (message in lines[arrow]), traceback  # and in the line itself
+    ename, _, traceback = _error(cells[5])  # a student's own error keeps its frames: where in their code it broke
     assert ename == "IndexError" and "in rms" in traceback and "return V[5]" in traceback, traceback
+
+
+LONG = "a message longer than a line of nbgrader's verdict, which cuts lines at 90 characters, and that it shows in full"
 
 
 def _graded_notebook(path: Path, x: int) -> Path:
     grade = {"grade": True, "grade_id": "test_x", "locked": True, "points": 1, "schema_version": 3, "solution": False, "task": False}
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"x = {x}"),
-                                         nbformat.v4.new_code_cell('"""x is one (1 point)."""\nassert x == 1, "x should be 1"',
-                                                                   metadata={"nbgrader": grade})])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"from rl_course import checks  # noqa: F401\nx = {x}"),
+                                         nbformat.v4.new_code_cell('"""x is one (1 point)."""\nassert x == 1, "x should be 1: ' + LONG +
+                                                                   '"', metadata={"nbgrader": grade})])
     nbformat.write(nb, path)
     return path
 
@@ -270,6 +280,8 @@ def test_rl_course_validate_prints_nbgraders_verdict_and_exits_1_when_a_test_cel
     assert cli.main(["validate", str(_graded_notebook(tmp_path / "wrong.ipynb", 2))]) == 1
     out = capsys.readouterr().out
     assert "VALIDATION FAILED ON 1 CELL(S)!" in out and failed_cells(out) == ['"""x is one (1 point)."""'] and "x should be 1" in out
+    assert f"AssertionError: x should be 1: {LONG}" in " ".join(out.split())  # wrapped between words, not cut
+    assert "..." not in out.split("The error was:")[1].split("-----")[0]
     assert cli.main(["validate", str(_graded_notebook(tmp_path / "right.ipynb", 1))]) == 0
     assert "Success! Your notebook passes all the tests." in capsys.readouterr().out
     assert cli.main(["validate", str(tmp_path / "missing.ipynb")]) == 2
