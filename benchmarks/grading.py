@@ -80,7 +80,7 @@ def timed_execution(confined: bool):
     """Time what nbgrader's Execute step does while grading: {"execute", "setup", "student", "tests"} seconds."""
     from rl_course.course import nbgrader_setup
 
-    cls = nbgrader_setup._execute_until_the_kernel_dies(confined, ROOT)  # the class the grader of ROOT uses
+    cls = nbgrader_setup.execute_until_the_kernel_dies(confined, ROOT)  # the class the grader of ROOT uses
     spent = {"execute": 0.0, "setup": 0.0, "student": 0.0, "tests": 0.0}
     preprocess, preprocess_cell = cls.preprocess, cls.preprocess_cell
 
@@ -116,7 +116,7 @@ def grade_one(notebook: Path, confined: bool, db_url: str) -> dict:
         folder = Path(tmp) / "submitted" / "student" / assignment
         folder.mkdir(parents=True)
         shutil.copy(notebook, folder)
-        grader = autograde._Grader(ROOT, db_url, confined=confined, scratch_parent=Path(tmp))
+        grader = autograde.Grader(ROOT, db_url, confined=confined, scratch_parent=Path(tmp))
         with grader:
             grader.grade(autograde.gather("warm", assignment, folder, ROOT))  # the scratch course learns the assignment
             started = time.perf_counter()

@@ -62,7 +62,7 @@ def lambda_estimates(rewards, values, lam: float, gamma: float = 1.0) -> np.ndar
     (the weight of every N-step estimate that reaches past the end goes to Ψ₍∞₎).
     """
     r, v = _check_episode(rewards, values, gamma)
-    _check_lambda(lam)
+    check_lambda(lam)
     T = len(r)
     by_n = np.array([n_step_estimates(r, v, n, gamma) for n in range(1, T)] + [n_step_estimates(r, v, np.inf, gamma)])
     estimates = np.empty(T)
@@ -80,7 +80,7 @@ def backward_view_estimates(rewards, values, lam: float, gamma: float = 1.0) -> 
 
     which unrolls to Σ_{k=0}^{T−1−t} (γλ)^k Ψ₍₁₎(s_{t+k}).
     """
-    _check_lambda(lam)
+    check_lambda(lam)
     deltas = td_errors(rewards, values, gamma)
     estimates = np.empty_like(deltas)
     following = 0.0
@@ -100,16 +100,16 @@ def _check_episode(rewards, values, gamma) -> tuple[np.ndarray, np.ndarray]:
         )
     if len(r) == 0:
         raise ValueError("the episode has no steps")
-    _check_gamma(gamma)
+    check_gamma(gamma)
     return r, v
 
 
-def _check_gamma(gamma) -> None:
+def check_gamma(gamma) -> None:
     if not 0 <= gamma <= 1:
         raise ValueError(f"gamma (γ) must be in [0, 1], got {gamma}")
 
 
-def _check_lambda(lam) -> None:
+def check_lambda(lam) -> None:
     if not 0 <= lam <= 1:
         raise ValueError(f"lam (λ) must be in [0, 1], got {lam}")
 
@@ -216,7 +216,7 @@ def batch_td_errors(rewards, values, next_values, terminated, gamma: float) -> n
     ``next_values`` holds V(s_{t+1}) of the same episode (for a step cut by a time limit, the
     value of its real final observation); a terminated step has no future to bootstrap from.
     """
-    _check_gamma(gamma)
+    check_gamma(gamma)
     r, v, v_next, term = _check_batch(rewards, values, next_values, terminated)
     return r + gamma * (1.0 - term) * v_next - v
 
@@ -232,7 +232,7 @@ def gae(rewards, values, next_values, terminated, truncated, gamma: float, lam: 
     Each environment (column) is independent. λ = 0 gives Ψ₍₁₎, λ = 1 the discounted return
     minus V (bootstrapped where the rollout or a time limit cut the episode).
     """
-    _check_lambda(lam)
+    check_lambda(lam)
     deltas = batch_td_errors(rewards, values, next_values, terminated, gamma)
     cut = _as_batch(truncated, deltas.shape, "truncated")
     carry = gamma * lam * (1.0 - np.maximum(_as_batch(terminated, deltas.shape, "terminated"), cut))
@@ -252,8 +252,8 @@ def gae_torch(rewards, values, next_values, terminated, truncated, gamma: float,
     for name, tensor in batch.items():
         if not isinstance(tensor, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
-    _check_gamma(gamma)
-    _check_lambda(lam)
+    check_gamma(gamma)
+    check_lambda(lam)
     _check_batch_shapes({name: tuple(tensor.shape) for name, tensor in batch.items()})
     with torch.no_grad():
         not_terminated = 1.0 - terminated.to(rewards.dtype)

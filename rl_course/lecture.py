@@ -46,7 +46,7 @@ def lambda_return_weights(lam: float, horizon: int) -> np.ndarray:
     so that Ψ^λ = Σ_N w_N Ψ₍N₎ + w_∞ Ψ₍∞₎ (``advantages.lambda_estimates``) and the weights sum to one.
     Returns an array of length H, the last entry w_∞.
     """
-    advantages._check_lambda(lam)
+    advantages.check_lambda(lam)
     if not (float(horizon).is_integer() and horizon >= 1):
         raise ValueError(f"horizon (steps left in the episode) must be an integer ≥ 1, got {horizon!r}")
     horizon = int(horizon)
@@ -97,8 +97,8 @@ def coefficient_table(lam: float, gamma: float, n_terms: int = COEFFICIENT_TERMS
     episode_length = int(n_terms) + 1 if episode_length is None else episode_length
     if episode_length <= n_terms:
         raise ValueError(f"episode_length must exceed n_terms ({n_terms}), got {episode_length}")
-    advantages._check_lambda(lam)
-    advantages._check_gamma(gamma)
+    advantages.check_lambda(lam)
+    advantages.check_gamma(gamma)
     n_terms = int(n_terms)
     table = {key: np.empty((2, n_terms)) for key in ("backward", "forward", "lecture_backward", "lecture_forward")}
     for row, term in enumerate(("r", "V")):
@@ -179,7 +179,7 @@ def trace_history(episode: tabular.Episode, lam: float, gamma: float = 1.0, trac
         raise TypeError(f"episode must be an rl_course.tabular.Episode, got {type(episode).__name__}")
     if trace not in tabular.TRACES:
         raise ValueError(f"trace must be one of {tabular.TRACES}, got {trace!r}")
-    tabular._check_step_sizes(0.0, lam, gamma)
+    tabular.check_step_sizes(0.0, lam, gamma)
     size = int(episode.states.max()) + 1 if n_states is None else n_states
     if size <= episode.states.max():
         raise ValueError(f"n_states ({size}) must exceed the largest state visited ({episode.states.max()})")

@@ -115,7 +115,7 @@ def td_lambda_episode(
     """
     V = _check_table(V)
     _check_episode(episode, len(V))
-    _check_step_sizes(alpha, lam, gamma)
+    check_step_sizes(alpha, lam, gamma)
     if trace not in TRACES:
         raise ValueError(f"trace must be one of {TRACES}, got {trace!r}")
     V_new = V.copy()
@@ -161,7 +161,7 @@ def true_online_td_lambda_episode(V: np.ndarray, episode: Episode, alpha: float,
     """
     V = _check_table(V)
     _check_episode(episode, len(V))
-    _check_step_sizes(alpha, lam, gamma)
+    check_step_sizes(alpha, lam, gamma)
     V_new, e = V.copy(), np.zeros_like(V)
     v_old = 0.0
     T = len(episode)
@@ -192,7 +192,7 @@ def online_lambda_return_episode(V: np.ndarray, episode: Episode, alpha: float, 
     """
     V = _check_table(V)
     _check_episode(episode, len(V))
-    _check_step_sizes(alpha, lam, gamma)
+    check_step_sizes(alpha, lam, gamma)
     s, r, T = episode.states, episode.rewards, len(episode)
     b = np.zeros(T + 1)
     V_h = V.copy()
@@ -219,7 +219,7 @@ def offline_lambda_return_episode(V: np.ndarray, episode: Episode, alpha: float,
     """
     V = _check_table(V)
     _check_episode(episode, len(V))
-    _check_step_sizes(alpha, lam, gamma)
+    check_step_sizes(alpha, lam, gamma)
     psi = advantages.lambda_estimates(episode.rewards, V[episode.states], lam, gamma)
     return V + alpha * np.bincount(episode.states[:-1], weights=psi, minlength=len(V))
 
@@ -264,7 +264,7 @@ def td_lambda_sweep(
     if trace == "dutch" and not online:
         raise ValueError("dutch traces belong to true online TD(λ): use online=True")
     for lam in lams:
-        _check_step_sizes(alphas.min(initial=0.0), lam, gamma)
+        check_step_sizes(alphas.min(initial=0.0), lam, gamma)
     stream = _EpisodeStream(runs)
     rows = np.arange(stream.n_runs)
     errors = np.empty((len(lams), len(alphas)))
@@ -390,7 +390,7 @@ def _check_episode(episode, n_states: int) -> None:
         raise ValueError(f"episode visits states outside the table V (size {n_states}): {episode.states.min()} … {episode.states.max()}")
 
 
-def _check_step_sizes(alpha, lam, gamma) -> None:
+def check_step_sizes(alpha, lam, gamma) -> None:
     if not alpha >= 0:
         raise ValueError(f"alpha must be ≥ 0, got {alpha}")
     if not 0 <= lam <= 1:

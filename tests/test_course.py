@@ -200,7 +200,7 @@ def test_grades_csv_cuts_a_long_feedback_message_after_a_whole_word(tmp_path):
     cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue=message, traceback=[])]
     cell.metadata["nbgrader"]["score"] = 0
     nbformat.write(nbformat.v4.new_notebook(cells=[cell]), tmp_path / "gae.ipynb")
-    (line,) = reports._feedback(tmp_path)
+    (line,) = reports.feedback_lines(tmp_path)
     reports.write_grades_csv([reports.Grade("ann", "03_gae", 0.0, 2.0, feedback=(line,))], tmp_path / "grades.csv")
     (row,) = csv.DictReader((tmp_path / "grades.csv").open())
     why = row["feedback"].split(": ", 1)[1]

@@ -252,7 +252,7 @@ NOTEBOOKS = {"01_td_lambda": "td_lambda", "04_ppo": "ppo", "05_continuous": "con
 def _kernel_reports(course, assignment: str, confined: bool, student_edition: bool | None, workdir) -> dict:
     """What PROBE prints in a kernel started by the Execute step of grading ``assignment``'s notebook in ``course``."""
     workdir.mkdir(parents=True)
-    with nbgrader_setup._scratch_course(course, confined=confined, student_edition=student_edition) as (api, _):
+    with nbgrader_setup.scratch_course(course, confined=confined, student_edition=student_edition) as (api, _):
         execute = next(step for step in api.config.Autograde.autograde_preprocessors if step.__name__ == "ExecuteUntilTheKernelDies")
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PROBE.format(instructors=str(sandbox.instructors_library())))])
         resources = {"nbgrader": {"assignment": assignment, "notebook": NOTEBOOKS[assignment]}, "metadata": {"path": str(workdir)}}
@@ -307,13 +307,13 @@ def test_the_instructors_library_installed_among_the_packages_is_hidden_from_a_k
 
 
 def test_the_grade_digest_changes_with_the_library_kernels_import(course_root, course_copy):
-    from rl_course.course.autograde import _Grader
+    from rl_course.course.autograde import Grader
 
-    default = _Grader(course_root, "sqlite://").settings_digest()
-    assert _Grader(course_root, "sqlite://", student_edition=False).settings_digest() != _Grader(
+    default = Grader(course_root, "sqlite://").settings_digest()
+    assert Grader(course_root, "sqlite://", student_edition=False).settings_digest() != Grader(
         course_root, "sqlite://", student_edition=True).settings_digest()
-    assert _Grader(course_root, "sqlite://", sandbox={"student_edition": True}).settings_digest() != default
-    before = _Grader(course_copy, "sqlite://").settings_digest()
+    assert Grader(course_root, "sqlite://", sandbox={"student_edition": True}).settings_digest() != default
+    before = Grader(course_copy, "sqlite://").settings_digest()
     with open(course_copy / "nbgrader_config.py", "a") as config:
         config.write("\nc.Sandbox.student_edition = True\n")
-    assert _Grader(course_copy, "sqlite://").settings_digest() != before
+    assert Grader(course_copy, "sqlite://").settings_digest() != before

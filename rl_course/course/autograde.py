@@ -1,5 +1,5 @@
 """One submission's grading: its gradable files gathered (never following a link, leaving out a notebook
-that tampers with the tests), the digest its grade depends on, and ``_Grader``, which autogrades it with
+that tampers with the tests), the digest its grade depends on, and ``Grader``, which autogrades it with
 nbgrader in a scratch course of its own and gives back what the gradebook records (``Graded``)."""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 import nbformat
 
 from rl_course.course import submissions
-from rl_course.course.layout import CONFIG_FILE, SOURCE_DIR, _last_line
-from rl_course.course.nbgrader_setup import _scratch_course, course_config
-from rl_course.course.release import _generate
-from rl_course.course.reports import Grade, _feedback, _html_feedback
+from rl_course.course.layout import CONFIG_FILE, SOURCE_DIR, last_line
+from rl_course.course.nbgrader_setup import course_config, scratch_course
+from rl_course.course.release import generate
+from rl_course.course.reports import Grade, feedback_lines, html_feedback
 from rl_course.course.tampering import find_tampering
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def gather(student: str, assignment: str, folder: Path, course_root: Path, misna
 
 def submission_digest(files: dict[str, bytes], problems: list[str], salt: str) -> str:
     """SHA-256 of what a grade depends on: the gradable files (name, bytes), the problems found gathering
-    them, and ``salt`` (``_Grader.settings_digest``: the assignment sources, the library, the settings)."""
+    them, and ``salt`` (``Grader.settings_digest``: the assignment sources, the library, the settings)."""
     import hashlib
 
     digest = hashlib.sha256(salt.encode())
@@ -96,9 +96,9 @@ def max_score(course_root: Path, assignment: str) -> float:
 
 
 @dataclass
-class _Grader:
+class Grader:
     """Grades one submission at a time in a scratch nbgrader course with a gradebook of its own
-    (``with _Grader(...) as grader``); what it gives is recorded in the gradebook at ``db_url`` by ``record``."""
+    (``with Grader(...) as grader``); what it gives is recorded in the gradebook at ``db_url`` by ``record``."""
 
     course_root: Path
     db_url: str
@@ -131,12 +131,12 @@ class _Grader:
                                   self.student_edition], default=str).encode())
         return digest.hexdigest()
 
-    def __enter__(self) -> _Grader:
+    def __enter__(self) -> Grader:
         from sqlalchemy.exc import SAWarning
 
         self._stack = ExitStack()
         self.api, self.scratch = self._stack.enter_context(
-            _scratch_course(self.course_root, self.timeout, self.scratch_parent, sandbox=self.sandbox, confined=self.confined,
+            scratch_course(self.course_root, self.timeout, self.scratch_parent, sandbox=self.sandbox, confined=self.confined,
                             student_edition=self.student_edition))
         self._stack.enter_context(warnings.catch_warnings())
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's own session bookkeeping, not a grading problem
@@ -148,6 +148,12 @@ class _Grader:
 
     def __exit__(self, *exc_info) -> None:
         self._stack.__exit__(*exc_info)
+
+    def learn(self, assignment: str) -> None:
+        """The scratch gradebook learns ``assignment`` from its source (nbgrader's generate_assignment), once."""
+        if assignment not in self._generated:
+            generate(self.api, self.scratch, assignment)
+            self._generated.add(assignment)
 
     def grade(self, submission: Submission) -> Graded:
         """Autograde one student's assignment in the scratch course."""
@@ -162,24 +168,22 @@ class _Grader:
         target.mkdir(parents=True)
         for name, data in submission.files.items():
             (target / name).write_bytes(data)
-        if assignment not in self._generated:  # the scratch gradebook learns the assignment once
-            _generate(api, scratch, assignment)
-            self._generated.add(assignment)
+        self.learn(assignment)
         graded = any(target.glob("*.ipynb"))
         if graded:
             result = api.autograde(assignment, student, force=True, create=True)
             if not result["success"]:
-                problems.append(f"{submission.folder}: nbgrader could not autograde it: {_last_line(result)}")
+                problems.append(f"{submission.folder}: nbgrader could not autograde it: {last_line(result)}")
                 graded = False
         with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
             max_score_ = gb.find_assignment(assignment).max_score
             score = gb.find_submission(assignment, student).score if graded else 0.0
         autograded = scratch / "autograded" / student / assignment
         notebooks = {p.name: p.read_text() for p in sorted(autograded.glob("*.ipynb"))} if graded else {}
-        feedback = _feedback(autograded) if graded else ()
+        feedback = feedback_lines(autograded) if graded else ()
         html: dict[str, bytes] = {}
         if graded and self.feedback_dir is not None:
-            html, more = _html_feedback(api, scratch, assignment, student)
+            html, more = html_feedback(api, scratch, assignment, student)
             problems += more
         grade_ = Grade(student, assignment, float(score), float(max_score_), "; ".join(problems), feedback)
         return Graded(submission, grade_, problems, time.perf_counter() - started, notebooks, html)

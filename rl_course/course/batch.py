@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rl_course.course import submissions
-from rl_course.course.autograde import _Grader, gather
+from rl_course.course.autograde import Grader, gather
 from rl_course.course.gradebook import gradebook_url, has_feedback, prepare_gradebook, record, recorded, stored_grade
-from rl_course.course.layout import CONFIG_FILE, CourseError, _one_line, assignments
+from rl_course.course.layout import CONFIG_FILE, CourseError, assignments, one_line
 from rl_course.course.nbgrader_setup import confinement, course_config
-from rl_course.course.pool import _grade_all
+from rl_course.course.pool import grade_all
 from rl_course.course.reports import Grade
 
 
@@ -69,7 +69,7 @@ def grade(
     try:
         misnamed = submissions.Submissions(config=course_config(course_root)).misnamed_notebooks
     except Exception as error:  # a value Enum does not allow
-        raise CourseError(f"{CONFIG_FILE}: c.Submissions.misnamed_notebooks: {_one_line(error)}") from None
+        raise CourseError(f"{CONFIG_FILE}: c.Submissions.misnamed_notebooks: {one_line(error)}") from None
     session = None
     if cluster is not None:
         from rl_course.course import cluster as dask_cluster  # Dask only where a cluster is asked for
@@ -84,7 +84,7 @@ def grade(
             confined = False  # each worker confines its kernels where it can, and says so where it cannot
         db_url = gradebook_url(course_root, db_url)
         template = prepare_gradebook(course_root, db_url, sorted({a for _, a, _ in tasks}), sorted({s for s, _, _ in tasks}))
-        grader = _Grader(course_root, db_url, timeout, feedback_dir, sandbox=dict(sandbox or {}), confined=confined, misnamed=misnamed,
+        grader = Grader(course_root, db_url, timeout, feedback_dir, sandbox=dict(sandbox or {}), confined=confined, misnamed=misnamed,
                          template=template)
         salt = grader.settings_digest(with_confinement=session is None)
         found = [gather(student, assignment, folder, course_root, misnamed, salt) for student, assignment, folder in tasks]
@@ -108,7 +108,7 @@ def grade(
         for grade_ in grades:
             on_graded(grade_, 0.0)
         on_start(len(pending), len(found))
-        results = (_grade_all(pending, grader, jobs) if session is None
+        results = (grade_all(pending, grader, jobs) if session is None
                    else dask_cluster.grade_all(session, pending, grader, on_warning))
         for graded in results:
             record(db_url, grader.course_id, graded, feedback_dir)

@@ -3,7 +3,7 @@
     rl-course grade DIR --cluster tcp://scheduler:8786
 
 Each worker grades one submission per thread exactly as a local job of ``rl-course grade --jobs`` does
-(``autograde._Grader``: a scratch course of its own under the worker's local directory, the sandbox,
+(``autograde.Grader``: a scratch course of its own under the worker's local directory, the sandbox,
 the time limits) and returns what it found (``autograde.Graded``); this process, the client, records every
 grade in the one gradebook and writes the grades CSV, the table and the HTML feedback, as a local run does.
 
@@ -65,7 +65,7 @@ def connect(address: str, timeout: float = CONNECT_SECONDS):
     except ModuleNotFoundError as error:
         raise CourseError(f"--cluster {address}: {error.name} is not installed (pip install dask-gateway)") from None
     except (OSError, TimeoutError, ValueError, LookupError) as error:
-        raise CourseError(f"--cluster {address}: cannot reach the Dask scheduler ({_one_line(error)})") from None
+        raise CourseError(f"--cluster {address}: cannot reach the Dask scheduler ({one_line(error)})") from None
 
 
 def course_archive(course_root: Path) -> bytes:
@@ -85,7 +85,7 @@ def course_archive(course_root: Path) -> bytes:
     return gzip.compress(buffer.getvalue(), mtime=0)
 
 
-def grade_all(client, pending: list[Submission], grader: autograde._Grader,
+def grade_all(client, pending: list[Submission], grader: autograde.Grader,
               on_warning: Callable[[str], None] = lambda line: None) -> Iterator[Graded]:
     """Each submission's ``Graded`` as a worker of the cluster finishes it (in any order)."""
     from distributed import as_completed
@@ -111,7 +111,7 @@ def grade_all(client, pending: list[Submission], grader: autograde._Grader,
             except KilledWorker:
                 graded, warning = autograde.not_graded(grader.course_root, submission, autograde.KILLED), None
             except Exception as error:  # a failure of the grader itself, twice: this submission is reported, the batch goes on
-                graded, warning = autograde.not_graded(grader.course_root, submission, f"not graded: {_one_line(error)}"), None
+                graded, warning = autograde.not_graded(grader.course_root, submission, f"not graded: {one_line(error)}"), None
             for line in departures.new():
                 on_warning(line)
             if warning and warning not in warned:
@@ -167,7 +167,7 @@ class Course(WorkerPlugin):
     """A Dask worker plugin holding what every worker needs to grade this run's submissions: the course
     (``course_archive``) and the grader's settings."""
 
-    def __init__(self, archive: bytes, grader: autograde._Grader):
+    def __init__(self, archive: bytes, grader: autograde.Grader):
         self.archive, self.grader = archive, grader
 
 
@@ -210,5 +210,5 @@ def _unpacked(archive: bytes, folder: Path) -> Path:
     return folder
 
 
-def _one_line(error: Exception) -> str:
+def one_line(error: Exception) -> str:
     return " ".join(str(error).split())[:200] or type(error).__name__

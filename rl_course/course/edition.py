@@ -302,7 +302,7 @@ def write_library(course_root: Path, withheld_assignments: list[str], folder: Pa
     replaced by ``own_answer``, as the student wheel holds it; returns the package's folder, ``folder/rl_course``."""
     functions = withheld_functions(withheld_assignments)
     package = Path(folder) / PACKAGE
-    shutil.copytree(_library(course_root), package, ignore=LIBRARY_IGNORED)
+    shutil.copytree(library_folder(course_root), package, ignore=LIBRARY_IGNORED)
     done = set()
     for path in sorted(package.rglob("*.py")):
         module = ".".join(path.relative_to(folder).with_suffix("").parts).removesuffix(".__init__")
@@ -444,7 +444,7 @@ def normalized_body(node: ast.FunctionDef) -> str:
 def _answer_bodies(course_root: Path, withheld_assignments: list[str]) -> dict[str, list[str]]:
     """Normalized body → what it is, for every withheld reference and every solution function of a withheld assignment."""
     bodies: dict[str, list[str]] = {}
-    package = _library(course_root)
+    package = library_folder(course_root)
     functions = withheld_functions(withheld_assignments)
     for path in sorted(package.rglob("*.py")):
         module = ".".join(path.relative_to(package.parent).with_suffix("").parts).removesuffix(".__init__")
@@ -479,12 +479,12 @@ def _hidden_lines(course_root: Path) -> dict[str, str]:
                     hidden.setdefault(stripped, path.parent.name)
                 elif not inside and not cell.metadata.get("nbgrader", {}).get("solution"):
                     visible.add(stripped)
-    for path in _library(course_root).rglob("*.py"):  # code of the library is no secret of a test
+    for path in library_folder(course_root).rglob("*.py"):  # code of the library is no secret of a test
         visible.update(line.strip() for line in path.read_text().splitlines())
     return {line: assignment for line, assignment in hidden.items() if line not in visible}
 
 
-def _library(course_root: Path) -> Path:
+def library_folder(course_root: Path) -> Path:
     """The library's source: the course's own ``rl_course/``, else the installed one."""
     own = Path(course_root) / PACKAGE
     return own if (own / "__init__.py").is_file() else Path(rl_course.__file__).resolve().parent

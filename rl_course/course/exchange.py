@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rl_course.course.layout import CourseError, _last_line
+from rl_course.course.layout import CourseError, last_line
 
 
 def nbgrader(course_root: Path, *args: str) -> str:
@@ -30,7 +30,7 @@ def nbgrader(course_root: Path, *args: str) -> str:
     result = subprocess.run(command, cwd=course_root, capture_output=True, text=True, env=_with_own_scripts())
     log = result.stdout + result.stderr
     if result.returncode != 0 or "[ERROR]" in log or "| ERROR]" in log:
-        raise CourseError(f"nbgrader {' '.join(args)}: {_last_line({'log': log})}")
+        raise CourseError(f"nbgrader {' '.join(args)}: {last_line({'log': log})}")
     return log
 
 

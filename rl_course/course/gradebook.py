@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 import nbformat
 
-from rl_course.course.layout import CourseError, _one_line
-from rl_course.course.nbgrader_setup import _scratch_course, course_config
-from rl_course.course.release import _generate
+from rl_course.course.layout import CourseError, one_line
+from rl_course.course.nbgrader_setup import course_config, scratch_course
+from rl_course.course.release import generate
 from rl_course.course.reports import Grade
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ def gradebook_url(course_root: Path, db_url: str | None = None) -> str:
 
         url = make_url(db_url)
     except Exception as error:
-        raise CourseError(f"--db {db_url}: not a database URL ({_one_line(error)}); e.g. sqlite:///gradebook.db "
+        raise CourseError(f"--db {db_url}: not a database URL ({one_line(error)}); e.g. sqlite:///gradebook.db "
                           f"or postgresql://user@host/dbname") from None
     if url.get_backend_name() == "sqlite" and "timeout" not in url.query:
         url = url.update_query_dict({"timeout": str(SQLITE_LOCK_SECONDS)})
@@ -185,9 +185,9 @@ def prepare_gradebook(course_root: Path, db_url: str, assignments_: list[str], s
 
     if not assignments_:
         return None
-    with _scratch_course(course_root) as (api, scratch):  # what generate_assignment records, in a throwaway gradebook
+    with scratch_course(course_root) as (api, scratch):  # what generate_assignment records, in a throwaway gradebook
         for assignment in assignments_:
-            _generate(api, scratch, assignment)
+            generate(api, scratch, assignment)
         course_id = api.coursedir.course_id
         with Gradebook(api.coursedir.db_url, course_id) as gb:
             wanted = {assignment: _recorded(gb, assignment) for assignment in assignments_}
@@ -197,9 +197,9 @@ def prepare_gradebook(course_root: Path, db_url: str, assignments_: list[str], s
             with Gradebook(db_url, course_id) as gb:
                 stale = [assignment for assignment in assignments_ if _recorded(gb, assignment) != wanted[assignment]]
             if stale:
-                with _scratch_course(course_root, db_url=db_url) as (api, scratch):
+                with scratch_course(course_root, db_url=db_url) as (api, scratch):
                     for assignment in stale:
-                        _generate(api, scratch, assignment)
+                        generate(api, scratch, assignment)
             with Gradebook(db_url, course_id) as gb:
                 for student in students:
                     gb.update_or_create_student(student)
@@ -209,7 +209,7 @@ def prepare_gradebook(course_root: Path, db_url: str, assignments_: list[str], s
         raise CourseError(f"gradebook {shown_url(db_url)}: its database driver is missing ({error}); "
                           f"for PostgreSQL: pip install 'rl-course[postgres]'") from None
     except Exception as error:  # the database cannot be reached, …
-        raise CourseError(f"gradebook {shown_url(db_url)}: {_one_line(error)}") from None
+        raise CourseError(f"gradebook {shown_url(db_url)}: {one_line(error)}") from None
     return template
 
 

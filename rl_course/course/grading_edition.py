@@ -22,7 +22,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from rl_course.course.edition import LIBRARY_IGNORED, PACKAGE, _library, scan, withheld_functions, write_library
+from rl_course.course.edition import LIBRARY_IGNORED, PACKAGE, library_folder, scan, withheld_functions, write_library
 from rl_course.course.layout import CourseError, assignments
 
 CACHE_DIR = "grading-editions"
@@ -74,7 +74,7 @@ def _digest(course_root: Path, withheld: list[str]) -> str:
     """SHA-256 of what the built library depends on: every file of the library that it copies, and the functions
     that the window withholds with the assignment each names (``withheld_functions``)."""
     digest = hashlib.sha256()
-    library = _library(course_root)
+    library = library_folder(course_root)
     for path in sorted(library.rglob("*")):
         relative = path.relative_to(library)
         if path.is_file() and not LIBRARY_IGNORED(str(path.parent), [path.name]) and "__pycache__" not in relative.parts:

@@ -40,7 +40,7 @@ def assignments(course_root: Path) -> list[str]:
 _EXCEPTION_LINE = re.compile(r"^\s*(?:\[\w+\]\s*)?([\w.]*(?:Error|Exception|Exit)\b.*)$")
 
 
-def _last_line(result: dict) -> str:
+def last_line(result: dict) -> str:
     """The most telling line of an nbgrader failure: the last exception other than nbgrader's summary."""
     text = "\n".join(part for part in (result.get("log"), result.get("error")) if part)
     causes = [m.group(1) for m in map(_EXCEPTION_LINE.match, text.splitlines()) if m and "NbGraderException" not in m.group(1)]
@@ -53,7 +53,7 @@ def _last_line(result: dict) -> str:
 ONE_LINE_LIMIT = 200  # characters of an error's line among the grader's lines, in a report, in the grades' CSV
 
 
-def _one_line(error: Exception) -> str:
+def one_line(error: Exception) -> str:
     """``error``'s text on one line of at most 200 characters, without control characters (a terminal's colours,
     a carriage return): it is printed among the grader's lines. A longer text ends with "…" after the last whole
     word that fits, so that no word is cut in two (a single word longer than the line is cut where it must be)."""

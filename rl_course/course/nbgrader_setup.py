@@ -16,11 +16,11 @@ from pathlib import Path
 
 import nbformat
 
-from rl_course.course.layout import CONFIG_FILE, SOURCE_DIR, CourseError, _one_line
+from rl_course.course.layout import CONFIG_FILE, SOURCE_DIR, CourseError, one_line
 
 
 @contextmanager
-def _scratch_course(course_root: Path, timeout: int | None = None, parent: Path | None = None,
+def scratch_course(course_root: Path, timeout: int | None = None, parent: Path | None = None,
                     db_url: str | None = None, sandbox: dict | None = None, confined: bool = False,
                     student_edition: bool | None = None) -> Iterator[tuple[object, Path]]:
     """An nbgrader API over a temporary course directory whose ``source/`` links to ``solutions/``.
@@ -86,7 +86,7 @@ def confinement(course_root: Path, sandbox: dict | None = None) -> tuple[bool, s
     try:
         wanted = Sandbox(config=config).enabled
     except (TraitError, ValueError) as error:
-        raise CourseError(f"sandbox: {_one_line(error)}") from None
+        raise CourseError(f"sandbox: {one_line(error)}") from None
     why_not = unavailable() if wanted else None
     return wanted and why_not is None, why_not
 
@@ -101,12 +101,12 @@ def _autograde_preprocessors(confined: bool = False, course_root: Path | None = 
 
     from rl_course.course.sanitize import SanitizeNotebook
 
-    return [*(_execute_until_the_kernel_dies(confined, course_root) if step is Execute else step
+    return [*(execute_until_the_kernel_dies(confined, course_root) if step is Execute else step
               for step in Autograde.class_traits()["autograde_preprocessors"].default()), SanitizeNotebook]
 
 
 @functools.cache
-def _execute_until_the_kernel_dies(confined: bool = False, course_root: Path | None = None) -> type:
+def execute_until_the_kernel_dies(confined: bool = False, course_root: Path | None = None) -> type:
     """nbgrader's Execute, except that when the kernel dies (``os._exit``, a killed process, a crash, the
     memory cap) only the cell it died in and the code cells after it fail, each with an error output
     saying so, instead of the whole submission: the tests that passed before keep their points.

@@ -12,11 +12,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
 
-from rl_course.course.autograde import KILLED, Graded, Submission, _Grader, not_graded
-from rl_course.course.layout import _one_line
+from rl_course.course.autograde import KILLED, Graded, Grader, Submission, not_graded
+from rl_course.course.layout import one_line
 
 
-def _grade_all(pending: list[Submission], grader: _Grader, jobs: int) -> Iterator[Graded]:
+def grade_all(pending: list[Submission], grader: Grader, jobs: int) -> Iterator[Graded]:
     """Each submission's ``Graded`` as it finishes, graded in ``jobs`` worker processes, each with a scratch
     course (and gradebook) of its own.
 
@@ -61,7 +61,7 @@ def limit_kernel_threads(threads: int) -> None:
         os.environ.setdefault(name, str(threads))
 
 
-def _in_workers(pending: list[Submission], grader: _Grader, jobs: int, threads: int):
+def _in_workers(pending: list[Submission], grader: Grader, jobs: int, threads: int):
     """Grade ``pending`` in a pool of ``jobs`` workers, yielding ``Graded``; returns the submissions whose worker died."""
     lost = []
     pool = ProcessPoolExecutor(min(jobs, len(pending)) or 1, mp_context=multiprocessing.get_context("spawn"),
@@ -74,16 +74,16 @@ def _in_workers(pending: list[Submission], grader: _Grader, jobs: int, threads: 
             except BrokenProcessPool:
                 lost.append(futures[done])
             except Exception as error:  # a failure of the grader itself: this submission is reported, the batch goes on
-                yield not_graded(grader.course_root, futures[done], f"not graded: {_one_line(error)}")
+                yield not_graded(grader.course_root, futures[done], f"not graded: {one_line(error)}")
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return lost
 
 
-_worker_grader: _Grader | None = None
+_worker_grader: Grader | None = None
 
 
-def _start_worker(grader: _Grader, threads: int = 1) -> None:
+def _start_worker(grader: Grader, threads: int = 1) -> None:
     """A worker's scratch course, open for the worker's life; it lies under a folder the parent removes."""
     global _worker_grader
     limit_kernel_threads(threads)

@@ -19,13 +19,12 @@ from pathlib import Path
 import nbformat
 
 from rl_course.course import gradebook
-from rl_course.course.autograde import Graded, Submission, _Grader
-from rl_course.course.release import _generate
-from rl_course.course.reports import _html_feedback
+from rl_course.course.autograde import Graded, Grader, Submission
+from rl_course.course.reports import html_feedback
 from rl_course.course.submissions import NBGRADER_RECORDS
 
 
-def feedback_of_recorded(grader: _Grader, recorded: list[tuple[Submission, dict]]) -> Iterator[Graded]:
+def feedback_of_recorded(grader: Grader, recorded: list[tuple[Submission, dict]]) -> Iterator[Graded]:
     """For each ``(submission, stored)`` (``stored``: what ``gradebook.recorded`` returns, its ``notebooks`` the
     autograded notebooks), the recorded grade as a ``Graded`` with nbgrader's HTML feedback, for ``gradebook.record``;
     its ``problems`` are only those met writing the feedback."""
@@ -35,7 +34,7 @@ def feedback_of_recorded(grader: _Grader, recorded: list[tuple[Submission, dict]
             yield _feedback(scratch, submission, stored)
 
 
-def _feedback(grader: _Grader, submission: Submission, stored: dict) -> Graded:
+def _feedback(grader: Grader, submission: Submission, stored: dict) -> Graded:
     from nbgrader.api import Gradebook
     from nbgrader.preprocessors import SaveAutoGrades
     from sqlalchemy.exc import SAWarning
@@ -46,9 +45,7 @@ def _feedback(grader: _Grader, submission: Submission, stored: dict) -> Graded:
     notebooks = stored["notebooks"]
     if not notebooks:  # nothing was gradable: no feedback to write
         return Graded(submission, grade, [], 0.0)
-    if assignment not in grader._generated:  # the scratch gradebook learns the assignment once
-        _generate(grader.api, grader.scratch, assignment)
-        grader._generated.add(assignment)
+    grader.learn(assignment)
     autograded = grader.scratch / "autograded" / student / assignment
     autograded.mkdir(parents=True, exist_ok=True)
     for name in NBGRADER_RECORDS:  # as autograde leaves them: generate_feedback hands them on, release_feedback needs them
@@ -65,7 +62,7 @@ def _feedback(grader: _Grader, submission: Submission, stored: dict) -> Graded:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SAWarning)
             SaveAutoGrades().preprocess(nbformat.reads(text, as_version=4), resources)
-    html, problems = _html_feedback(grader.api, grader.scratch, assignment, student)
+    html, problems = html_feedback(grader.api, grader.scratch, assignment, student)
     if problems:
         grade = replace(grade, problem="; ".join([grade.problem, *problems] if grade.problem else problems))
     return Graded(submission, grade, problems, time.perf_counter() - started, notebooks, html)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 
-from rl_course.course.layout import _last_line, _one_line
+from rl_course.course.layout import last_line, one_line
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Grade:
     feedback: tuple[str, ...] = ()
 
 
-def _html_feedback(api, scratch: Path, assignment: str, student: str) -> tuple[dict[str, bytes], list[str]]:
+def html_feedback(api, scratch: Path, assignment: str, student: str) -> tuple[dict[str, bytes], list[str]]:
     """nbgrader's ``generate_feedback`` for one submission: its files by path under the feedback folder
     (``<student>/<assignment>/…``), and the problems.
 
@@ -40,7 +40,7 @@ def _html_feedback(api, scratch: Path, assignment: str, student: str) -> tuple[d
         nbformat.write(_without_hidden_tests(nbformat.read(path, as_version=4)), path)
     result = api.generate_feedback(assignment, student)
     if not result["success"]:
-        return {}, [f"{student}/{assignment}: nbgrader could not write the feedback: {_last_line(result)}"]
+        return {}, [f"{student}/{assignment}: nbgrader could not write the feedback: {last_line(result)}"]
     written = scratch / "feedback" / student / assignment
     return {str(Path(student) / assignment / p.relative_to(written)): p.read_bytes()
             for p in sorted(written.rglob("*")) if p.is_file()}, []
@@ -60,7 +60,7 @@ def _without_hidden_tests(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def _feedback(autograded: Path) -> tuple[str, ...]:
+def feedback_lines(autograded: Path) -> tuple[str, ...]:
     """One line per graded cell of the autograded notebooks that lost points, with nbgrader's verdict
     (``determine_grade``) and why: the cell's error, or what it wrote to stderr (nbgrader gives such a cell 0)."""
     from nbgrader.utils import determine_grade, is_grade
@@ -83,9 +83,9 @@ def _why_cell_failed(cell) -> str:
         if output.output_type == "error" and output.ename in ("KeyboardInterrupt", "CellTimeoutError"):
             return "ran past the time limit for one cell and was stopped (an endless loop?)"
         if output.output_type == "error":
-            return _one_line(f"{output.ename}: {output.evalue}" if output.evalue else output.ename)
+            return one_line(f"{output.ename}: {output.evalue}" if output.evalue else output.ename)
         if output.output_type == "stream" and output.name == "stderr":
-            return "wrote to stderr: " + _one_line(output.text)
+            return "wrote to stderr: " + one_line(output.text)
     return "partial credit"
 
 
