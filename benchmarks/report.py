@@ -36,8 +36,8 @@ def notebook_json(answers: dict[str, str]) -> str:
 def synthesize(db: Path, students: int) -> int:
     """Write the class into a fresh gradebook at ``db``; returns the number of submissions."""
     import nbformat
+    from helpers import NOTEBOOKS, inject, without_demo_cells
     from mistakes import mistakes
-    from test_course import NOTEBOOKS, inject, without_demo_cells
 
     from rl_course.course.class_record import answer_cells
 

@@ -10,7 +10,6 @@ import csv
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,9 +17,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import DEMO_CELLS, NOTEBOOKS, free_port, gradebook_scores, inject
 from mistakes import mistakes
-from test_course import DEMO_CELLS, NOTEBOOKS, inject
-from test_gradebook import gradebook_scores
 
 from rl_course.course import nbgrader_setup
 from rl_course.course.cluster import _removals as cluster_removals
@@ -64,12 +62,6 @@ def _class(folder: Path, counter: Path) -> list[tuple[str, str]]:
     return sorted((s.name, a.name) for s in folder.iterdir() for a in s.iterdir())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _stop(process: subprocess.Popen) -> None:
     """Stop a process started in a session of its own, and everything it started."""
     if process.poll() is None:
@@ -88,7 +80,7 @@ def cluster(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
     env["DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION"] = "1.0"  # as the README starts a grading cluster
     bin_ = Path(sys.executable).parent
-    port = _free_port()
+    port = free_port()
     processes = [subprocess.Popen([bin_ / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
                                   env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=open(tmp / "scheduler.log", "w"),
                                   start_new_session=True)]
@@ -311,12 +303,12 @@ def test_feedback_after_grading_writes_the_recorded_grades_feedback_without_star
 
 def test_an_unreachable_scheduler_is_a_one_line_error_naming_it(tmp_path):
     (tmp_path / "submitted").mkdir()
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    address = f"tcp://127.0.0.1:{free_port()}"
     started = time.monotonic()
     code, out, err = _grade(tmp_path / "submitted", tmp_path / "g.csv", f"sqlite:///{tmp_path / 'g.db'}", "--cluster", address)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith(f"rl-course: error: --cluster {address}: cannot reach the Dask scheduler"), err
-    assert time.monotonic() - started < 120
+    assert time.monotonic() - started < 300  # the 10 s connect timeout, not a hang (a hang guard: generous for a loaded machine)
 
 
 @pytest.mark.parametrize("jobs, cores, threads", [(1, 2, 2), (2, 2, 1), (3, 2, 1), (2, 16, 8), (4, 18, 4)])

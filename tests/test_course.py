@@ -2,26 +2,16 @@
 
 import csv
 import json
-from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import FULL_MARKS, NOTEBOOKS, grade_cell, gradebook_scores, inject, reported_scores, without_demo_cells
 from mistakes import catalog, mistakes
-from test_gradebook import gradebook_scores, reported_scores
 
 from rl_course import cli
 from rl_course.course import reports
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
-NOTEBOOKS = {"01_td_lambda": "td_lambda.ipynb", "02_forward_backward": "forward_backward.ipynb", "03_gae": "gae.ipynb",
-             "04_ppo": "ppo.ipynb", "05_continuous": "continuous.ipynb"}
-FULL_MARKS = {"01_td_lambda": 12, "02_forward_backward": 15, "03_gae": 10, "04_ppo": 17, "05_continuous": 22}
-# Cells that only demonstrate (figures, sweeps, the visible training runs), tagged `demo` in solutions/: grading does
-# not run them (rl_course/course/judge.py), and they are left out of the graded solutions and mistakes here. That the whole
-# solution notebook, these cells and the hidden tests included, runs without an error is tests/test_notebooks.py's to prove.
-DEMO_CELLS = {c.metadata["nbgrader"]["grade_id"] for path in sorted((Path(__file__).resolve().parents[1] / "solutions").glob("*/*.ipynb"))
-              for c in nbformat.read(path, as_version=4).cells if "demo" in c.metadata.get("tags", [])}
-
 MISTAKES = mistakes()
 # rms_error written as a loop (the solution is vectorized), and the same answer renamed, reformatted and commented
 COPIED = {"copy_first": """def rms_error(V, v_true):
@@ -41,28 +31,6 @@ COPIED = {"copy_first": """def rms_error(V, v_true):
         acc += diff*diff
     return float(np.sqrt(acc/n_states))
 """}
-
-
-def inject(mistake, nb):
-    """The solution notebook with the mistake in its answer cell, without the cells that only demonstrate."""
-    cell = _cell(nb, mistake.cell)
-    if mistake.source is not None:
-        cell.source = mistake.source
-    else:
-        old, new = mistake.replace
-        assert old in cell.source, f"the solution of {mistake.cell} no longer contains {old!r}"
-        cell.source = cell.source.replace(old, new)
-    return without_demo_cells(nb)
-
-
-def without_demo_cells(nb):
-    """The notebook without the cells that only demonstrate: what grading needs of it."""
-    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
-    return nb
-
-
-def _cell(nb, grade_id):
-    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
 
 def _points(nb) -> dict:
@@ -100,7 +68,7 @@ def graded(course_root, tmp_path_factory):
         submit(name, inject(mistake, read("solutions", mistake.assignment)), assignment=mistake.assignment)
     for student, source in COPIED.items():  # one answer handed in twice, renamed and reformatted, for the class report
         nb = without_demo_cells(read("solutions", ASSIGNMENT))
-        _cell(nb, "rms_error").source = source
+        grade_cell(nb, "rms_error").source = source
         submit(student, nb)
 
     csv_path = tmp / "grades.csv"
@@ -249,10 +217,10 @@ def test_release_hides_solutions_and_hidden_tests(course_root):
     released = nbformat.read(course_root / "notebooks" / ASSIGNMENT / NOTEBOOK, as_version=4)
     solution = nbformat.read(course_root / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
     for grade_id in ("td_error", "td_lambda_episode", "rms_error"):
-        assert "raise NotImplementedError()" in _cell(released, grade_id).source
-        assert "raise NotImplementedError()" not in _cell(solution, grade_id).source
-    assert "HIDDEN" not in _cell(released, "test_td_lambda_trace_reset").source
-    assert "tabular.td_lambda_episode(expected" in _cell(solution, "test_td_lambda_trace_reset").source
+        assert "raise NotImplementedError()" in grade_cell(released, grade_id).source
+        assert "raise NotImplementedError()" not in grade_cell(solution, grade_id).source
+    assert "HIDDEN" not in grade_cell(released, "test_td_lambda_trace_reset").source
+    assert "tabular.td_lambda_episode(expected" in grade_cell(solution, "test_td_lambda_trace_reset").source
 
 
 def test_no_course_found_is_explained(tmp_path, monkeypatch, capsys):

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
-from test_course import DEMO_CELLS, FULL_MARKS, NOTEBOOKS
+from helpers import DEMO_CELLS, FULL_MARKS, NOTEBOOKS
 
 from rl_course import advantages, cli, envs, tabular
 from rl_course.course import edition, grading_edition

@@ -1,7 +1,6 @@
 """Grades are recorded in nbgrader's gradebook: SQLite by default, PostgreSQL when several graders share one,
 and the gradebook holds exactly the scores `rl-course grade` reports, however many jobs or graders wrote it."""
 
-import csv
 import json
 import subprocess
 import sys
@@ -10,24 +9,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbgrader.api import Gradebook
+from helpers import gradebook_scores
 
 from rl_course import cli
 from rl_course.course import gradebook
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
 DEMO_CELLS = {"sweep", "check_against_sweep"}
-
-
-def gradebook_scores(db_url: str) -> dict:
-    """{(student, assignment): score} of every submission the gradebook holds."""
-    with Gradebook(db_url, "rl-course") as gb:
-        return {(s.student_id, a.name): s.score for a in gb.assignments for s in gb.assignment_submissions(a.name)}
-
-
-def reported_scores(csv_path: Path) -> dict:
-    """{(student, assignment): score} of the rows of a grades CSV that were graded (no problem)."""
-    return {(r["student"], r["assignment"]): float(r["score"]) for r in csv.DictReader(csv_path.open()) if not r["problem"]}
 
 
 def _solution(course_root, change=None):

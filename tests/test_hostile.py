@@ -19,7 +19,7 @@ from rl_course import cli
 from rl_course.course import sandbox
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
-TIMEOUT = 10  # seconds per cell; the slowest test cell of the solution takes about one
+TIMEOUT = 20  # seconds per cell; the slowest test cell of the solution takes about one, on a loaded machine a few
 CONFINED = sandbox.unavailable() is None  # kernels run in the grading sandbox (tests/test_sandbox.py)
 TD_ERROR_TESTS = {"test_td_error_step", "test_td_error_terminal"}
 RMS_TESTS = {"test_rms_error_initial", "test_rms_error_general"}

@@ -15,7 +15,7 @@ import warnings
 
 import nbformat
 import pytest
-from test_gradebook import gradebook_scores
+from helpers import gradebook_scores
 
 from rl_course import cli
 from rl_course.course import grading_edition, nbgrader_setup, sandbox

@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import free_port
 
 from rl_course.course.edition import JUPYTER_CONFIG
 
@@ -54,12 +54,6 @@ def screenshots(tmp_path) -> Path:
     return folder
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def laptop_environment(home: Path) -> dict:
     """The environment of a student's shell after the README's set-up: the student edition's Jupyter configuration
     (what the wheel installs under ``<venv>/etc/jupyter``) and no settings of their own."""
@@ -77,7 +71,7 @@ def laptop_environment(home: Path) -> dict:
 @contextlib.contextmanager
 def jupyter_lab(home: Path, env: dict):
     """`jupyter lab notebooks/` (the README's command) on loopback with a token; yields its URL; stops it and its kernels."""
-    port = _free_port()
+    port = free_port()
     command = [str(BIN / "jupyter"), "lab", "notebooks/", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
                f"--IdentityProvider.token={TOKEN}"]
     if os.geteuid() == 0:  # containers run tests as root; a student's laptop does not
@@ -86,14 +80,14 @@ def jupyter_lab(home: Path, env: dict):
     lab = subprocess.Popen(command, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a hang guard: a loaded machine starts it in well under this
         while True:
             assert lab.poll() is None, (home / "jupyter-lab.log").read_text()[-3000:]
             try:
                 urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
                 break
             except OSError:
-                assert time.monotonic() < deadline, "JupyterLab did not answer within 60 s"
+                assert time.monotonic() < deadline, "JupyterLab did not answer within 300 s"
                 time.sleep(0.3)
         yield url
     finally:

@@ -1,0 +1,60 @@
+"""What several test modules share: the course's notebooks as the tests see them, the scores a gradebook and a
+grades CSV hold, and a free port on loopback."""
+
+import csv
+import socket
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = {"01_td_lambda": "td_lambda.ipynb", "02_forward_backward": "forward_backward.ipynb", "03_gae": "gae.ipynb",
+             "04_ppo": "ppo.ipynb", "05_continuous": "continuous.ipynb"}
+FULL_MARKS = {"01_td_lambda": 12, "02_forward_backward": 15, "03_gae": 10, "04_ppo": 17, "05_continuous": 22}
+# Cells that only demonstrate (figures, sweeps, the visible training runs), tagged `demo` in solutions/: grading does
+# not run them (rl_course/course/judge.py), and they are left out of the graded solutions and mistakes here. That the whole
+# solution notebook, these cells and the hidden tests included, runs without an error is tests/test_notebooks.py's to prove.
+DEMO_CELLS = {c.metadata["nbgrader"]["grade_id"] for path in sorted((ROOT / "solutions").glob("*/*.ipynb"))
+              for c in nbformat.read(path, as_version=4).cells if "demo" in c.metadata.get("tags", [])}
+
+
+def grade_cell(nb, grade_id):
+    """The cell of ``nb`` whose nbgrader grade_id is ``grade_id``."""
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def without_demo_cells(nb):
+    """The notebook without the cells that only demonstrate: what grading needs of it."""
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
+    return nb
+
+
+def inject(mistake, nb):
+    """The solution notebook with the mistake in its answer cell, without the cells that only demonstrate."""
+    cell = grade_cell(nb, mistake.cell)
+    if mistake.source is not None:
+        cell.source = mistake.source
+    else:
+        old, new = mistake.replace
+        assert old in cell.source, f"the solution of {mistake.cell} no longer contains {old!r}"
+        cell.source = cell.source.replace(old, new)
+    return without_demo_cells(nb)
+
+
+def gradebook_scores(db_url: str) -> dict:
+    """{(student, assignment): score} of every submission the gradebook holds."""
+    with Gradebook(db_url, "rl-course") as gb:
+        return {(s.student_id, a.name): s.score for a in gb.assignments for s in gb.assignment_submissions(a.name)}
+
+
+def reported_scores(csv_path: Path) -> dict:
+    """{(student, assignment): score} of the rows of a grades CSV that were graded (no problem)."""
+    return {(r["student"], r["assignment"]): float(r["score"]) for r in csv.DictReader(csv_path.open()) if not r["problem"]}
+
+
+def free_port() -> int:
+    """A port free on loopback (the system's choice)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
