@@ -28,7 +28,7 @@ from rl_course.course.layout import RELEASE_DIR, SOURCE_DIR, CourseError, assign
 from rl_course.withheld import AnswerWithheld
 
 if TYPE_CHECKING:
-    from rl_course.course.reports import Grade
+    from rl_course.course.records import Grade
 
 
 class CommandError(Exception):

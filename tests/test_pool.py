@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from rl_course.course import pool
-from rl_course.course.autograde import Submission
+from rl_course.course.records import Submission
 
 
 def _submission(student, assignment):

@@ -19,39 +19,13 @@ import nbformat
 from rl_course.course import submissions
 from rl_course.course.layout import CONFIG_FILE, SOURCE_DIR, last_line
 from rl_course.course.nbgrader_setup import course_config, scratch_course
+from rl_course.course.records import Grade, Graded, Submission
 from rl_course.course.release import generate
-from rl_course.course.reports import Grade, feedback_lines, html_feedback
+from rl_course.course.reports import feedback_lines, html_feedback
 from rl_course.course.tampering import find_tampering
 
 if TYPE_CHECKING:
     from rl_course.course.gradebook import GradebookTemplate
-
-
-@dataclass
-class Submission:
-    """One student's assignment as it is handed to a grader: the gradable files (``_copy_gradable``), the
-    problems found while gathering them, and ``digest``, what its grade depends on (``submission_digest``)."""
-
-    student: str
-    assignment: str
-    folder: Path
-    files: dict[str, bytes]
-    problems: list[str]
-    digest: str
-
-
-@dataclass
-class Graded:
-    """What grading a ``Submission`` gives, for the process that holds the gradebook to record (``record``):
-    the grade, its problems, the seconds it took, the autograded notebooks (JSON text by file name; none
-    when nothing was gradable) and nbgrader's HTML feedback (bytes by path under the feedback folder)."""
-
-    submission: Submission
-    grade: Grade
-    problems: list[str]
-    seconds: float
-    notebooks: dict[str, str] = field(default_factory=dict)
-    feedback: dict[str, bytes] = field(default_factory=dict)
 
 
 def gather(student: str, assignment: str, folder: Path, course_root: Path, misnamed: str = "grade", salt: str = "") -> Submission:

@@ -13,7 +13,7 @@ from rl_course.course.gradebook import gradebook_url, has_feedback, prepare_grad
 from rl_course.course.layout import CONFIG_FILE, CourseError, assignments, one_line
 from rl_course.course.nbgrader_setup import confinement, course_config
 from rl_course.course.pool import grade_all
-from rl_course.course.reports import Grade
+from rl_course.course.records import Grade
 
 
 def grade(

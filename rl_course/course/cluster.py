@@ -4,7 +4,7 @@
 
 Each worker grades one submission per thread exactly as a local job of ``rl-course grade --jobs`` does
 (``autograde.Grader``: a scratch course of its own under the worker's local directory, the sandbox,
-the time limits) and returns what it found (``autograde.Graded``); this process, the client, records every
+the time limits) and returns what it found (``records.Graded``); this process, the client, records every
 grade in the one gradebook and writes the grades CSV, the table and the HTML feedback, as a local run does.
 
 The course (``nbgrader_config.py`` and ``solutions/``) travels to the workers with the work, and each
@@ -35,8 +35,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from rl_course.course import autograde, layout, nbgrader_setup, pool
-from rl_course.course.autograde import Graded, Submission
 from rl_course.course.layout import CourseError
+from rl_course.course.records import Graded, Submission
 
 try:
     from distributed import WorkerPlugin

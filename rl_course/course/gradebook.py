@@ -11,17 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import nbformat
 
 from rl_course.course.layout import CourseError, one_line
 from rl_course.course.nbgrader_setup import course_config, scratch_course
+from rl_course.course.records import Grade, Graded, Submission
 from rl_course.course.release import generate
-from rl_course.course.reports import Grade
-
-if TYPE_CHECKING:
-    from rl_course.course.autograde import Graded, Submission
 
 
 def record(db_url: str, course_id: str, graded: Graded, feedback_dir: Path | None = None) -> None:

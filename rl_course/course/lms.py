@@ -365,7 +365,7 @@ def read_roster(into: Path) -> dict[str, tuple[str, str]]:
 
 
 def write_sheet(grades: list, lms: str, path: Path, roster: dict[str, tuple[str, str]] | None = None) -> list[Path]:
-    """Write ``grades`` (``rl_course.course.reports.Grade``) in the layout ``lms`` imports; returns the files written:
+    """Write ``grades`` (``rl_course.course.records.Grade``) in the layout ``lms`` imports; returns the files written:
     ``path`` for Canvas, one ``<path stem>-<assignment>.csv`` per assignment for Moodle (one worksheet each)."""
     roster = roster or {}
     path = Path(path)

@@ -12,8 +12,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
 
-from rl_course.course.autograde import KILLED, Graded, Grader, Submission, not_graded
+from rl_course.course.autograde import KILLED, Grader, not_graded
 from rl_course.course.layout import one_line
+from rl_course.course.records import Graded, Submission
 
 
 def grade_all(pending: list[Submission], grader: Grader, jobs: int) -> Iterator[Graded]:

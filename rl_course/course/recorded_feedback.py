@@ -19,7 +19,8 @@ from pathlib import Path
 import nbformat
 
 from rl_course.course import gradebook
-from rl_course.course.autograde import Graded, Grader, Submission
+from rl_course.course.autograde import Grader
+from rl_course.course.records import Graded, Submission
 from rl_course.course.reports import html_feedback
 from rl_course.course.submissions import NBGRADER_RECORDS
 

@@ -4,28 +4,12 @@ points (and why), nbgrader's HTML feedback without the hidden tests, and the gra
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 from rl_course.course.layout import last_line, one_line
-
-
-@dataclass
-class Grade:
-    """The autograded score of one student's assignment.
-
-    ``problem`` says why it could not be graded in full; ``feedback`` holds one line per test cell
-    that lost points, e.g. ``td_lambda.ipynb test_td_error_terminal (0 / 1): AssertionError: …``.
-    """
-
-    student: str
-    assignment: str
-    score: float
-    max_score: float
-    problem: str = ""
-    feedback: tuple[str, ...] = ()
+from rl_course.course.records import Grade
 
 
 def html_feedback(api, scratch: Path, assignment: str, student: str) -> tuple[dict[str, bytes], list[str]]:
