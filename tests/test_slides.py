@@ -59,12 +59,14 @@ def page(executed, tmp_path_factory):
     return path
 
 
-def test_the_deck_is_stored_without_outputs_and_every_cell_has_slide_metadata():
+def test_the_deck_is_stored_without_outputs_and_its_cells_continue_slides_without_a_slide_type():
     nb = nbformat.read(DECK, as_version=4)
     assert not [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
     kinds = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
-    assert None not in kinds and kinds[0] == "slide"
-    assert set(kinds) <= {"slide", "subslide", "fragment", "-", "skip", "notes"}
+    assert kinds[0] == "slide"
+    # a cell that continues its slide has no slide type: nbconvert reads none as "-", and jupyterlab-slideshow (the live
+    # path, tests/test_live_deck.py) shows a cell marked "-" on no slide at all
+    assert set(kinds) <= {"slide", "subslide", "fragment", None, "skip", "notes"}
     assert slides.count_slides(nb) >= 20
     # each slide short: at most 900 characters of markdown
     long = [c.source[:40] for c in nb.cells if c.cell_type == "markdown" and len(c.source) > 900]
