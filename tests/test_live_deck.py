@@ -20,7 +20,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import stop_when_the_tests_end
+from helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DECK = ROOT / "lecture" / "credit_assignment.ipynb"
@@ -79,12 +79,6 @@ def heading(markdown: str) -> str:
     return next(line.lstrip("#").strip() for line in markdown.splitlines() if line.startswith("#"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _processes_of(home: Path) -> list[int]:
     """Every process whose environment carries MARKER=home: the server and its kernel."""
     marker, found = f"{MARKER}={home}".encode(), []
@@ -112,7 +106,7 @@ def lab(tmp_path):
     env = {**os.environ, MARKER: str(home), "JUPYTER_CONFIG_DIR": str(home / "config"),
            "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces")}
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     command = [str(BIN / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={notebooks}",
                "--LabApp.expose_app_in_browser=True"]  # window.jupyterapp: the notebook's state, read by the test
