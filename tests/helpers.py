@@ -1,8 +1,11 @@
 """What several test modules share: the course's notebooks as the tests see them, the scores a gradebook and a
-grades CSV hold, and a free port on loopback."""
+grades CSV hold, a free port on loopback, and waiting for a JupyterLab the test started."""
 
 import csv
 import socket
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -58,3 +61,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_for_jupyterlab(server: subprocess.Popen, url: str, token: str, log: Path, seconds: float = 300) -> None:
+    """Return once the JupyterLab at ``url`` answers its status API; fail with its log if it exits first, and after
+    ``seconds`` (a hang guard: a loaded machine starts it in well under this)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        assert server.poll() is None, log.read_text()[-3000:]
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"JupyterLab did not answer within {seconds:g} s"
+            time.sleep(0.3)

@@ -22,14 +22,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
 from conftest import stop_when_the_tests_end
-from helpers import free_port
+from helpers import free_port, wait_for_jupyterlab
 
 ROOT = Path(__file__).resolve().parents[1]
 DECK = ROOT / "lecture" / "credit_assignment.ipynb"
@@ -117,15 +115,7 @@ def lab(tmp_path):
     watchdog = stop_when_the_tests_end([sys.executable, "-c", f"import os; os.killpg({server.pid}, 15)"], home)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + HANG_GUARD_MS / 1000
-        while True:
-            assert server.poll() is None, (home / "jupyter-lab.log").read_text()[-3000:]
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "JupyterLab did not answer"
-                time.sleep(0.3)
+        wait_for_jupyterlab(server, url, token, home / "jupyter-lab.log", HANG_GUARD_MS / 1000)
         yield f"{url}/lab/tree/{DECK.name}?token={token}"
     finally:
         with contextlib.suppress(ProcessLookupError):

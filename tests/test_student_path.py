@@ -19,13 +19,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import free_port
+from helpers import free_port, wait_for_jupyterlab
 
 from rl_course.course.edition import JUPYTER_CONFIG
 
@@ -80,15 +78,7 @@ def jupyter_lab(home: Path, env: dict):
     lab = subprocess.Popen(command, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300  # a hang guard: a loaded machine starts it in well under this
-        while True:
-            assert lab.poll() is None, (home / "jupyter-lab.log").read_text()[-3000:]
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "JupyterLab did not answer within 300 s"
-                time.sleep(0.3)
+        wait_for_jupyterlab(lab, url, TOKEN, home / "jupyter-lab.log")
         yield url
     finally:
         with contextlib.suppress(ProcessLookupError):
