@@ -8,10 +8,14 @@ solutions into the graded cells, runs the notebook, is told by Validate that it 
 untouched release after Validate lists its failures. The instructor collects (`nbgrader collect`), grades
 (`rl-course grade`, sandboxed) and hands back feedback (`rl-course feedback --exchange`); both students fetch their
 feedback and open it. Screenshots of every step go to $RL_COURSE_SCREENSHOTS if set, else to the test's temporary
-folder. Everything started is stopped when the module ends, failed or not: the hub's process group, and every
-process (proxy, single-user servers, kernels) that carries the hub's state folder in its environment.
+folder. Run as root (CI), the hub gives each user an OS account, and alice's kernel and terminal are then shown
+refused what is not hers (deploy/jupyterhub/README.md); run as anyone else it is the try-out, and that test skips.
+Everything started is stopped when the module ends, failed or not: the hub's process group, every process (proxy,
+single-user servers, kernels) that carries the hub's state folder in its environment, and the accounts it made.
 """
 
+import asyncio
+import contextlib
 import datetime
 import html
 import json
@@ -19,28 +23,38 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
 
 try:
     from playwright.sync_api import expect
 except ImportError:  # the browser fixture skips
     expect = None
 
+from rl_course.course.shared_server import account_name, ensure_account, remove_account
+
 ROOT = Path(__file__).resolve().parents[1]
 HUB_CONFIG = ROOT / "deploy" / "jupyterhub" / "jupyterhub_config.py"
 BIN = Path(sys.executable).parent
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
-STUDENTS = ("alice", "bob")
+STUDENTS = ("alice", "bob")  # in the browser
+OTHERS = ("carol", "dave")  # in a terminal
 LOCKED_TEST, LOCKED_TEST_ID = 6, "test_td_error_step"  # a locked test cell of 01 (1 point), by index and nbgrader id
 HANG_GUARD_MS = 240_000  # generous: a server start, or a notebook run, on two busy cores
+ACCOUNTS = os.geteuid() == 0  # run as root, the hub gives each user an OS account; else it is the try-out
 
 pytestmark = pytest.mark.hub
 
@@ -110,24 +124,65 @@ class Hub:
     def home(self, user: str) -> Path:
         return self.state / "home" / user
 
+    def account(self, user: str):
+        """``user``'s OS account (made as the hub makes it at a first login), or None on the try-out."""
+        if not ACCOUNTS:
+            return None
+        return ensure_account(user, self.home(user))
+
+    def env_of(self, user: str) -> dict:
+        """The environment of ``user``'s terminal on the hub (their role's Jupyter configuration, their home)."""
+        role = "instructor" if user == "instructor" else "student"
+        return {**self.env, "JUPYTERHUB_USER": user, "HOME": str(self.home(user)), "USER": account_name(user),
+                "JUPYTER_CONFIG_PATH": os.pathsep.join([str(HUB_CONFIG.parent / role), str(HUB_CONFIG.parent)])}
+
     def instructor(self, *command: str) -> subprocess.CompletedProcess:
         """Run a command of the instructor's in the course folder, as in a terminal of their hub server."""
-        return self.run(self.course, self.env, *command)
+        return self.run("instructor", self.course, *command)
 
-    @staticmethod
-    def run(cwd: Path, env: dict, *command) -> subprocess.CompletedProcess:
-        result = subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    def run(self, user: str, cwd: Path, *command) -> subprocess.CompletedProcess:
+        """Run ``command`` in ``cwd`` as ``user`` would in a terminal of their server: as their account, if any."""
+        account = self.account(user)
+        as_user = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []} if account else {}
+        result = subprocess.run([str(c) for c in command], cwd=cwd, env=self.env_of(user), capture_output=True,
+                                text=True, timeout=600, **as_user)
         assert result.returncode == 0, f"{' '.join(map(str, command))} failed:\n{result.stdout}\n{result.stderr}"
         return result
 
+    def hand_over(self, path: Path, user: str) -> None:
+        """Make ``path`` (a folder and what it holds) ``user``'s, as if they had written it."""
+        account = self.account(user)
+        for item in [path, *path.rglob("*")] if account else []:
+            os.chown(item, account.pw_uid, account.pw_gid)
+
+
+@contextlib.contextmanager
+def _passable(*paths: Path):
+    """Every folder above ``paths`` made passable by other users (o+x) while the hub runs, as a class's server
+    installs Python where its students' accounts reach it; each folder's mode is restored afterwards."""
+    changed = {}
+    for path in paths:
+        for folder in Path(path).resolve().parents:
+            mode = folder.stat().st_mode
+            if not mode & stat.S_IXOTH and folder not in changed:
+                changed[folder] = mode
+                folder.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+    try:
+        yield
+    finally:
+        for folder, mode in changed.items():
+            folder.chmod(stat.S_IMODE(mode))
+
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory):
+def hub():
     if not shutil.which("configurable-http-proxy", path=str(BIN)) or not (BIN / "jupyterhub").exists():
         if os.environ.get("RL_COURSE_REQUIRE_BROWSER"):
             pytest.fail("RL_COURSE_REQUIRE_BROWSER is set but the hub is not installed (pip install -e '.[hub]')")
         pytest.skip("the hub is not installed (pip install -e '.[hub]')")
-    tmp = tmp_path_factory.mktemp("hub")
+    # outside pytest's temporary folders, which only their owner may enter: every account passes through this one
+    tmp = Path(tempfile.mkdtemp(prefix="rl-course-hub-"))
+    tmp.chmod(0o711)
     course, state = tmp / "course", tmp / "state"
     course.mkdir()
     shutil.copy(ROOT / "nbgrader_config.py", course)
@@ -136,15 +191,23 @@ def hub(tmp_path_factory):
     port = _free_ports(3)
     env = {**os.environ, "RL_COURSE_ROOT": str(course), "RL_COURSE_HUB_STATE": str(state), "RL_COURSE_HUB_PORT": str(port),
            "RL_COURSE_HUB_STUDENTS": " ".join(STUDENTS), "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
-           # the instructor's terminal on the hub: the hub's nbgrader configuration (course id, exchange)
-           "JUPYTER_CONFIG_PATH": str(HUB_CONFIG.parent), "RL_COURSE_EXCHANGE": str(state / "exchange")}
+           "RL_COURSE_EXCHANGE": str(state / "exchange"), "RL_COURSE_HUB_ONE_ACCOUNT": "" if ACCOUNTS else "1"}
     state.mkdir()
     log = state / "jupyterhub.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen([str(BIN / "jupyterhub"), "-f", str(HUB_CONFIG)], cwd=state, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    try:
+    hub = Hub(url, course, state, env, log)
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, tmp, ignore_errors=True)
+        if ACCOUNTS:
+            stack.callback(lambda: [remove_account(user) for user in ("instructor", *STUDENTS, *OTHERS)])
+            stack.enter_context(_passable(Path(sys.executable).resolve(), Path(sys.prefix), ROOT))
+            hub.hand_over(course, "instructor")  # the course folder is the instructor's alone, as a class's admin sets it
+            course.chmod(0o700)
+        with open(log, "w") as out:
+            process = subprocess.Popen([str(BIN / "jupyterhub"), "-f", str(HUB_CONFIG)], cwd=state, env=env,
+                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        stack.callback(lambda: print(f"hub stopped; processes killed after it: {_stop(process, state)}\n"
+                                     f"the hub's log ends:\n{log.read_text()[-30000:]}"))
         deadline = time.monotonic() + HANG_GUARD_MS / 1000
         while True:
             try:
@@ -156,10 +219,7 @@ def hub(tmp_path_factory):
             assert process.poll() is None, f"the hub exited with {process.returncode}:\n{log.read_text()[-3000:]}"
             assert time.monotonic() < deadline, f"the hub did not answer in time:\n{log.read_text()[-3000:]}"
             time.sleep(0.5)
-        yield Hub(url, course, state, env, log)
-    finally:
-        left = _stop(process, state)
-        print(f"hub stopped; processes killed after it: {left}")
+        yield hub
 
 
 @pytest.fixture(scope="module")
@@ -439,9 +499,8 @@ def _class_with_a_terminal(hub, browser, screenshots, students, terminal):
     carol = hub.home("carol")
     (carol / ASSIGNMENT).mkdir(parents=True)
     (carol / ASSIGNMENT / NOTEBOOK).write_text('{"cells": [ this is not JSON')
-    as_carol = {**hub.env, "JUPYTERHUB_USER": "carol", "HOME": str(carol),
-                "JUPYTER_CONFIG_PATH": os.pathsep.join([str(HUB_CONFIG.parent / "student"), str(HUB_CONFIG.parent)])}
-    carol_submitted = terminal.submit(hub.run, carol, as_carol, BIN / "nbgrader", "submit", ASSIGNMENT)
+    hub.hand_over(carol, "carol")
+    carol_submitted = terminal.submit(hub.run, "carol", carol, BIN / "nbgrader", "submit", ASSIGNMENT)
     assert bob.validate() == "validation-failed", bob.validation_text
     assert "NotImplementedError" in bob.validation_text
     # bob replaces a locked test cell by `pass` in the browser and saves: grading restores the test, which fails
@@ -479,8 +538,8 @@ def _class_with_a_terminal(hub, browser, screenshots, students, terminal):
         assert response.status in (403, 404), f"{path}: {response.status}"
         assert alice_code not in html.unescape(probe.content()), path
     probe.screenshot(path=str(screenshots / f"{len(list(screenshots.glob('*.png'))):02d}_bob_refused_alice_files.png"))
-    # nor open a terminal: every server here runs as one OS user (deploy/jupyterhub/README.md)
-    assert probe.goto(hub.url + "/user/bob/api/terminals").status == 404
+    # bob has a terminal where he has an account of his own, none on the try-out (deploy/jupyterhub/README.md)
+    assert probe.goto(hub.url + "/user/bob/api/terminals").status == (200 if ACCOUNTS else 404)
     probe.close()
 
     # the instructor collects, grades (sandboxed) and hands back feedback
@@ -541,9 +600,8 @@ def test_a_hundred_megabyte_output_is_reported_and_the_class_graded(hub):
     nbformat.write(nb, dave / ASSIGNMENT / NOTEBOOK)
     size = (dave / ASSIGNMENT / NOTEBOOK).stat().st_size
     assert 90e6 < size < 100e6, size
-    as_dave = {**hub.env, "JUPYTERHUB_USER": "dave", "HOME": str(dave),
-               "JUPYTER_CONFIG_PATH": os.pathsep.join([str(HUB_CONFIG.parent / "student"), str(HUB_CONFIG.parent)])}
-    submitted = hub.run(dave, as_dave, BIN / "nbgrader", "submit", ASSIGNMENT)
+    hub.hand_over(dave, "dave")
+    submitted = hub.run("dave", dave, BIN / "nbgrader", "submit", ASSIGNMENT)
     assert "too large" not in submitted.stdout + submitted.stderr, submitted.stderr
     hub.instructor(BIN / "nbgrader", "collect", ASSIGNMENT, "--student=dave")
     assert (hub.course / "submitted" / "dave" / ASSIGNMENT / NOTEBOOK).stat().st_size == size
@@ -584,3 +642,156 @@ def test_feedback_through_the_exchange_goes_to_the_course_feedback_folder(course
 
     assert main(["feedback", str(tmp_path), "--exchange", "--out", str(tmp_path / "elsewhere"), "--course", str(course_copy)]) == 2
     assert f"--exchange hands back the course's {course_copy / 'feedback'}: leave out --out" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- who can reach what, with an account each
+
+
+def test_a_students_kernel_and_terminal_reach_only_their_own_files(hub):
+    """After the class above: alice's kernel and terminal, running as her account, are refused bob's home, his
+    fetched and submitted notebooks, the exchange's listings, the hub's database and the grader's files; bob's kernel
+    cannot remove, rename or overwrite alice's submission, and a submission he forges in her name is not collected."""
+    if not ACCOUNTS:
+        pytest.skip("the hub gives each user an OS account only when it runs as root; the try-out shares one")
+    exchange = hub.state / "exchange" / "rl-course"
+    inbound = exchange / "inbound"
+    submission = {name: max(inbound.glob(f"{name}+{ASSIGNMENT}+*")) for name in STUDENTS}  # the latest of each
+    bob_home = hub.home("bob")
+    refused = {
+        "list bob's home": f"os.listdir({str(bob_home)!r})",
+        "read bob's fetched notebook": f"open({str(bob_home / ASSIGNMENT / NOTEBOOK)!r}).read()",
+        "write into bob's home": f"open({str(bob_home / 'from-alice.txt')!r}, 'w')",
+        "read bob's submitted notebook": f"open({str(submission['bob'] / NOTEBOOK)!r}).read()",
+        "list the submissions": f"os.listdir({str(inbound)!r})",
+        "list the feedback": f"os.listdir({str(exchange / 'feedback')!r})",
+        "read the hub's database": f"open({str(hub.state / 'hub' / 'jupyterhub.sqlite')!r}, 'rb').read()",
+        "list the course folder": f"os.listdir({str(hub.course)!r})",
+        "read the gradebook": f"open({str(hub.course / 'gradebook.db')!r}, 'rb').read()",
+    }
+    allowed = {"read her own notebook": f"open({str(hub.home('alice') / ASSIGNMENT / NOTEBOOK)!r}).read()",
+               "read the released notebook": f"open({str(exchange / 'outbound' / ASSIGNMENT / NOTEBOOK)!r}).read()"}
+    alice = Server(hub, "alice")
+    found = json.loads(alice.run_in_kernel(_attempts({**refused, **allowed})).strip().splitlines()[-1])
+    print(f"alice's kernel: {found}")
+    assert found == {**{what: "PermissionError: Permission denied" for what in refused},
+                     **{what: "allowed" for what in allowed}}, found
+
+    typed = alice.run_in_terminal(f"whoami; cat {bob_home / ASSIGNMENT / NOTEBOOK}; ls {inbound}; ls {hub.course}")
+    print(f"alice's terminal:\n{typed}")
+    assert account_name("alice") in typed
+    for refusal in (f"cat: {bob_home / ASSIGNMENT / NOTEBOOK}: Permission denied",
+                    f"ls: cannot open directory '{inbound}': Permission denied",
+                    f"ls: cannot open directory '{hub.course}': Permission denied"):
+        assert refusal in typed, typed
+
+    # bob, against alice's submission: inbound/ is sticky and her folder hers (0750)
+    forged = inbound / f"alice+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+forged"
+    against_alice = {
+        "remove alice's submission": f"shutil.rmtree({str(submission['alice'])!r})",
+        "rename alice's submission": f"os.rename({str(submission['alice'])!r}, {str(inbound / 'taken')!r})",
+        "overwrite alice's notebook": f"open({str(submission['alice'] / NOTEBOOK)!r}, 'w')",
+        "forge a later submission as alice": f"os.mkdir({str(forged)!r}); "
+                                             f"shutil.copy({str(exchange / 'outbound' / ASSIGNMENT / NOTEBOOK)!r}, {str(forged)!r}); "
+                                             f"open({str(forged / 'timestamp.txt')!r}, 'w').write({forged.name.split('+')[2]!r})",
+    }
+    found = json.loads(Server(hub, "bob").run_in_kernel(_attempts(against_alice)).strip().splitlines()[-1])
+    print(f"bob's kernel: {found}")
+    assert found.pop("forge a later submission as alice") == "allowed"  # inbound/ takes anyone's folder ...
+    assert all(outcome.startswith("PermissionError") for outcome in found.values()), found
+    assert submission["alice"].is_dir() and not (inbound / "taken").exists()
+    collected = hub.instructor(BIN / "nbgrader", "collect", "--update", ASSIGNMENT)  # ... but collect does not take it
+    log = collected.stdout + collected.stderr
+    assert f"names alice but belongs to the account {account_name('bob')}, not {account_name('alice')}: left out" in log, log
+    taken = (hub.course / "submitted" / "alice" / ASSIGNMENT / "timestamp.txt").read_text()
+    assert taken == (submission["alice"] / "timestamp.txt").read_text(), taken
+
+
+def _attempts(actions: dict[str, str]) -> str:
+    """Python that runs each action (one line) and prints, as JSON, what came of each: "allowed", or the error."""
+    lines = ["import json, os, shutil", "outcome = {}"]
+    for what, action in actions.items():
+        lines += ["try:", f"    {action}", f"    outcome[{what!r}] = 'allowed'",
+                  "except OSError as error:", f"    outcome[{what!r}] = f'{{type(error).__name__}}: {{error.strerror}}'"]
+    return "\n".join([*lines, "print(json.dumps(outcome))"])
+
+
+class Server:
+    """A user's server on the hub, through its REST API and websockets with a token of theirs, as their browser
+    would use it: started if it is not running."""
+
+    def __init__(self, hub: Hub, user: str):
+        made = subprocess.run([str(BIN / "jupyterhub"), "token", user, "-f", str(HUB_CONFIG)], cwd=hub.state, env=hub.env,
+                              capture_output=True, text=True, timeout=120)
+        assert made.returncode == 0, made.stderr
+        self.headers = {"Authorization": f"token {made.stdout.strip().splitlines()[-1]}"}
+        self.hub_api, self.base = f"{hub.url}/hub/api/users/{user}", f"{hub.url}/user/{user}"
+        self._call("POST", f"{self.hub_api}/server", allow=(400,))  # 400: it runs already
+        deadline = time.monotonic() + HANG_GUARD_MS / 1000
+        while not (self._call("GET", self.hub_api).get("servers", {}).get("", {}).get("ready")):
+            assert time.monotonic() < deadline, f"{user}'s server did not start"
+            time.sleep(1)
+
+    def _call(self, method: str, url: str, allow=()) -> dict:
+        request = urllib.request.Request(url, method=method, headers=self.headers, data=b"{}" if method == "POST" else None)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                body = response.read()
+        except urllib.error.HTTPError as error:
+            if error.code in allow:
+                return {}
+            raise
+        return json.loads(body) if body else {}
+
+    def run_in_kernel(self, code: str) -> str:
+        """Run ``code`` in a new kernel of the server; what it printed (and any error), once the kernel is idle."""
+        kernel = self._call("POST", f"{self.base}/api/kernels")
+        try:
+            return _run(self._execute(kernel["id"], code))
+        finally:
+            self._call("DELETE", f"{self.base}/api/kernels/{kernel['id']}")
+
+    async def _execute(self, kernel_id: str, code: str) -> str:
+        socket_ = await websocket_connect(HTTPRequest(f"ws{self.base[4:]}/api/kernels/{kernel_id}/channels", headers=self.headers))
+        msg_id = uuid.uuid4().hex
+        socket_.write_message(json.dumps({
+            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "", "session": uuid.uuid4().hex, "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell",
+            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False}}))
+        printed = []
+        while True:
+            message = json.loads(await socket_.read_message())
+            if message["parent_header"].get("msg_id") != msg_id:
+                continue
+            if message["msg_type"] == "stream":
+                printed.append(message["content"]["text"])
+            elif message["msg_type"] == "error":
+                printed.append(f"{message['content']['ename']}: {message['content']['evalue']}\n")
+            elif message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                socket_.close()
+                return "".join(printed)
+
+    def run_in_terminal(self, command: str) -> str:
+        """Type ``command`` into a new terminal of the server; what the terminal showed until it was done."""
+        terminal = self._call("POST", f"{self.base}/api/terminals")
+        try:
+            return _run(self._type(terminal["name"], command))
+        finally:
+            self._call("DELETE", f"{self.base}/api/terminals/{terminal['name']}")
+
+    async def _type(self, name: str, command: str) -> str:
+        socket_ = await websocket_connect(HTTPRequest(f"ws{self.base[4:]}/terminals/websocket/{name}", headers=self.headers))
+        socket_.write_message(json.dumps(["stdin", f"{command}; echo done-$((6 * 7))\r"]))  # "done-42" only once it ran
+        shown = ""
+        while "done-42" not in shown:
+            message = json.loads(await socket_.read_message())
+            if message[0] == "stdout":
+                shown += message[1]
+        socket_.close()
+        return shown
+
+
+def _run(coroutine):
+    """Run ``coroutine`` to its end, within the hang guard, in an event loop of its own (Playwright holds this
+    thread's)."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, asyncio.wait_for(coroutine, HANG_GUARD_MS / 1000)).result()

@@ -1,4 +1,4 @@
-"""JupyterHub for the course, on loopback, to try the class end to end: ``make hub``.
+"""JupyterHub for the course: ``make hub``.
 
     instructor   the course folder (RL_COURSE_ROOT, default: this repository) with Formgrader and Create Assignment
     alice, bob   a home folder each under RL_COURSE_HUB_STATE/home/, with the Assignment List and Validate
@@ -6,12 +6,14 @@
 Students fetch and submit through nbgrader's exchange on disk (RL_COURSE_HUB_STATE/exchange); the instructor
 releases, collects, grades and hands back feedback (README, "A class on JupyterHub").
 
-NOT FOR PRODUCTION. Every password is fixed and written below, and every single-user server and kernel runs as
-the OS user that started the hub: a student's browser session reaches only their own server and folder, and students
-get no terminal, but code in a kernel can read any file that OS user can, another student's included (README.md
-beside this file: what a class needs instead). A real deployment replaces the authenticator (OAuth, LDAP, …), the
-spawner (a system user or a container per student), serves TLS, and is best built with The Littlest JupyterHub or
-Zero to JupyterHub (README). The hub refuses to listen anywhere but on loopback.
+Run as root, the hub gives every user an OS account of their own (``jupyter-<name>``, created at their first login,
+home folder 0700), starts their server and kernels as that account, offers them a terminal, and lays the exchange
+out so that no student can list, read, replace or remove another's submission (rl_course/course/shared_server.py).
+Run as anyone else it is the try-out: every server and kernel runs as that one OS user, so a kernel can read any
+student's files, and students get no terminal (README.md beside this file: who can read what, in each).
+
+NOT FOR THE OPEN INTERNET. Every password is fixed and written below, and the hub refuses to listen anywhere but on
+loopback. A class replaces the authenticator (its LMS, OAuth, LDAP, …) and serves TLS (README.md beside this file).
 
 Environment: RL_COURSE_ROOT, RL_COURSE_HUB_STATE (default: hub-state/ in the course folder), RL_COURSE_HUB_PORT
 (default 8000; the hub's API and the proxy's API use the next two ports), RL_COURSE_HUB_STUDENTS (default "alice bob").
@@ -19,11 +21,14 @@ Environment: RL_COURSE_ROOT, RL_COURSE_HUB_STATE (default: hub-state/ in the cou
 
 import ipaddress
 import os
+import pwd
 import sys
 from pathlib import Path
 
 from jupyterhub.auth import Authenticator
-from jupyterhub.spawner import SimpleLocalProcessSpawner
+from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner, set_user_setuid
+
+from rl_course.course.shared_server import account_name, ensure_account, lay_out_exchange
 
 c = get_config()  # noqa: F821  (provided by JupyterHub when it loads this file)
 
@@ -33,6 +38,8 @@ STATE = Path(os.environ.get("RL_COURSE_HUB_STATE", COURSE / "hub-state")).resolv
 IP = os.environ.get("RL_COURSE_HUB_IP", "127.0.0.1")
 PORT = int(os.environ.get("RL_COURSE_HUB_PORT", "8000"))
 BIN = Path(sys.executable).parent  # the environment JupyterHub runs in holds jupyterhub-singleuser, nbgrader and rl_course
+COURSE_ID = "rl-course"  # nbgrader_config.py beside this file
+ACCOUNTS = os.geteuid() == 0  # an OS account per user; else the try-out, where everyone runs as this one
 
 INSTRUCTORS = ["instructor"]
 STUDENTS = os.environ.get("RL_COURSE_HUB_STUDENTS", "alice bob").split()
@@ -40,13 +47,25 @@ STUDENTS = os.environ.get("RL_COURSE_HUB_STUDENTS", "alice bob").split()
 PASSWORDS = {"instructor": "instructor-password", **{name: f"{name}-password" for name in STUDENTS}}
 
 if not ipaddress.ip_address(IP).is_loopback:
-    raise SystemExit(f"jupyterhub_config.py: RL_COURSE_HUB_IP={IP} is not loopback. This hub's passwords are public "
-                     f"and every user runs as one OS user: it is for trying the course on one machine only.")
+    raise SystemExit(f"jupyterhub_config.py: RL_COURSE_HUB_IP={IP} is not loopback. This hub's passwords are public: "
+                     f"it is for trying the course on one machine only.")
 
-EXCHANGE = STATE / "exchange"
-for folder in (STATE, STATE / "home", EXCHANGE):
+PRIVATE, HOMES, EXCHANGE = STATE / "hub", STATE / "home", STATE / "exchange"  # the hub's database; homes; exchange
+for folder in (STATE, PRIVATE, HOMES):
     folder.mkdir(parents=True, exist_ok=True)
-EXCHANGE.chmod(0o777)  # nbgrader's exchange: every student writes into its inbound/
+PRIVATE.chmod(0o700)
+if ACCOUNTS:
+    for folder in (STATE, HOMES):
+        folder.chmod(0o711)  # every account passes through to its home and the exchange; none lists them
+    lay_out_exchange(EXCHANGE, COURSE_ID, ensure_account(INSTRUCTORS[0], HOMES / INSTRUCTORS[0]))
+    course = COURSE.stat()
+    if course.st_uid != pwd.getpwnam(account_name(INSTRUCTORS[0])).pw_uid or course.st_mode & 0o077:
+        raise SystemExit(f"jupyterhub_config.py: the course folder {COURSE} must be the instructor's alone (it holds "
+                         f"the solutions, the hidden tests and the gradebook); it is mode {course.st_mode & 0o777:o}, "
+                         f"owner uid {course.st_uid}: chown -R {account_name(INSTRUCTORS[0])}: {COURSE} && chmod 700 {COURSE}")
+else:
+    EXCHANGE.mkdir(exist_ok=True)
+    EXCHANGE.chmod(0o777)  # nbgrader's exchange: every student writes into its inbound/
 
 
 class FixedPasswords(Authenticator):
@@ -59,27 +78,50 @@ class FixedPasswords(Authenticator):
         return None
 
 
-class CourseSpawner(SimpleLocalProcessSpawner):
-    """Each user's server runs as this OS user in a folder of its own: the instructor's is the course, a student's
-    STATE/home/<name>. The Jupyter configuration of the user's role (student/ or instructor/ beside this file) comes
-    first in JUPYTER_CONFIG_PATH, then nbgrader_config.py of this folder (course id, exchange)."""
+def course_environment(spawner, home: Path) -> dict:
+    """What every server of the course runs with: the instructor's in the course folder, a student's in ``home``;
+    the Jupyter configuration of the user's role (student/ or instructor/ beside this file) first in
+    JUPYTER_CONFIG_PATH, then nbgrader_config.py of this folder (course id, exchange)."""
+    instructor = spawner.user.name in INSTRUCTORS
+    spawner.notebook_dir = str(COURSE if instructor else home)
+    role = HERE / ("instructor" if instructor else "student")
+    return {
+        **spawner.environment,
+        "JUPYTER_CONFIG_PATH": os.pathsep.join([str(role), str(HERE)]),
+        "RL_COURSE_EXCHANGE": str(EXCHANGE),
+        "RL_COURSE_HUB_ONE_ACCOUNT": "" if ACCOUNTS else "1",  # nbgrader_config.py: whose submissions to trust
+        "RL_COURSE_HUB_STATE": str(STATE),  # marks every process of the hub's servers and kernels
+        "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "/usr/bin:/bin")]),
+    }
+
+
+class ClassSpawner(LocalProcessSpawner):
+    """Each user's server and kernels run as their own OS account (``account_name``), made at their first start
+    with a home of their own, 0700, under STATE/home/."""
 
     def start(self):
-        instructor = self.user.name in INSTRUCTORS
-        self.home_dir = str(COURSE if instructor else STATE / "home" / self.user.name)
-        role = HERE / ("instructor" if instructor else "student")
-        self.environment = {
-            **self.environment,
-            "JUPYTER_CONFIG_PATH": os.pathsep.join([str(role), str(HERE)]),
-            "RL_COURSE_EXCHANGE": str(EXCHANGE),
-            "RL_COURSE_HUB_STATE": str(STATE),  # marks every process of the hub's servers and kernels
-            "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "/usr/bin:/bin")]),
-        }
-        self.notebook_dir = self.home_dir
+        home = ensure_account(self.user.name, HOMES / self.user.name).pw_dir
+        self.environment = course_environment(self, Path(home))
+        return super().start()
+
+    def make_preexec_fn(self, name):
+        return set_user_setuid(account_name(name))
+
+    def user_env(self, env):
+        account = pwd.getpwnam(account_name(self.user.name))
+        return {**env, "USER": account.pw_name, "HOME": account.pw_dir, "SHELL": account.pw_shell}
+
+
+class TryOutSpawner(SimpleLocalProcessSpawner):
+    """Each user's server runs as this OS user in a folder of its own, STATE/home/<name> (the instructor's: the
+    course); students get no terminal, which would only show how little keeps them apart."""
+
+    def start(self):
+        self.home_dir = str(COURSE if self.user.name in INSTRUCTORS else HOMES / self.user.name)
+        self.environment = course_environment(self, Path(self.home_dir))
         return super().start()
 
     def get_args(self):
-        """A student's server offers no terminal: every server here runs as one OS user (README: who can read what)."""
         args = super().get_args()
         return args if self.user.name in INSTRUCTORS else [*args, "--ServerApp.terminals_enabled=False"]
 
@@ -93,9 +135,9 @@ c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{PORT + 2}"
 PROXY_TIMEOUT_MS = 300_000
 c.ConfigurableHTTPProxy.command = [str(BIN / "configurable-http-proxy"), "--proxy-timeout", str(PROXY_TIMEOUT_MS)] \
     if (BIN / "configurable-http-proxy").exists() else ["configurable-http-proxy"]
-c.ConfigurableHTTPProxy.pid_file = str(STATE / "jupyterhub-proxy.pid")
-c.JupyterHub.db_url = f"sqlite:///{STATE / 'jupyterhub.sqlite'}"
-c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
+c.ConfigurableHTTPProxy.pid_file = str(PRIVATE / "jupyterhub-proxy.pid")
+c.JupyterHub.db_url = f"sqlite:///{PRIVATE / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(PRIVATE / "jupyterhub_cookie_secret")
 c.JupyterHub.cleanup_servers = True  # stopping the hub stops every single-user server
 
 c.JupyterHub.authenticator_class = FixedPasswords
@@ -104,10 +146,8 @@ c.Authenticator.admin_users = set(INSTRUCTORS)
 # nbgrader's names for a course's groups: formgrade-<course> (who grades) and nbgrader-<course> (who takes it).
 c.JupyterHub.load_groups = {"formgrade-rl-course": {"users": INSTRUCTORS}, "nbgrader-rl-course": {"users": STUDENTS}}
 
-c.JupyterHub.spawner_class = CourseSpawner
+c.JupyterHub.spawner_class = ClassSpawner if ACCOUNTS else TryOutSpawner
 c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
-if os.geteuid() == 0:  # a container or CI machine run as root: Jupyter refuses to start as root unless told
-    c.Spawner.args = ["--allow-root"]
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
