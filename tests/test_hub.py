@@ -20,6 +20,7 @@ import datetime
 import html
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -36,6 +37,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from lti_platform import Platform, new_user_id
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
@@ -50,8 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HUB_CONFIG = ROOT / "deploy" / "jupyterhub" / "jupyterhub_config.py"
 BIN = Path(sys.executable).parent
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
-STUDENTS = ("alice", "bob")  # in the browser
-OTHERS = ("carol", "dave")  # in a terminal
+STUDENTS = ("alice", "bob")  # in the browser; carol and dave in a terminal
 LOCKED_TEST, LOCKED_TEST_ID = 6, "test_td_error_step"  # a locked test cell of 01 (1 point), by index and nbgrader id
 HANG_GUARD_MS = 240_000  # generous: a server start, or a notebook run, on two busy cores
 ACCOUNTS = os.geteuid() == 0  # run as root, the hub gives each user an OS account; else it is the try-out
@@ -118,8 +119,9 @@ def _stop(hub: subprocess.Popen, state: Path) -> list[int]:
 
 
 class Hub:
-    def __init__(self, url: str, course: Path, state: Path, env: dict, log: Path):
+    def __init__(self, url: str, course: Path, state: Path, env: dict, log: Path, instructor_name: str):
         self.url, self.course, self.state, self.env, self.log = url, course, state, env, log
+        self.instructor_name = instructor_name
 
     def home(self, user: str) -> Path:
         return self.state / "home" / user
@@ -132,13 +134,13 @@ class Hub:
 
     def env_of(self, user: str) -> dict:
         """The environment of ``user``'s terminal on the hub (their role's Jupyter configuration, their home)."""
-        role = "instructor" if user == "instructor" else "student"
+        role = "instructor" if user == self.instructor_name else "student"
         return {**self.env, "JUPYTERHUB_USER": user, "HOME": str(self.home(user)), "USER": account_name(user),
                 "JUPYTER_CONFIG_PATH": os.pathsep.join([str(HUB_CONFIG.parent / role), str(HUB_CONFIG.parent)])}
 
     def instructor(self, *command: str) -> subprocess.CompletedProcess:
         """Run a command of the instructor's in the course folder, as in a terminal of their hub server."""
-        return self.run("instructor", self.course, *command)
+        return self.run(self.instructor_name, self.course, *command)
 
     def run(self, user: str, cwd: Path, *command) -> subprocess.CompletedProcess:
         """Run ``command`` in ``cwd`` as ``user`` would in a terminal of their server: as their account, if any."""
@@ -176,6 +178,27 @@ def _passable(*paths: Path):
 
 @pytest.fixture(scope="module")
 def hub():
+    with _running_hub() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def lms():
+    """A second hub, whose users log in from a learning platform of the tests' own (LTI 1.3), and that platform;
+    its instructor is an LMS user id, as on a class's hub."""
+    port = _free_ports(3)
+    platform = Platform(f"http://127.0.0.1:{port}").start()
+    try:
+        with _running_hub(port, instructor=new_user_id(), **platform.settings) as running:
+            yield running, platform
+    finally:
+        platform.stop()
+
+
+@contextlib.contextmanager
+def _running_hub(port: int | None = None, instructor: str = "instructor", **settings):
+    """The course's hub on ``port`` (free ports if None), on a copy of the course, with ``settings`` added to its
+    environment; stopped, its files and the accounts it made removed, when the block ends."""
     if not shutil.which("configurable-http-proxy", path=str(BIN)) or not (BIN / "jupyterhub").exists():
         if os.environ.get("RL_COURSE_REQUIRE_BROWSER"):
             pytest.fail("RL_COURSE_REQUIRE_BROWSER is set but the hub is not installed (pip install -e '.[hub]')")
@@ -188,20 +211,21 @@ def hub():
     shutil.copy(ROOT / "nbgrader_config.py", course)
     shutil.copytree(ROOT / "solutions", course / "solutions")
     shutil.copytree(ROOT / "notebooks", course / "notebooks")
-    port = _free_ports(3)
+    port = port or _free_ports(3)
     env = {**os.environ, "RL_COURSE_ROOT": str(course), "RL_COURSE_HUB_STATE": str(state), "RL_COURSE_HUB_PORT": str(port),
            "RL_COURSE_HUB_STUDENTS": " ".join(STUDENTS), "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
-           "RL_COURSE_EXCHANGE": str(state / "exchange"), "RL_COURSE_HUB_ONE_ACCOUNT": "" if ACCOUNTS else "1"}
+           "RL_COURSE_EXCHANGE": str(state / "exchange"), "RL_COURSE_HUB_ONE_ACCOUNT": "" if ACCOUNTS else "1",
+           "RL_COURSE_HUB_INSTRUCTORS": instructor, **settings}
     state.mkdir()
     log = state / "jupyterhub.log"
     url = f"http://127.0.0.1:{port}"
-    hub = Hub(url, course, state, env, log)
+    hub = Hub(url, course, state, env, log, instructor)
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, tmp, ignore_errors=True)
         if ACCOUNTS:
-            stack.callback(lambda: [remove_account(user) for user in ("instructor", *STUDENTS, *OTHERS)])
+            stack.callback(_remove_accounts_under, state / "home")
             stack.enter_context(_passable(Path(sys.executable).resolve(), Path(sys.prefix), ROOT))
-            hub.hand_over(course, "instructor")  # the course folder is the instructor's alone, as a class's admin sets it
+            hub.hand_over(course, instructor)  # the course folder is the instructor's alone, as a class's admin sets it
             course.chmod(0o700)
         with open(log, "w") as out:
             process = subprocess.Popen([str(BIN / "jupyterhub"), "-f", str(HUB_CONFIG)], cwd=state, env=env,
@@ -220,6 +244,13 @@ def hub():
             assert time.monotonic() < deadline, f"the hub did not answer in time:\n{log.read_text()[-3000:]}"
             time.sleep(0.5)
         yield hub
+
+
+def _remove_accounts_under(homes: Path) -> None:
+    """Delete every OS account whose home lies in ``homes``: those a hub made (their comment is the hub user)."""
+    for account in pwd.getpwall():
+        if Path(account.pw_dir).is_relative_to(homes):
+            remove_account(account.pw_gecos)
 
 
 @pytest.fixture(scope="module")
@@ -704,6 +735,49 @@ def test_a_students_kernel_and_terminal_reach_only_their_own_files(hub):
     assert f"names alice but belongs to the account {account_name('bob')}, not {account_name('alice')}: left out" in log, log
     taken = (hub.course / "submitted" / "alice" / ASSIGNMENT / "timestamp.txt").read_text()
     assert taken == (submission["alice"] / "timestamp.txt").read_text(), taken
+
+
+# ---------------------------------------------------------------- the login from the LMS
+
+
+def test_a_student_launched_from_the_lms_lands_in_jupyterlab_and_a_forged_or_expired_launch_is_refused(lms, browser, screenshots):
+    """The course page's link on the learning platform opens the student's JupyterLab, under the platform's user id,
+    as an account of their own, with the Assignment List offering what the instructor released; a launch signed with
+    a key the platform never published, or one that expired, is refused on a page that says why, and logs no one in."""
+    hub, platform = lms
+    released = hub.instructor(BIN / "rl-course", "release", "--exchange", ASSIGNMENT)
+    assert f"published notebooks/{ASSIGNMENT}" in released.stdout
+    student = Student(browser, hub, new_user_id(), screenshots)
+    student.page.goto(platform.launch_url(student.name))
+    student.in_lab()
+    student.shot("launched_from_the_lms")
+    student.assignment_list()
+    expect(student.page.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT)).to_be_visible()
+    student.shot("lms_assignment_list")
+    if ACCOUNTS:
+        account = pwd.getpwnam(account_name(student.name))
+        assert account.pw_gecos == student.name and Path(account.pw_dir) == hub.home(student.name), account
+        assert hub.home(student.name).stat().st_uid == account.pw_uid
+    student.context.close()
+
+    stranger = browser.new_page()  # who opens the hub's own address: told where the way in is
+    stranger.goto(f"{hub.url}/hub/login")
+    assert "This course opens from its page in your LMS" in stranger.locator("body").inner_text()
+    stranger.close()
+    for how, reason in (("forged", "Signature verification failed"), ("expired", "Signature has expired")):
+        someone = new_user_id()
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        page.goto(platform.launch_url(someone, how))
+        page.wait_for_url("**/hub/lti13/oauth_callback")
+        text = page.locator("body").inner_text()
+        page.screenshot(path=str(screenshots / f"{len(list(screenshots.glob('*.png'))):02d}_lms_{how}_launch_refused.png"))
+        assert "The hub could not verify this launch from your course page" in text and reason in text, text
+        assert "Open the course again from the LMS" in text, text
+        assert context.request.get(f"{hub.url}/hub/api/user").status == 403  # nobody logged in
+        with pytest.raises(KeyError):
+            pwd.getpwnam(account_name(someone))  # and no account made
+        context.close()
 
 
 def _attempts(actions: dict[str, str]) -> str:

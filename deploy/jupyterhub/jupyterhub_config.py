@@ -12,11 +12,13 @@ out so that no student can list, read, replace or remove another's submission (r
 Run as anyone else it is the try-out: every server and kernel runs as that one OS user, so a kernel can read any
 student's files, and students get no terminal (README.md beside this file: who can read what, in each).
 
-NOT FOR THE OPEN INTERNET. Every password is fixed and written below, and the hub refuses to listen anywhere but on
-loopback. A class replaces the authenticator (its LMS, OAuth, LDAP, …) and serves TLS (README.md beside this file).
+Users log in from the LMS (LTI 1.3, rl_course/course/lti.py) when RL_COURSE_LTI_ISSUER, _CLIENT_ID, _AUTHORIZE_URL
+and _JWKS_URL are set; else with the fixed passwords written below, for trying the course. Either way the hub
+listens on loopback only: others reach it through a TLS proxy on the same machine (README.md beside this file).
 
 Environment: RL_COURSE_ROOT, RL_COURSE_HUB_STATE (default: hub-state/ in the course folder), RL_COURSE_HUB_PORT
-(default 8000; the hub's API and the proxy's API use the next two ports), RL_COURSE_HUB_STUDENTS (default "alice bob").
+(default 8000; the hub's API and the proxy's API use the next two ports), RL_COURSE_HUB_INSTRUCTORS (default
+"instructor"; with LTI, LMS user ids), RL_COURSE_HUB_STUDENTS (default "alice bob"; with LTI, unused), RL_COURSE_LTI_*.
 """
 
 import ipaddress
@@ -41,14 +43,20 @@ BIN = Path(sys.executable).parent  # the environment JupyterHub runs in holds ju
 COURSE_ID = "rl-course"  # nbgrader_config.py beside this file
 ACCOUNTS = os.geteuid() == 0  # an OS account per user; else the try-out, where everyone runs as this one
 
-INSTRUCTORS = ["instructor"]
-STUDENTS = os.environ.get("RL_COURSE_HUB_STUDENTS", "alice bob").split()
+# The login from the LMS (LTI 1.3; rl_course/course/lti.py), given the LMS's issuer, client id, authorization URL
+# and JWKS URL; else the fixed passwords below, for trying the course.
+LTI = {name: os.environ.get(f"RL_COURSE_LTI_{name.upper()}", "") for name in ("issuer", "client_id", "authorize_url", "jwks_url")}
+INSTRUCTORS = os.environ.get("RL_COURSE_HUB_INSTRUCTORS", "instructor").split()  # with LTI: their LMS user ids
+STUDENTS = os.environ.get("RL_COURSE_HUB_STUDENTS", "alice bob").split()  # with LTI: whoever the LMS launches
 # The test authenticator's passwords: fixed, public, for a hub on loopback only.
-PASSWORDS = {"instructor": "instructor-password", **{name: f"{name}-password" for name in STUDENTS}}
+PASSWORDS = {name: f"{name}-password" for name in [*INSTRUCTORS, *STUDENTS]}
 
+if any(LTI.values()) and not all(LTI.values()):
+    raise SystemExit("jupyterhub_config.py: the login from an LMS needs all of RL_COURSE_LTI_ISSUER, _CLIENT_ID, "
+                     "_AUTHORIZE_URL and _JWKS_URL; missing: " + ", ".join(k for k, v in LTI.items() if not v))
 if not ipaddress.ip_address(IP).is_loopback:
-    raise SystemExit(f"jupyterhub_config.py: RL_COURSE_HUB_IP={IP} is not loopback. This hub's passwords are public: "
-                     f"it is for trying the course on one machine only.")
+    raise SystemExit(f"jupyterhub_config.py: RL_COURSE_HUB_IP={IP} is not loopback. The hub speaks plain HTTP (and, "
+                     f"without an LMS, has public passwords): serve it to others through a TLS proxy on this machine.")
 
 PRIVATE, HOMES, EXCHANGE = STATE / "hub", STATE / "home", STATE / "exchange"  # the hub's database; homes; exchange
 for folder in (STATE, PRIVATE, HOMES):
@@ -140,11 +148,23 @@ c.JupyterHub.db_url = f"sqlite:///{PRIVATE / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(PRIVATE / "jupyterhub_cookie_secret")
 c.JupyterHub.cleanup_servers = True  # stopping the hub stops every single-user server
 
-c.JupyterHub.authenticator_class = FixedPasswords
-c.Authenticator.allowed_users = set(PASSWORDS)
 c.Authenticator.admin_users = set(INSTRUCTORS)
-# nbgrader's names for a course's groups: formgrade-<course> (who grades) and nbgrader-<course> (who takes it).
-c.JupyterHub.load_groups = {"formgrade-rl-course": {"users": INSTRUCTORS}, "nbgrader-rl-course": {"users": STUDENTS}}
+if LTI["issuer"]:
+    from rl_course.course.lti import CourseLTI
+
+    c.JupyterHub.authenticator_class = CourseLTI
+    c.LTI13Authenticator.issuer = LTI["issuer"]
+    c.LTI13Authenticator.client_id = {LTI["client_id"]}
+    c.LTI13Authenticator.authorize_url = LTI["authorize_url"]
+    c.LTI13Authenticator.jwks_endpoint = LTI["jwks_url"]
+    c.LTI13Authenticator.username_key = "sub"  # the LMS's user id
+    c.Authenticator.allow_all = True  # whoever the LMS launches into the course: the LMS knows who takes it
+    c.Authenticator.manage_groups = True  # nbgrader's groups, from CourseLTI.authenticate
+else:
+    c.JupyterHub.authenticator_class = FixedPasswords
+    c.Authenticator.allowed_users = set(PASSWORDS)
+    # nbgrader's names for a course's groups: formgrade-<course> (who grades) and nbgrader-<course> (who takes it).
+    c.JupyterHub.load_groups = {"formgrade-rl-course": {"users": INSTRUCTORS}, "nbgrader-rl-course": {"users": STUDENTS}}
 
 c.JupyterHub.spawner_class = ClassSpawner if ACCOUNTS else TryOutSpawner
 c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]
