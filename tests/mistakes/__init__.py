@@ -43,9 +43,11 @@ def mistake(cell: str, what: str, fails, says: str, replace: tuple[str, str] | N
 def catalog() -> str:
     """docs/mistakes.md: the table of every mistake, by assignment and graded function."""
     lines = ["# Typical mistakes and what they cost", "",
-             "Each row is a wrong answer that `make test` injects into the solution notebook and grades through",
-             "`rl-course grade` (`tests/mistakes/`, `tests/test_course.py`): the points it loses are those of the",
-             "test cells listed, and the feedback line of one of them contains the phrase quoted.",
+             "Each row is a wrong answer that `make test` injects into the solution notebook (`tests/mistakes/`,",
+             "`tests/test_course.py`): the points it loses are those of the test cells listed, and the feedback line of",
+             "one of them contains the phrase quoted. Every mistake of 04 is graded through `rl-course grade`; of the",
+             "others, the first of each graded function is, and all are decided by the notebook's own test cells in",
+             "the test process (`tests/verdicts.py`).",
              "Regenerate this page with `python -m tests.mistakes > docs/mistakes.md`.", ""]
     by_assignment: dict = {}
     for name, m in mistakes().items():
