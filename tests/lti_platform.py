@@ -25,6 +25,7 @@ CLIENT_ID = "rl-course-hub"
 DEPLOYMENT_ID = "1"
 KEY_ID = "platform-key-1"
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+TEACHING_ASSISTANT = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 
 
@@ -53,16 +54,16 @@ class Platform:
         return {"RL_COURSE_LTI_ISSUER": self.url, "RL_COURSE_LTI_CLIENT_ID": CLIENT_ID,
                 "RL_COURSE_LTI_AUTHORIZE_URL": f"{self.url}/authorize", "RL_COURSE_LTI_JWKS_URL": f"{self.url}/jwks"}
 
-    def launch_url(self, user: str, how: str = "signed") -> str:
-        """The course page's link to the hub for ``user`` (the platform's user id): ``how`` is "signed", "forged" or
-        "expired"."""
-        return f"{self.url}/launch?{urlencode({'user': user, 'how': how})}"
+    def launch_url(self, user: str, how: str = "signed", role: str = LEARNER) -> str:
+        """The course page's link to the hub for ``user`` (the platform's user id) in ``role``: ``how`` is "signed",
+        "forged" or "expired"."""
+        return f"{self.url}/launch?{urlencode({'user': user, 'how': how, 'role': role})}"
 
     def jwks(self) -> dict:
         public = RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
         return {"keys": [{**public, "kid": KEY_ID, "alg": "RS256", "use": "sig"}]}
 
-    def id_token(self, user: str, nonce: str, how: str) -> str:
+    def id_token(self, user: str, nonce: str, how: str, role: str) -> str:
         """The launch's signed claims: an LtiResourceLinkRequest of the course's resource link, for ``user``."""
         now = int(time.time()) - (3600 if how == "expired" else 0)
         claims = {
@@ -70,7 +71,7 @@ class Platform:
             "name": f"Student {user}", f"{CLAIM}message_type": "LtiResourceLinkRequest", f"{CLAIM}version": "1.3.0",
             f"{CLAIM}deployment_id": DEPLOYMENT_ID, f"{CLAIM}target_link_uri": f"{self.tool}/hub/user-redirect/lab",
             f"{CLAIM}resource_link": {"id": "rl-course-assignments", "title": "Assignments"},
-            f"{CLAIM}roles": [LEARNER],
+            f"{CLAIM}roles": [role],
             f"{CLAIM}context": {"id": "rl-101", "label": "RL 101", "title": "Credit assignment in RL"},
         }
         key = self.foreign_key if how == "forged" else self.key
@@ -95,13 +96,13 @@ def _handler(platform: Platform):
                 self._send(200, _form(f"{platform.tool}/hub/lti13/oauth_login", {
                     "iss": platform.url, "login_hint": query["user"], "client_id": CLIENT_ID,
                     "target_link_uri": f"{platform.tool}/hub/user-redirect/lab", "lti_deployment_id": DEPLOYMENT_ID,
-                    "lti_message_hint": json.dumps({"how": query.get("how", "signed")})}))
+                    "lti_message_hint": json.dumps({"how": query.get("how", "signed"), "role": query.get("role", LEARNER)})}))
             elif url.path == "/authorize":  # the tool's authentication request: the id_token, posted back
                 if query.get("client_id") != CLIENT_ID or not query.get("redirect_uri", "").startswith(platform.tool):
                     self._send(400, b"unknown tool")
                     return
-                how = json.loads(query.get("lti_message_hint", "{}")).get("how", "signed")
-                token = platform.id_token(query["login_hint"], query["nonce"], how)
+                hint = json.loads(query.get("lti_message_hint", "{}"))
+                token = platform.id_token(query["login_hint"], query["nonce"], hint.get("how", "signed"), hint.get("role", LEARNER))
                 self._send(200, _form(query["redirect_uri"], {"id_token": token, "state": query["state"]}))
             else:
                 self._send(404, b"not found")

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from lti_platform import Platform, new_user_id
+from lti_platform import TEACHING_ASSISTANT, Platform, new_user_id
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
@@ -186,7 +186,7 @@ def hub():
 def lms():
     """A second hub, whose users log in from a learning platform of the tests' own (LTI 1.3), and that platform;
     its instructor is an LMS user id, as on a class's hub."""
-    port = _free_ports(3)
+    port = _free_ports(4)
     platform = Platform(f"http://127.0.0.1:{port}").start()
     try:
         with _running_hub(port, instructor=new_user_id(), **platform.settings) as running:
@@ -211,7 +211,7 @@ def _running_hub(port: int | None = None, instructor: str = "instructor", **sett
     shutil.copy(ROOT / "nbgrader_config.py", course)
     shutil.copytree(ROOT / "solutions", course / "solutions")
     shutil.copytree(ROOT / "notebooks", course / "notebooks")
-    port = port or _free_ports(3)
+    port = port or _free_ports(4)
     env = {**os.environ, "RL_COURSE_ROOT": str(course), "RL_COURSE_HUB_STATE": str(state), "RL_COURSE_HUB_PORT": str(port),
            "RL_COURSE_HUB_STUDENTS": " ".join(STUDENTS), "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
            "RL_COURSE_EXCHANGE": str(state / "exchange"), "RL_COURSE_HUB_ONE_ACCOUNT": "" if ACCOUNTS else "1",
@@ -615,6 +615,60 @@ def _class_with_a_terminal(hub, browser, screenshots, students, terminal):
           + ", ".join(sorted(p.name for p in screenshots.glob("*.png"))))
 
 
+def test_a_teaching_assistant_grades_on_the_courses_grading_server_which_no_student_opens(hub, browser, screenshots):
+    """After the class above: erin submits in a terminal; the teaching assistant logs in, opens the course's grading
+    server (/services/rl-course/, JupyterLab as the instructor's account in the course folder) where the Nbgrader menu
+    offers Formgrader, opens Formgrader, and from the server's terminal collects, grades and releases feedback; erin fetches hers, and finds
+    only hers. A student's browser is refused the grading server."""
+    erin = hub.home("erin")
+    nb = nbformat.read(ROOT / "notebooks" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    for index, code in _solution_cells().items():
+        nb.cells[index].source = code
+    (erin / ASSIGNMENT).mkdir(parents=True)
+    nbformat.write(nb, erin / ASSIGNMENT / NOTEBOOK)
+    hub.hand_over(erin, "erin")
+    hub.run("erin", erin, BIN / "nbgrader", "submit", ASSIGNMENT)
+
+    ta = Student(browser, hub, "ta", screenshots)
+    ta.log_in()
+    ta.in_lab()
+    ta.page.goto(f"{hub.url}/services/rl-course/lab")
+    ta.page.wait_for_url("**/services/rl-course/lab**")
+    expect(ta.page.locator(".jp-DirListing-content")).to_be_visible()
+    menu = ta.open_nbgrader_menu()
+    assert "Formgrader" in menu.inner_text(), menu.inner_text()
+    ta.page.keyboard.press("Escape")
+    # Formgrader in a tab of its own: JupyterHub forbids framing its servers (frame-ancestors 'none', nbgrader#1870)
+    ta.page.goto(f"{hub.url}/services/rl-course/formgrader")
+    expect(ta.page.locator("#main-table")).to_contain_text(ASSIGNMENT)
+    ta.shot("formgrader")
+
+    grading = Server(hub, "ta", service="rl-course")
+    typed = grading.run_in_terminal(f'echo "I am $(whoami)" && nbgrader collect --update {ASSIGNMENT} > collect.log 2>&1 && '
+                                    f"rl-course grade submitted --json > graded.json 2> graded.log && "
+                                    f'rl-course feedback submitted --exchange > feedback.log 2>&1 && echo "all $((1 + 1)) done"')
+    print(f"the grading server's terminal:\n{typed}")
+    logs = [(p.name, p.read_text()[-2000:]) for p in hub.course.glob("*.log")]
+    assert "all 2 done" in typed, f"{typed}\n{logs}"
+    assert not ACCOUNTS or f"I am {account_name(hub.instructor_name)}" in typed, typed
+    scores = json.loads((hub.course / "graded.json").read_text())
+    assert scores["erin"][ASSIGNMENT] == {"score": 12.0, "max_score": 12.0}, scores
+
+    hub.run("erin", erin, BIN / "nbgrader", "fetch_feedback", ASSIGNMENT)
+    pages = list((erin / ASSIGNMENT / "feedback").rglob("*.html"))
+    hers = (hub.course / "feedback" / "erin" / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")).read_text()
+    assert len(pages) == 1 and pages[0].read_text() == hers, pages  # hers, and no one else's
+
+    alice = Student(browser, hub, "alice", screenshots)
+    alice.log_in()
+    alice.in_lab()
+    refused = alice.page.goto(f"{hub.url}/services/rl-course/lab")
+    assert refused.status == 403, refused.status
+    alice.shot("refused_the_grading_server")
+    alice.context.close()
+    ta.context.close()
+
+
 def test_a_hundred_megabyte_output_is_reported_and_the_class_graded(hub):
     """dave solved 01 but printed ~100 MB in a cell of his own, saved and submitted with nbgrader in a terminal (no
     browser: it adds nothing here). 95 MB: nbgrader's exchange leaves out a file over 100,000 kB at submit
@@ -707,9 +761,9 @@ def test_a_students_kernel_and_terminal_reach_only_their_own_files(hub):
     assert found == {**{what: "PermissionError: Permission denied" for what in refused},
                      **{what: "allowed" for what in allowed}}, found
 
-    typed = alice.run_in_terminal(f"whoami; cat {bob_home / ASSIGNMENT / NOTEBOOK}; ls {inbound}; ls {hub.course}")
+    typed = alice.run_in_terminal(f'echo "I am $(whoami)"; cat {bob_home / ASSIGNMENT / NOTEBOOK}; ls {inbound}; ls {hub.course}')
     print(f"alice's terminal:\n{typed}")
-    assert account_name("alice") in typed
+    assert f"I am {account_name('alice')}" in typed, typed
     for refusal in (f"cat: {bob_home / ASSIGNMENT / NOTEBOOK}: Permission denied",
                     f"ls: cannot open directory '{inbound}': Permission denied",
                     f"ls: cannot open directory '{hub.course}': Permission denied"):
@@ -742,7 +796,8 @@ def test_a_students_kernel_and_terminal_reach_only_their_own_files(hub):
 
 def test_a_student_launched_from_the_lms_lands_in_jupyterlab_and_a_forged_or_expired_launch_is_refused(lms, browser, screenshots):
     """The course page's link on the learning platform opens the student's JupyterLab, under the platform's user id,
-    as an account of their own, with the Assignment List offering what the instructor released; a launch signed with
+    as an account of their own, with the Assignment List offering what the instructor released; the grading server
+    refuses a Learner and opens for a TeachingAssistant; a launch signed with
     a key the platform never published, or one that expired, is refused on a page that says why, and logs no one in."""
     hub, platform = lms
     released = hub.instructor(BIN / "rl-course", "release", "--exchange", ASSIGNMENT)
@@ -758,7 +813,14 @@ def test_a_student_launched_from_the_lms_lands_in_jupyterlab_and_a_forged_or_exp
         account = pwd.getpwnam(account_name(student.name))
         assert account.pw_gecos == student.name and Path(account.pw_dir) == hub.home(student.name), account
         assert hub.home(student.name).stat().st_uid == account.pw_uid
+    assert student.page.goto(f"{hub.url}/services/rl-course/formgrader").status == 403  # a Learner does not grade
     student.context.close()
+    ta = Student(browser, hub, new_user_id(), screenshots)  # the LMS says this one is a TeachingAssistant
+    ta.page.goto(platform.launch_url(ta.name, role=TEACHING_ASSISTANT))
+    ta.in_lab()
+    ta.page.goto(f"{hub.url}/services/rl-course/formgrader")
+    expect(ta.page.locator("#main-table")).to_contain_text(ASSIGNMENT)
+    ta.context.close()
 
     stranger = browser.new_page()  # who opens the hub's own address: told where the way in is
     stranger.goto(f"{hub.url}/hub/login")
@@ -790,14 +852,17 @@ def _attempts(actions: dict[str, str]) -> str:
 
 
 class Server:
-    """A user's server on the hub, through its REST API and websockets with a token of theirs, as their browser
-    would use it: started if it is not running."""
+    """A user's server on the hub (started if it is not running), or a service's that they may open, through its REST
+    API and websockets with a token of theirs, as their browser would use it."""
 
-    def __init__(self, hub: Hub, user: str):
+    def __init__(self, hub: Hub, user: str, service: str | None = None):
         made = subprocess.run([str(BIN / "jupyterhub"), "token", user, "-f", str(HUB_CONFIG)], cwd=hub.state, env=hub.env,
                               capture_output=True, text=True, timeout=120)
         assert made.returncode == 0, made.stderr
         self.headers = {"Authorization": f"token {made.stdout.strip().splitlines()[-1]}"}
+        if service:  # a server the hub runs, which ``user`` may open
+            self.base = f"{hub.url}/services/{service}"
+            return
         self.hub_api, self.base = f"{hub.url}/hub/api/users/{user}", f"{hub.url}/user/{user}"
         self._call("POST", f"{self.hub_api}/server", allow=(400,))  # 400: it runs already
         deadline = time.monotonic() + HANG_GUARD_MS / 1000

@@ -1,6 +1,7 @@
 """JupyterHub for the course: ``make hub``.
 
     instructor   the course folder (RL_COURSE_ROOT, default: this repository) with Formgrader and Create Assignment
+    ta           a teaching assistant: with the instructor, opens the course's grading server (/services/rl-course/)
     alice, bob   a home folder each under RL_COURSE_HUB_STATE/home/, with the Assignment List and Validate
 
 Students fetch and submit through nbgrader's exchange on disk (RL_COURSE_HUB_STATE/exchange); the instructor
@@ -17,8 +18,9 @@ and _JWKS_URL are set; else with the fixed passwords written below, for trying t
 listens on loopback only: others reach it through a TLS proxy on the same machine (README.md beside this file).
 
 Environment: RL_COURSE_ROOT, RL_COURSE_HUB_STATE (default: hub-state/ in the course folder), RL_COURSE_HUB_PORT
-(default 8000; the hub's API and the proxy's API use the next two ports), RL_COURSE_HUB_INSTRUCTORS (default
-"instructor"; with LTI, LMS user ids), RL_COURSE_HUB_STUDENTS (default "alice bob"; with LTI, unused), RL_COURSE_LTI_*.
+(default 8000; the hub's API, the proxy's API and the grading server use the next three ports),
+RL_COURSE_HUB_INSTRUCTORS (default "instructor"; with LTI, LMS user ids), RL_COURSE_HUB_GRADERS (default "ta"; with
+LTI, unused), RL_COURSE_HUB_STUDENTS (default "alice bob"; with LTI, unused), RL_COURSE_LTI_*.
 """
 
 import ipaddress
@@ -30,6 +32,7 @@ from pathlib import Path
 from jupyterhub.auth import Authenticator
 from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner, set_user_setuid
 
+from rl_course.course.lti import GRADERS_GROUP, STUDENTS_GROUP, CourseLTI
 from rl_course.course.shared_server import account_name, ensure_account, lay_out_exchange
 
 c = get_config()  # noqa: F821  (provided by JupyterHub when it loads this file)
@@ -47,9 +50,10 @@ ACCOUNTS = os.geteuid() == 0  # an OS account per user; else the try-out, where 
 # and JWKS URL; else the fixed passwords below, for trying the course.
 LTI = {name: os.environ.get(f"RL_COURSE_LTI_{name.upper()}", "") for name in ("issuer", "client_id", "authorize_url", "jwks_url")}
 INSTRUCTORS = os.environ.get("RL_COURSE_HUB_INSTRUCTORS", "instructor").split()  # with LTI: their LMS user ids
+GRADERS = os.environ.get("RL_COURSE_HUB_GRADERS", "ta").split()  # teaching assistants; with LTI, the LMS's roles say
 STUDENTS = os.environ.get("RL_COURSE_HUB_STUDENTS", "alice bob").split()  # with LTI: whoever the LMS launches
 # The test authenticator's passwords: fixed, public, for a hub on loopback only.
-PASSWORDS = {name: f"{name}-password" for name in [*INSTRUCTORS, *STUDENTS]}
+PASSWORDS = {name: f"{name}-password" for name in [*INSTRUCTORS, *GRADERS, *STUDENTS]}
 
 if any(LTI.values()) and not all(LTI.values()):
     raise SystemExit("jupyterhub_config.py: the login from an LMS needs all of RL_COURSE_LTI_ISSUER, _CLIENT_ID, "
@@ -86,21 +90,24 @@ class FixedPasswords(Authenticator):
         return None
 
 
-def course_environment(spawner, home: Path) -> dict:
-    """What every server of the course runs with: the instructor's in the course folder, a student's in ``home``;
-    the Jupyter configuration of the user's role (student/ or instructor/ beside this file) first in
-    JUPYTER_CONFIG_PATH, then nbgrader_config.py of this folder (course id, exchange)."""
-    instructor = spawner.user.name in INSTRUCTORS
-    spawner.notebook_dir = str(COURSE if instructor else home)
+def role_environment(instructor: bool) -> dict:
+    """What every server of the course runs with: the Jupyter configuration of the role (instructor/ or student/
+    beside this file) first in JUPYTER_CONFIG_PATH, then nbgrader_config.py of this folder (course id, exchange)."""
     role = HERE / ("instructor" if instructor else "student")
     return {
-        **spawner.environment,
         "JUPYTER_CONFIG_PATH": os.pathsep.join([str(role), str(HERE)]),
         "RL_COURSE_EXCHANGE": str(EXCHANGE),
         "RL_COURSE_HUB_ONE_ACCOUNT": "" if ACCOUNTS else "1",  # nbgrader_config.py: whose submissions to trust
         "RL_COURSE_HUB_STATE": str(STATE),  # marks every process of the hub's servers and kernels
         "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "/usr/bin:/bin")]),
     }
+
+
+def course_environment(spawner, home: Path) -> dict:
+    """A user's server: the instructor's in the course folder, anyone else's in ``home``."""
+    instructor = spawner.user.name in INSTRUCTORS
+    spawner.notebook_dir = str(COURSE if instructor else home)
+    return {**spawner.environment, **role_environment(instructor)}
 
 
 class ClassSpawner(LocalProcessSpawner):
@@ -148,10 +155,26 @@ c.JupyterHub.db_url = f"sqlite:///{PRIVATE / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(PRIVATE / "jupyterhub_cookie_secret")
 c.JupyterHub.cleanup_servers = True  # stopping the hub stops every single-user server
 
+# The course's grading server, as nbgrader's JupyterHub guide runs a course's shared one: a JupyterHub service at
+# /services/rl-course/, JupyterLab with Formgrader in the course folder, as the instructor's account. Whoever is in
+# nbgrader's group of graders (the instructors, the teaching assistants) opens it; nobody else can.
+GRADING_PORT = PORT + 3
+c.JupyterHub.services = [{
+    "name": COURSE_ID,
+    "display": True,  # in the hub's Services menu
+    "url": f"http://127.0.0.1:{GRADING_PORT}",
+    "command": [str(BIN / "jupyterhub-singleuser"), f"--port={GRADING_PORT}", f"--ServerApp.root_dir={COURSE}"],
+    "cwd": str(COURSE),
+    "environment": {**role_environment(instructor=True), "JUPYTERHUB_DEFAULT_URL": "/lab",
+                    "HOME": str(HOMES / INSTRUCTORS[0] if ACCOUNTS else COURSE)},
+    "oauth_no_confirm": True,
+    **({"user": account_name(INSTRUCTORS[0])} if ACCOUNTS else {}),
+}]
+c.JupyterHub.load_roles = [{"name": GRADERS_GROUP, "groups": [GRADERS_GROUP],
+                            "scopes": [f"access:services!service={COURSE_ID}"]}]
+
 c.Authenticator.admin_users = set(INSTRUCTORS)
 if LTI["issuer"]:
-    from rl_course.course.lti import CourseLTI
-
     c.JupyterHub.authenticator_class = CourseLTI
     c.LTI13Authenticator.issuer = LTI["issuer"]
     c.LTI13Authenticator.client_id = {LTI["client_id"]}
@@ -163,8 +186,7 @@ if LTI["issuer"]:
 else:
     c.JupyterHub.authenticator_class = FixedPasswords
     c.Authenticator.allowed_users = set(PASSWORDS)
-    # nbgrader's names for a course's groups: formgrade-<course> (who grades) and nbgrader-<course> (who takes it).
-    c.JupyterHub.load_groups = {"formgrade-rl-course": {"users": INSTRUCTORS}, "nbgrader-rl-course": {"users": STUDENTS}}
+    c.JupyterHub.load_groups = {GRADERS_GROUP: {"users": [*INSTRUCTORS, *GRADERS]}, STUDENTS_GROUP: {"users": STUDENTS}}
 
 c.JupyterHub.spawner_class = ClassSpawner if ACCOUNTS else TryOutSpawner
 c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]

@@ -16,7 +16,9 @@ from ltiauthenticator.lti13.auth import LTI13Authenticator
 from ltiauthenticator.lti13.handlers import LTI13CallbackHandler
 from tornado.web import HTTPError
 
-GRADERS, STUDENTS = "formgrade-rl-course", "nbgrader-rl-course"  # nbgrader's names for a course's two groups
+GRADERS_GROUP, STUDENTS_GROUP = "formgrade-rl-course", "nbgrader-rl-course"  # nbgrader's names for a course's groups
+ROLES = "https://purl.imsglobal.org/spec/lti/claim/roles"
+GRADING_ROLES = ("#Instructor", "#TeachingAssistant")  # LIS membership roles, e.g. …/membership#Instructor
 
 
 class CourseLaunch(LTI13CallbackHandler):
@@ -35,7 +37,8 @@ class CourseLaunch(LTI13CallbackHandler):
 
 class CourseLTI(LTI13Authenticator):
     """LTI 1.3 with the LMS's user id as the hub user, who joins nbgrader's group of the course's graders when the
-    hub names them an admin (its instructors), else the group of those who take it."""
+    LMS says they teach it (Instructor, TeachingAssistant) or the hub names them an admin, else the group of those who
+    take it."""
 
     login_service = "your course page"
     callback_handler = CourseLaunch
@@ -47,4 +50,5 @@ class CourseLTI(LTI13Authenticator):
 
     async def authenticate(self, handler, data=None):
         user = await super().authenticate(handler, data)
-        return {**user, "groups": [GRADERS if user["name"] in self.admin_users else STUDENTS]}
+        teaches = any(role.endswith(GRADING_ROLES) for role in (data or {}).get(ROLES, []))
+        return {**user, "groups": [GRADERS_GROUP if teaches or user["name"] in self.admin_users else STUDENTS_GROUP]}
