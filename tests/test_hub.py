@@ -653,6 +653,8 @@ def test_a_teaching_assistant_grades_on_the_courses_grading_server_which_no_stud
     assert not ACCOUNTS or f"I am {account_name(hub.instructor_name)}" in typed, typed
     scores = json.loads((hub.course / "graded.json").read_text())
     assert scores["erin"][ASSIGNMENT] == {"score": 12.0, "max_score": 12.0}, scores
+    graded_log = (hub.course / "graded.log").read_text()
+    assert "unconfined" not in graded_log or not os.environ.get("RL_COURSE_REQUIRE_SANDBOX"), graded_log  # sandboxed
 
     hub.run("erin", erin, BIN / "nbgrader", "fetch_feedback", ASSIGNMENT)
     pages = list((erin / ASSIGNMENT / "feedback").rglob("*.html"))
