@@ -247,10 +247,10 @@ def _running_hub(port: int | None = None, instructor: str = "instructor", **sett
 
 
 def _remove_accounts_under(homes: Path) -> None:
-    """Delete every OS account whose home lies in ``homes``: those a hub made (their comment is the hub user)."""
+    """Delete every OS account whose home lies in ``homes``: those a hub made."""
     for account in pwd.getpwall():
         if Path(account.pw_dir).is_relative_to(homes):
-            remove_account(account.pw_gecos)
+            remove_account(account.pw_name)
 
 
 @pytest.fixture(scope="module")
@@ -295,10 +295,11 @@ class Student:
         self.page.screenshot(path=str(self.screenshots / name))
         self.taken.append(name)
 
-    def log_in(self, password: str | None = None) -> None:
-        """Fill in the hub's login page and press Sign in; the hub starts the server meanwhile (see ``in_lab``)."""
+    def log_in(self, password: str | None = None, then: str = "") -> None:
+        """Fill in the hub's login page and press Sign in; the hub starts the server meanwhile (see ``in_lab``), or
+        with ``then`` (a path on the hub) goes there instead."""
         page = self.page
-        page.goto(f"{self.hub.url}/hub/login")
+        page.goto(f"{self.hub.url}/hub/login" + (f"?next={then}" if then else ""))
         page.get_by_label("Username").fill(self.name)
         page.get_by_label("Password").fill(password or f"{self.name}-password")
         self.shot("login")
@@ -630,9 +631,7 @@ def test_a_teaching_assistant_grades_on_the_courses_grading_server_which_no_stud
     hub.run("erin", erin, BIN / "nbgrader", "submit", ASSIGNMENT)
 
     ta = Student(browser, hub, "ta", screenshots)
-    ta.log_in()
-    ta.in_lab()
-    ta.page.goto(f"{hub.url}/services/rl-course/lab")
+    ta.log_in(then="/services/rl-course/lab")  # straight to the grading server: the TA's own server is not started
     ta.page.wait_for_url("**/services/rl-course/lab**")
     expect(ta.page.locator(".jp-DirListing-content")).to_be_visible()
     menu = ta.open_nbgrader_menu()
@@ -662,8 +661,8 @@ def test_a_teaching_assistant_grades_on_the_courses_grading_server_which_no_stud
     assert len(pages) == 1 and pages[0].read_text() == hers, pages  # hers, and no one else's
 
     alice = Student(browser, hub, "alice", screenshots)
-    alice.log_in()
-    alice.in_lab()
+    alice.log_in(then="/hub/home")
+    alice.page.wait_for_url("**/hub/home")
     refused = alice.page.goto(f"{hub.url}/services/rl-course/lab")
     assert refused.status == 403, refused.status
     alice.shot("refused_the_grading_server")
@@ -773,7 +772,10 @@ def test_a_students_kernel_and_terminal_reach_only_their_own_files(hub):
 
     # bob, against alice's submission: inbound/ is sticky and her folder hers (0750)
     forged = inbound / f"alice+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+forged"
+    pointing = inbound / f"bob+{ASSIGNMENT}+2099-01-02 00:00:00.000000 UTC+link"
     against_alice = {
+        "name a folder without a time": f"os.mkdir({str(inbound / f'bob+{ASSIGNMENT}+no time')!r})",
+        "hand in a link to alice's home": f"os.symlink({str(hub.home('alice'))!r}, {str(pointing)!r})",
         "remove alice's submission": f"shutil.rmtree({str(submission['alice'])!r})",
         "rename alice's submission": f"os.rename({str(submission['alice'])!r}, {str(inbound / 'taken')!r})",
         "overwrite alice's notebook": f"open({str(submission['alice'] / NOTEBOOK)!r}, 'w')",
@@ -783,12 +785,15 @@ def test_a_students_kernel_and_terminal_reach_only_their_own_files(hub):
     }
     found = json.loads(Server(hub, "bob").run_in_kernel(_attempts(against_alice)).strip().splitlines()[-1])
     print(f"bob's kernel: {found}")
-    assert found.pop("forge a later submission as alice") == "allowed"  # inbound/ takes anyone's folder ...
+    for anyone_may in ("forge a later submission as alice", "name a folder without a time", "hand in a link to alice's home"):
+        assert found.pop(anyone_may) == "allowed"  # inbound/ takes anyone's folder ...
     assert all(outcome.startswith("PermissionError") for outcome in found.values()), found
     assert submission["alice"].is_dir() and not (inbound / "taken").exists()
     collected = hub.instructor(BIN / "nbgrader", "collect", "--update", ASSIGNMENT)  # ... but collect does not take it
     log = collected.stdout + collected.stderr
     assert f"names alice but belongs to the account {account_name('bob')}, not {account_name('alice')}: left out" in log, log
+    assert f"{inbound / f'bob+{ASSIGNMENT}+no time'} holds no submission time after its student's name: left out" in log, log
+    assert f"{pointing} is not a folder nbgrader's submit made: left out" in log, log
     taken = (hub.course / "submitted" / "alice" / ASSIGNMENT / "timestamp.txt").read_text()
     assert taken == (submission["alice"] / "timestamp.txt").read_text(), taken
 

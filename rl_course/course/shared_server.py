@@ -26,6 +26,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.exchange.default import ExchangeCollect, ExchangeSubmit
 from nbgrader.utils import parse_utc
 from traitlets import Bool
@@ -54,8 +55,9 @@ def ensure_account(hub_user: str, home: Path) -> pwd.struct_passwd:
     try:
         account = pwd.getpwnam(name)
     except KeyError:
+        comment = re.sub(r"[:\x00-\x1f]", "_", hub_user)  # the hub user, as the passwd file can hold it
         subprocess.run(["useradd", "--no-create-home", "--home-dir", str(home), "--shell", "/bin/bash",
-                        "--user-group", "--comment", hub_user, name], check=True, capture_output=True, text=True)
+                        "--user-group", "--comment", comment, name], check=True, capture_output=True, text=True)
         account = pwd.getpwnam(name)
     if account.pw_dir != str(home):  # the hub's state moved
         subprocess.run(["usermod", "--home", str(home), name], check=True, capture_output=True, text=True)
@@ -66,9 +68,8 @@ def ensure_account(hub_user: str, home: Path) -> pwd.struct_passwd:
     return account
 
 
-def remove_account(hub_user: str) -> None:
-    """Delete the account of ``hub_user`` and its group, if there is one (its files stay). Needs root."""
-    name = account_name(hub_user)
+def remove_account(name: str) -> None:
+    """Delete the OS account ``name`` and its group, if there is one (its files stay). Needs root."""
     try:
         pwd.getpwnam(name)
     except KeyError:
@@ -132,22 +133,42 @@ class Collect(ExchangeCollect):
                                        "(account_name); False: nbgrader's own collect, which warns.").tag(config=True)
 
     def init_src(self):
-        super().init_src()
         if not self.owner_is_student:
-            return
-        student = self.coursedir.student_id or "*"
-        latest: dict[str, tuple] = {}
-        for path in sorted(Path(self.inbound_path).glob(f"{student}+{self.coursedir.assignment_id}+*")):
-            name, _, timestamp = path.name.rsplit("+", 3)[:3]
-            owner = _owner(path)
-            if owner != account_name(name):
-                self.log.warning("%s names %s but belongs to the account %s, not %s: left out", path, name, owner,
-                                 account_name(name))
-                continue
-            record = {"username": name, "filename": path.name, "timestamp": parse_utc(timestamp)}
-            if self._prefer(record, latest.get(name)):
-                latest[name] = record
+            return super().init_src()
+        if not self.coursedir.course_id:
+            self.fail("No course id specified. Re-run with --course flag.")
+        self.inbound_path = os.path.join(self.root, self.coursedir.course_id, "inbound")
+        if not os.path.isdir(self.inbound_path):
+            self.fail(f"Course not found: {self.inbound_path}")
+        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
+            try:
+                self.duedate = gb.find_assignment(self.coursedir.assignment_id).duedate
+            except MissingEntry:
+                self.duedate = None
+        latest: dict[str, dict] = {}
+        for path in sorted(Path(self.inbound_path).glob(f"{self.coursedir.student_id or '*'}+{self.coursedir.assignment_id}+*")):
+            record = self._record(path)
+            if record and self._prefer(record, latest.get(record["username"])):
+                latest[record["username"]] = record
         self.src_records = list(latest.values())
+
+    def _record(self, path: Path) -> dict | None:
+        """What nbgrader's collect reads of a submission folder (student, folder name, time), or None, with a warning,
+        for a link, a file, one its student's account did not make, or one whose name holds no time."""
+        name, _, timestamp = path.name.rsplit("+", 3)[:3]
+        if path.is_symlink() or not path.is_dir():
+            self.log.warning("%s is not a folder nbgrader's submit made: left out", path)
+            return None
+        owner = _owner(path)
+        if owner != account_name(name):
+            self.log.warning("%s names %s but belongs to the account %s, not %s: left out", path, name, owner,
+                             account_name(name))
+            return None
+        try:
+            return {"username": name, "filename": path.name, "timestamp": parse_utc(timestamp)}
+        except (ValueError, OverflowError):
+            self.log.warning("%s holds no submission time after its student's name: left out", path)
+            return None
 
     def _prefer(self, record: dict, chosen: dict | None) -> bool:
         """Whether ``record`` replaces ``chosen``: the later one, or with ``before_duedate`` the latest on time."""
@@ -161,7 +182,7 @@ class Collect(ExchangeCollect):
 
 
 def _owner(path: Path) -> str:
-    uid = path.stat().st_uid
+    uid = path.lstat().st_uid
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
