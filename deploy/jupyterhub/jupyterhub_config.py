@@ -67,6 +67,14 @@ for folder in (STATE, PRIVATE, HOMES):
     folder.mkdir(parents=True, exist_ok=True)
 PRIVATE.chmod(0o700)
 if ACCOUNTS:
+    if STATE.is_relative_to(COURSE):
+        raise SystemExit(f"jupyterhub_config.py: the hub's state {STATE} lies in the course folder, which only the "
+                         f"instructor may enter: set RL_COURSE_HUB_STATE to a folder outside it (/srv/rl-course, say)")
+    for needed in (STATE, Path(sys.executable).resolve(), HERE):  # homes and exchange; the servers' Python; their config
+        closed = next((p for p in needed.parents if not p.stat().st_mode & 0o001), None)
+        if closed:
+            raise SystemExit(f"jupyterhub_config.py: {needed} lies in {closed}, which other accounts may not pass "
+                             f"through: the students' servers need it (chmod o+x {closed}, or install elsewhere)")
     for folder in (STATE, HOMES):
         folder.chmod(0o711)  # every account passes through to its home and the exchange; none lists them
     lay_out_exchange(EXCHANGE, COURSE_ID, ensure_account(INSTRUCTORS[0], HOMES / INSTRUCTORS[0]))
