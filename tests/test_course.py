@@ -135,10 +135,10 @@ def test_typical_mistakes_lose_exactly_their_points(graded, mistake):
 def test_every_typical_mistake_fails_exactly_its_cells_in_process(assignment):
     """The source notebook's test cells, hidden ones included, on each mistake of the catalog (tests/verdicts.py): the
     cells that fail are those the catalog names (and may name), and one of their messages says what it says."""
-    wrong = []
+    wrong, nb = [], source_notebook(assignment)
     for name, m in sorted(MISTAKES.items()):
         if m.assignment == assignment:
-            found = verdicts(assignment, {m.cell: answer_source(m, source_notebook(assignment))})
+            found = verdicts(assignment, {m.cell: answer_source(m, nb)})
             failed = {cell for cell, failure in found.items() if failure}
             if not m.fails <= failed <= m.fails | m.may_also_fail or (failed and not any(m.says in v for v in found.values() if v)):
                 wrong.append(f"{name}: fails {sorted(failed)}, expected {sorted(m.fails)}: {found}")
