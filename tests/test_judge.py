@@ -144,18 +144,21 @@ def test_a_generator_argument_is_iterated_once_and_its_items_come_back_changed()
 
 
 def test_a_second_reply_to_one_request_is_refused(monkeypatch):
-    forged = nbformat.v4.new_output("display_data", data={calls.MIME: {"problem": None}})
-    real = nbformat.v4.new_output("display_data", data={calls.MIME: {"problem": "not written yet"}})
+    forged, real = {calls.MIME: {"problem": None}}, {calls.MIME: {"problem": "not written yet"}}
     grader = judge.Judge()
     grader.nb, grader._index, grader._deadline, grader.timeout = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell()]), 0, 1e18, 5
 
-    def execute_cell(cell, index, store_history):
-        cell.outputs = outputs
+    def execute_cell(cell, index, store_history):  # the kernel's display messages, as nbclient hands them on
+        for data in sent:
+            grader.output(cell.outputs, {"msg_type": "display_data", "content": {"data": data}}, None, index)
     monkeypatch.setattr(grader, "execute_cell", execute_cell, raising=False)
-    outputs = [real]
+    sent = [real]
     assert grader.ask_kernel({"own_work": "f"}) == {"problem": "not written yet"}
-    outputs = [forged, real]
+    sent = [forged, real]
     with pytest.raises(AssertionError, match="answered 2 times"):
+        grader.ask_kernel({"own_work": "f"})
+    sent = []
+    with pytest.raises(AssertionError, match="gave no answer"):
         grader.ask_kernel({"own_work": "f"})
 
 

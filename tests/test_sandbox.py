@@ -12,6 +12,7 @@ import socket
 import subprocess
 import threading
 import warnings
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -285,6 +286,45 @@ def test_a_grading_kernel_holds_only_the_student_edition_of_its_window(course_co
     edited = _kernel_reports(course_copy, ASSIGNMENT, confined, True, tmp_path / "edited")
     assert edited["edited"] == "after the first build" and first["edited"] is None
     assert edited["library"] != first["library"] and edited["td_error"]
+
+
+# Run in a grading kernel: a process in a session of its own, out of reach of a signal to the kernel's process group.
+LINGERING = """
+import subprocess
+subprocess.Popen(["sleep", {marker!r}], start_new_session=True)
+"""
+
+
+def _processes_running(argv: list[str]) -> list[int]:
+    """The processes of this machine whose command line is ``argv``."""
+    wanted = "\0".join(argv).encode() + b"\0"
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes() == wanted:
+                found.append(int(entry.name))
+        except OSError:
+            continue  # ended while listed
+    return found
+
+
+@pytest.mark.slow
+@needs_the_sandbox
+def test_no_process_a_confined_kernel_started_outlives_its_grading(course_root, tmp_path):
+    marker = f"600.{os.getpid()}"  # sleep's seconds: a command line no other process has
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    with nbgrader_setup.scratch_course(course_root, confined=True, student_edition=False) as (api, _):
+        execute = next(step for step in api.config.Autograde.autograde_preprocessors if step.__name__ == "ExecuteUntilTheKernelDies")
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(LINGERING.format(marker=marker)),
+                                             nbformat.v4.new_code_cell("print('last cell')")])
+        nb, _ = execute(config=api.config).preprocess(nb, {"metadata": {"path": str(workdir)}})
+    assert [o.get("text") for o in nb.cells[1].outputs] == ["last cell\n"], nb.cells[1].outputs
+    try:
+        assert _processes_running(["sleep", marker]) == [], "a process the kernel started outlived the grading"
+    finally:
+        for pid in _processes_running(["sleep", marker]):
+            os.kill(pid, 9)
 
 
 def test_the_instructors_library_installed_among_the_packages_is_hidden_from_a_kernel_on_the_student_edition(tmp_path, monkeypatch):

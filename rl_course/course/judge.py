@@ -335,21 +335,34 @@ class Judge(LoggingConfigurable):
         timeout = self.timeout
         self.timeout = None if math.isinf(left) else max(1, math.ceil(left))  # the test cell's time, calls together
         test_cell = self.nb.cells[self._index]
+        replies = self._replies = []
         try:
             self.execute_cell(call, self._index, store_history=False)
         finally:
             self.timeout = timeout
+            self._replies = None
             self.nb.cells[self._index] = test_cell  # nbclient puts the cell it ran in the notebook at that index
-        replies = [output["data"][MIME] for output in call.outputs
-                   if output.output_type == "display_data" and MIME in output.get("data", {})]
         if len(replies) > 1:  # serve answers once: another came from a hook, a thread or the student's own display
             raise AssertionError(f"the kernel answered {len(replies)} times instead of once (a reply forged by the notebook's code?)")
         if replies and isinstance(replies[0], dict):
-            return json.loads(json.dumps(replies[0]))  # plain dicts and lists, as the wire format reads them
+            return replies[0]  # plain dicts and lists, as the kernel's message carried them
         for output in call.outputs:
             if output.output_type == "error" and output.ename in ("KeyboardInterrupt", "CellTimeoutError"):
                 raise KernelTimeout("ran past the time limit for one cell and was stopped (an endless loop?)")
         raise AssertionError("the kernel gave no answer (its display or its code was changed?)")
+
+
+    _replies: list | None = None  # while ask_kernel waits: the replies of MIME type, as the messages carried them
+
+    def output(self, outs, msg, display_id, cell_index):
+        """nbclient's handling of an output message, except that a reply of ``rl_course.calls.serve`` is kept as
+        the message's data instead of becoming a notebook output, which nbformat would convert and validate
+        number by number."""
+        data = msg["content"].get("data") if msg["msg_type"] == "display_data" else None
+        if self._replies is not None and isinstance(data, dict) and MIME in data:
+            self._replies.append(data[MIME])
+            return None
+        return super().output(outs, msg, display_id, cell_index)
 
 
 def _error(ename: str, evalue: str):

@@ -60,6 +60,9 @@ def scratch_course(course_root: Path, timeout: int | None = None, parent: Path |
         if SanitizeNotebook not in config.GenerateFeedback.get("preprocessors", []):  # a course config without it
             config.GenerateFeedback.preprocessors = [*config.GenerateFeedback.get("preprocessors", []), SanitizeNotebook]
         config.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]  # keep kernels' start-up chatter out of the report
+        # a graded kernel is killed once its last cell ran: nothing it could still do (atexit hooks, its own shutdown,
+        # which takes up to a second with torch loaded) counts towards the grade, and none of its files outlive it
+        config.Execute.shutdown_kernel = "immediate"
         coursedir = CourseDirectory(config=config)
         yield NbGraderAPI(coursedir=coursedir, config=config), scratch
 
