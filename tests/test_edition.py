@@ -3,6 +3,7 @@
 import ast
 import contextlib
 import importlib
+import importlib.util
 import io
 import json
 import os
@@ -313,6 +314,8 @@ def test_a_grading_edition_is_built_once_per_window_and_again_after_a_library_ed
     assert first.parent == course_with_library / "grading-editions" and first.name.startswith("01_td_lambda-")
     assert {"td_error", "td_lambda_episode", "rms_error", "td_lambda_sweep"} <= _withheld_in(first / "rl_course", "tabular.py")
     assert "clipped_surrogate" in _withheld_in(first / "rl_course", "ppo/losses.py")
+    modules = sorted((first / "rl_course").rglob("*.py"))  # compiled as built: a kernel cannot write bytecode there
+    assert len(modules) > 20 and all(Path(importlib.util.cache_from_source(str(m))).is_file() for m in modules)
     fourth = grading_edition.library_for(course_with_library, "04_ppo")
     assert _withheld_in(fourth / "rl_course", "tabular.py") == set()  # 01 and 02 are solved in 04's window
     assert "clipped_surrogate" in _withheld_in(fourth / "rl_course", "ppo/losses.py")
@@ -367,7 +370,8 @@ def test_a_grading_edition_holds_the_library_of_the_wheel_of_its_window(editions
     library = grading_edition.library_for(ROOT, "03_gae", cache=tmp_path)
     files = {name.split("/", 1)[1]: content for name, content in edition.edition_files(built).items()
              if name.startswith(built.wheel.name) and name.split("/", 1)[1].startswith("rl_course/")}
-    assert files == {str(p.relative_to(library)): p.read_bytes() for p in sorted(library.rglob("*")) if p.is_file()}
+    assert files == {str(p.relative_to(library)): p.read_bytes() for p in sorted(library.rglob("*"))
+                     if p.is_file() and "__pycache__" not in p.parts}  # the bytecode compiled from them apart
 
 
 # ---------------------------------------------------------------- a student's environment

@@ -8,12 +8,14 @@ withheld (``own_answer`` in place of their bodies), every earlier one solved, ex
 
 Each window's library is built once, as a package folder (no wheel, no pip), into ``grading-editions/`` beside the
 course's other working data (``gradebook.db``), under a name keyed by a digest of the library's files and of what
-the window withholds: an edit of the library builds a new one. Two grading processes may build the same one at
-once: each builds in a folder of its own and renames it into place; the first rename wins, the other is dropped.
+the window withholds: an edit of the library builds a new one. Its modules are compiled to bytecode as it is built.
+Two grading processes may build the same one at once: each builds in a folder of its own and renames it into place;
+the first rename wins, the other is dropped.
 """
 
 from __future__ import annotations
 
+import compileall
 import dataclasses
 import hashlib
 import json
@@ -59,6 +61,8 @@ def library_for(course_root: Path, assignment: str, cache: Path | None = None) -
         if findings:
             raise CourseError(f"the student edition for grading {assignment} would hold answers, so none was built: "
                               f"{findings[0]}" + (f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""))
+        # compiled once here: a kernel finds the folder read-only and would otherwise compile every module it imports
+        compileall.compile_dir(package, quiet=1, force=True)
         stage.chmod(0o755)  # mkdtemp's 0700 would keep out a kernel that runs as a user of its own
         try:
             stage.rename(folder)
