@@ -103,12 +103,13 @@ def cluster(tmp_path_factory):
             _stop(process)
 
 
-def _grade(folder, csv_path, db_url, *options, wait=True, command_="grade"):
+def _grade(folder, csv_path, db_url, *options, wait=True, command_="grade", env=None):
     command = [sys.executable, "-c", "import sys; from rl_course import cli; code = cli.main(sys.argv[1:]); "
                "assert 'distributed' not in sys.modules or '--cluster' in sys.argv, 'a local grading imported Dask'; sys.exit(code)",
                command_, str(folder), *(["--json"] if command_ == "grade" else []), "--csv", str(csv_path), "--db", db_url,
                "--course", str(ROOT), *GRADE_OPTIONS, *options]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               env={**os.environ, **(env or {})})
     if not wait:
         return process
     try:
@@ -305,10 +306,12 @@ def test_an_unreachable_scheduler_is_a_one_line_error_naming_it(tmp_path):
     (tmp_path / "submitted").mkdir()
     address = f"tcp://127.0.0.1:{free_port()}"
     started = time.monotonic()
-    code, out, err = _grade(tmp_path / "submitted", tmp_path / "g.csv", f"sqlite:///{tmp_path / 'g.db'}", "--cluster", address)
+    code, out, err = _grade(tmp_path / "submitted", tmp_path / "g.csv", f"sqlite:///{tmp_path / 'g.db'}", "--cluster", address,
+                            env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})  # Dask's own setting, 30 s by default
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith(f"rl-course: error: --cluster {address}: cannot reach the Dask scheduler"), err
-    assert time.monotonic() - started < 300  # the 10 s connect timeout, not a hang (a hang guard: generous for a loaded machine)
+    assert "after 2 s" in err, err
+    assert time.monotonic() - started < 300  # the 2 s connect timeout, not a hang (a hang guard: generous for a loaded machine)
 
 
 @pytest.mark.parametrize("jobs, cores, threads", [(1, 2, 2), (2, 2, 1), (3, 2, 1), (2, 16, 8), (4, 18, 4)])

@@ -194,6 +194,21 @@ def test_grading_needs_no_name_that_only_a_demonstration_defines(path):
     assert not plan.demos & (set(plan.tests) | set(plan.in_kernel) | {name for name, _ in plan.fixtures})
 
 
+PYPLOT = "import matplotlib.pyplot as plt"
+
+
+@pytest.mark.parametrize("path", sorted(judge.Path(__file__).resolve().parents[1].glob("solutions/*/*.ipynb")), ids=lambda p: p.parent.name)
+def test_only_the_demonstrations_that_plot_import_pyplot_each_for_itself(path):
+    """A graded kernel runs no demonstration, so it never pays for pyplot's import; a student who runs one plotting
+    cell alone still has plt."""
+    for index, cell in enumerate(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"):
+        imports, plots = PYPLOT in cell.source.splitlines(), "plt" in _names(cell.source)[1]
+        if judge.DEMO in cell.metadata.get("tags", []):
+            assert imports == plots, f"{path.name}, code cell {index + 1}: a demonstration that plots imports pyplot itself"
+        else:
+            assert not imports and not plots, f"{path.name}, code cell {index + 1}: pyplot outside a demonstration"
+
+
 def test_an_argument_the_call_left_unchanged_is_not_written_back_so_autograd_can_still_use_it():
     f = in_kernel(double=lambda x: 2 * x)["double"]
     w = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)

@@ -43,13 +43,14 @@ try:
 except ModuleNotFoundError:  # connect() says what to install
     WorkerPlugin = object
 
-CONNECT_SECONDS = 10  # how long to try the scheduler's address before giving up
 ALLOWED_FAILURES = 1  # a submission that kills two workers gets 0: as a local run, which tries it twice
 GATEWAY = "gateway:"  # --cluster gateway:NAME: the running cluster NAME of the Dask Gateway that dask_gateway is configured for
 
 
-def connect(address: str, timeout: float = CONNECT_SECONDS):
-    """A ``distributed.Client`` of the scheduler at ``address``; a ``CourseError`` naming it when it cannot be reached."""
+def connect(address: str):
+    """A ``distributed.Client`` of the scheduler at ``address``; a ``CourseError`` naming it when it cannot be reached
+    within Dask's connect timeout (``distributed.comm.timeouts.connect``: 30 s unless configured, e.g.
+    ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=10s``)."""
     try:
         from distributed import Client
     except ModuleNotFoundError:
@@ -61,7 +62,7 @@ def connect(address: str, timeout: float = CONNECT_SECONDS):
             from dask_gateway import Gateway
 
             return Gateway().connect(address[len(GATEWAY):]).get_client(set_as_default=False)
-        return Client(address, timeout=timeout, set_as_default=False)
+        return Client(address, set_as_default=False)
     except ModuleNotFoundError as error:
         raise CourseError(f"--cluster {address}: {error.name} is not installed (pip install dask-gateway)") from None
     except (OSError, TimeoutError, ValueError, LookupError) as error:
