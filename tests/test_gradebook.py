@@ -77,6 +77,16 @@ def test_the_gradebook_is_at_the_course_root_unless_configured(course_copy):
     assert gradebook.gradebook_url(course_copy) == "postgresql://grader@db/course"
 
 
+def test_preparing_the_gradebook_makes_the_table_of_digests_before_any_grade_is_recorded(course_root, tmp_path):
+    # under the graders' lock: two graders recording their first grades at once would otherwise both create it, and
+    # PostgreSQL refuses the second (the shared gradebook of the test above, now and then)
+    from sqlalchemy import create_engine, inspect
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    assert gradebook.prepare_gradebook(course_root, gradebook.gradebook_url(course_root, url), [ASSIGNMENT], ["ann"]) is not None
+    assert "rl_course_graded" in inspect(create_engine(url)).get_table_names()
+
+
 @pytest.mark.slow
 def test_a_gradebook_that_cannot_be_reached_is_one_line_error(course_root, tmp_path, capsys):
     _submit(tmp_path / "submitted", "ann", text="{}")

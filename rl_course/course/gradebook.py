@@ -130,8 +130,7 @@ def _engine(db_url: str):
 
 def _forget_digest(db_url: str, course_id: str, student: str, assignment: str) -> None:
     table = _digest_table()
-    with _engine(db_url).begin() as connection:
-        table.create(connection, checkfirst=True)
+    with _engine(db_url).begin() as connection:  # the table: made by prepare_gradebook
         connection.execute(table.delete().where(table.c.course_id == course_id, table.c.student == student,
                                                 table.c.assignment == assignment))
 
@@ -173,7 +172,8 @@ def prepare_gradebook(course_root: Path, db_url: str, assignments_: list[str], s
     the students in the gradebook, before submissions are graded into it concurrently; returns the
     SQLite gradebook that holds just those assignments, which each grader's scratch course starts from.
 
-    Graders that share the gradebook prepare it one at a time (``_gradebook_lock``), and an assignment
+    Graders that share the gradebook prepare it one at a time (``_gradebook_lock``), each making the table of
+    digests (``recorded``) if it is missing, and an assignment
     that the gradebook already holds as ``solutions/`` has it is left alone: nbgrader records it anew by
     deleting its rows, which would pull them from under the running jobs of another grader.
     """
@@ -199,6 +199,8 @@ def prepare_gradebook(course_root: Path, db_url: str, assignments_: list[str], s
             with Gradebook(db_url, course_id) as gb:
                 for student in students:
                     gb.update_or_create_student(student)
+            with _engine(db_url).begin() as connection:  # made here, under the lock: two graders that both found it
+                _digest_table().create(connection, checkfirst=True)  # missing would both create it, and one would fail
     except CourseError as error:
         raise CourseError(f"gradebook {shown_url(db_url)}: {error}") from None
     except ModuleNotFoundError as error:
