@@ -260,6 +260,7 @@ class Judge(LoggingConfigurable):
 
     source_directory = Unicode("", help="The folder of the source notebooks, <assignment>/<notebook>.ipynb; "
                                         "empty: every cell runs in the kernel.").tag(config=True)
+    _replies: list | None = None  # while ask_kernel waits: the replies of type MIME, as the kernel's messages carried them
 
     def preprocess(self, nb, resources=None, km=None):
         self.plan = self._plan(resources or {})
@@ -350,9 +351,6 @@ class Judge(LoggingConfigurable):
             if output.output_type == "error" and output.ename in ("KeyboardInterrupt", "CellTimeoutError"):
                 raise KernelTimeout("ran past the time limit for one cell and was stopped (an endless loop?)")
         raise AssertionError("the kernel gave no answer (its display or its code was changed?)")
-
-
-    _replies: list | None = None  # while ask_kernel waits: the replies of MIME type, as the messages carried them
 
     def output(self, outs, msg, display_id, cell_index):
         """nbclient's handling of an output message, except that a reply of ``rl_course.calls.serve`` is kept as
