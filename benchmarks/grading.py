@@ -3,8 +3,9 @@
     python benchmarks/grading.py [--students 40] [--jobs 1 2] [--workers 20] [--rounds 10] [--sandbox]
 
 A class of ``--students`` copies of every solution notebook is graded with ``rl-course grade``
-once per value of ``--jobs``, in a fresh process each time; it prints the wall time per
-submission, checks that every copy earns full marks, and projects 1,500 submissions at those
+once per value of ``--jobs``, in a fresh process each time; it prints the wall time, split into what a run pays
+once (the process's start, finding the submissions, preparing the gradebook) and the grading (workers' start included)
+per submission, checks that every copy earns full marks, and projects 1,500 submissions in one run at those
 rates: on this machine with each number of jobs, and on ``--workers`` single-thread Dask workers. ``--rounds R`` then grades one copy of
 each solution R more times, each in a process with its own PYTHONHASHSEED, and prints the scores
 of every round: a correct solution must earn full marks every time. ``--sandbox`` grades the class
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -52,8 +54,10 @@ def make_class(folder: Path, n_students: int, assignments: list[str] | None = No
     return n_students * len(solutions)
 
 
-def grade(folder: Path, jobs: int, seed: int = 0, options: tuple[str, ...] = ()) -> tuple[dict, float]:
-    """Scores from ``rl-course grade --json`` in a fresh process, and its wall seconds."""
+def grade(folder: Path, jobs: int, seed: int = 0, options: tuple[str, ...] = ()) -> tuple[dict, float, float]:
+    """Scores from ``rl-course grade --json`` in a fresh process, its wall seconds, and the seconds of those it spent
+    grading, from the first submission handed out to the last graded (its summary line; workers' start included):
+    the rest (the process's start, finding the submissions, preparing the gradebook) is paid once per run."""
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "rl_course.cli", "grade", str(folder), "--json", "--regrade",
@@ -61,7 +65,11 @@ def grade(folder: Path, jobs: int, seed: int = 0, options: tuple[str, ...] = ())
          "--csv", str(folder.parent / "grades.csv"), "--db", f"sqlite:///{folder.parent / 'gradebook.db'}", "--course", str(ROOT)],
         capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": str(seed)}, check=True,
     )
-    return json.loads(result.stdout), time.perf_counter() - started
+    took = time.perf_counter() - started
+    grading = re.search(r"^prepared in [0-9.]+ s, graded in ([0-9.]+) s", result.stderr, re.MULTILINE)
+    if grading is None:
+        raise SystemExit(f"rl-course grade printed no 'prepared in … s, graded in … s' line:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout), took, float(grading[1])
 
 
 def limit(notebook: Path) -> float:
@@ -192,14 +200,16 @@ def local_cluster(workers: int = 2):
                 process.wait()
 
 
-def projection(per_submission: dict[int, float], workers: int, submissions: int = 1500) -> str:
-    """What ``submissions`` cost at the measured seconds per submission: here with each number of jobs, and on ``workers``
-    single-thread Dask workers, each as fast as one job here (seconds of one job ÷ workers; the cluster's overhead
-    is --cluster's to measure)."""
-    lines = [f"projected for {submissions:,} submissions (a class of {submissions // 5} × 5 assignments):"]
-    lines += [f"  {jobs} job(s) on this machine: {submissions * s / 3600:5.2f} h" for jobs, s in per_submission.items()]
+def projection(per_submission: dict[int, float], once: dict[int, float], workers: int, submissions: int = 1500) -> str:
+    """What ``submissions`` cost in one run: the seconds paid ``once`` per run, plus ``submissions`` times the measured
+    seconds of grading per submission; here with each number of jobs, and on ``workers`` single-thread Dask workers, each
+    as fast as one job here (grading seconds of one job ÷ workers; the cluster's overhead is --cluster's to measure)."""
+    lines = [f"projected for {submissions:,} submissions (a class of {submissions // 5} × 5 assignments), once per run + grading:"]
+    lines += [f"  {jobs} job(s) on this machine: {(once[jobs] + submissions * s) / 3600:5.2f} h "
+              f"({once[jobs]:.0f} s + {submissions:,} × {s:.2f} s)" for jobs, s in per_submission.items()]
     if 1 in per_submission:
-        lines.append(f"  {workers} single-thread Dask workers: {submissions * per_submission[1] / workers / 60:5.1f} min")
+        lines.append(f"  {workers} single-thread Dask workers: {(once[1] + submissions * per_submission[1] / workers) / 60:5.1f} min "
+                     f"({once[1]:.0f} s + {submissions:,} × {per_submission[1]:.2f} s ÷ {workers})")
     return "\n".join(lines)
 
 
@@ -233,7 +243,7 @@ def main() -> None:
             with local_cluster(2) as address:
                 for _ in range(args.rounds or 1):
                     for mode, options, jobs in (("jobs 2", (), 2), ("cluster", ("--cluster", address), 1)):
-                        scores, took = grade(folder, jobs, options=options)
+                        scores, took, _ = grade(folder, jobs, options=options)
                         seconds[mode].append(took)
                         print(f"  {mode:>8}: {took:7.1f} s, {took / n:5.1f} s per submission; full marks for all: {full_marks(scores)}",
                               flush=True)
@@ -241,21 +251,22 @@ def main() -> None:
             print(f"median: two Dask workers {cluster:.1f} s, --jobs 2 {local:.1f} s, ratio {cluster / local:.3f}")
             return
         baseline = None
-        per_submission = {}
+        per_submission, once = {}, {}
         for jobs in args.jobs:
-            scores, seconds = grade(folder, jobs)
+            scores, seconds, grading = grade(folder, jobs)
             baseline = baseline or seconds
-            per_submission[jobs] = seconds / n
-            print(f"  {jobs} job(s): {seconds:7.1f} s, {seconds / n:5.1f} s per submission, "
-                  f"{baseline / seconds:4.2f}× one job; full marks for all: {full_marks(scores)}", flush=True)
-        print(projection(per_submission, args.workers))
+            per_submission[jobs], once[jobs] = grading / n, seconds - grading
+            print(f"  {jobs} job(s): {seconds:7.1f} s = {once[jobs]:4.1f} s once per run + {grading:6.1f} s grading, "
+                  f"{grading / n:5.2f} s per submission, {baseline / seconds:4.2f}× one job; full marks for all: {full_marks(scores)}",
+                  flush=True)
+        print(projection(per_submission, once, args.workers))
         if args.rounds:
             single = Path(tmp) / "one"
             make_class(single, 1)
             print(f"{args.rounds} gradings of the solutions, each with its own PYTHONHASHSEED")
             results = []
             for seed in range(1, args.rounds + 1):
-                scores, seconds = grade(single, max(args.jobs), seed)
+                scores, seconds, _ = grade(single, max(args.jobs), seed)
                 row = {a: f"{s['score']:g}/{s['max_score']:g}" for a, s in scores["student_00"].items()}
                 results.append(full_marks(scores))
                 print(f"  round {seed:2d} ({seconds:5.1f} s): " + "  ".join(f"{a} {v}" for a, v in row.items()), flush=True)
@@ -266,7 +277,7 @@ def main() -> None:
             print(f"the class with {jobs} job(s), confined and unconfined, alternating")
             for _ in range(3):
                 for mode, options in (("confined", ()), ("unconfined", ("--unconfined",))):
-                    scores, took = grade(folder, jobs, options=options)
+                    scores, took, _ = grade(folder, jobs, options=options)
                     seconds[mode].append(took)
                     print(f"  {mode:>10}: {took:7.1f} s; full marks for all: {full_marks(scores)}", flush=True)
             confined, unconfined = (statistics.median(seconds[m]) for m in ("confined", "unconfined"))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -319,15 +320,18 @@ def _grade(args) -> int:
 
 
 class _Progress:
-    """Submissions graded / total on stderr (a bar where stderr is a terminal), with the failures counted as they happen."""
+    """Submissions graded / total on stderr (a bar where stderr is a terminal), with the failures counted as they happen,
+    and the seconds spent preparing (finding the submissions, the gradebook) and grading."""
 
     def __init__(self):
         self.bar, self.total, self.done, self.failed, self.unchanged = None, 0, 0, 0, 0
+        self.began = self.grading_since = self.ended = time.monotonic()
 
     def start(self, to_grade: int, total: int) -> None:
         from tqdm import tqdm
 
         self.total, self.unchanged = total, total - to_grade
+        self.grading_since = time.monotonic()
         if self.failed:
             self.write(f"{self.unchanged} submissions are unchanged since their recorded grade, {self.failed} of them with a problem")
         self.bar = tqdm(total=to_grade, desc="grading", unit="submission", disable=None, file=sys.stderr, dynamic_ncols=True)
@@ -350,12 +354,17 @@ class _Progress:
             print(line, file=sys.stderr)
 
     def close(self) -> None:
+        self.ended = time.monotonic()
         if self.bar is not None:
             self.bar.close()
 
     def summary(self) -> str:
-        return (f"{self.total} submissions: {self.total - self.unchanged} graded, {self.unchanged} unchanged since their "
+        graded = self.total - self.unchanged
+        line = (f"{self.total} submissions: {graded} graded, {self.unchanged} unchanged since their "
                 f"recorded grade (--regrade grades them again); {self.failed} with a problem")
+        grading = self.ended - self.grading_since
+        each = f", {grading / graded:.2f} s per submission" if graded else ""
+        return f"{line}\nprepared in {self.grading_since - self.began:.1f} s, graded in {grading:.1f} s{each}"
 
 
 def _lms_sheets(args, grades: list) -> list:

@@ -9,6 +9,7 @@ tasks, pid and kernel), never on time."""
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -277,6 +278,9 @@ def test_a_rerun_after_the_client_was_killed_grades_only_what_is_missing_or_chan
     code, out, err = _grade(graded["folder"], graded["tmp"] / "again.csv", graded["db_url"], "--cluster", graded["address"])
     assert code == 0, err
     assert f"{total} submissions: 1 graded, {total - 1} unchanged" in err, err
+    prepared, grading, each = map(float, re.search(r"^prepared in ([0-9.]+) s, graded in ([0-9.]+) s, ([0-9.]+) s per submission$",
+                                                   err, re.MULTILINE).groups())
+    assert prepared > 0 and grading > 0 and each == pytest.approx(grading, abs=0.01), err
     graded_now = [line for line in err.splitlines() if line.startswith("graded ")]
     assert len(graded_now) == 1 and graded_now[0].startswith("graded untouched/03_gae: 0 / 10 "), err
     assert _rows(graded["tmp"] / "again.csv") == _rows(graded["tmp"] / "cluster.csv")
@@ -288,6 +292,7 @@ def test_feedback_after_grading_writes_the_recorded_grades_feedback_without_star
     assert code == 0, err
     total = len(graded["submissions"])
     assert f"{total} submissions: 0 graded, {total} unchanged" in err, err
+    assert re.search(r"^prepared in [0-9.]+ s, graded in [0-9.]+ s$", err, re.MULTILINE), err  # nothing to divide
     before, after = graded["ran"]
     assert before >= 1 and after == before, graded["ran"]  # the counting submission's cell ran when graded, not since
     assert _rows(graded["tmp"] / "feedback.csv") == _rows(graded["tmp"] / "cluster.csv")
