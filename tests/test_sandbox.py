@@ -357,3 +357,21 @@ def test_the_grade_digest_changes_with_the_library_kernels_import(course_root, c
     with open(course_copy / "nbgrader_config.py", "a") as config:
         config.write("\nc.Sandbox.student_edition = True\n")
     assert Grader(course_copy, "sqlite://").settings_digest() != before
+
+
+def test_grading_kernels_start_through_the_provisioners_the_package_registers():
+    """jupyter_client starts a kernel through the provisioner its spec names; the two grading managers name ours, which
+    the package's entry points register (a manager whose provisioner is not found fails at the kernel's start)."""
+    from jupyter_client.provisioning import KernelProvisionerFactory
+
+    from rl_course.course.kernel_output import CapturingKernelManager, CapturingProvisioner
+
+    factory = KernelProvisionerFactory.instance()
+    for manager, provisioner in ((CapturingKernelManager, CapturingProvisioner), (sandbox.ConfinedKernelManager, sandbox.ConfinedProvisioner)):
+        km = manager(kernel_name="python3")
+        try:
+            assert km.kernel_spec.metadata["kernel_provisioner"] == {"provisioner_name": manager.provisioner_name}
+            assert type(factory.create_provisioner_instance("k", km.kernel_spec, km)) is provisioner
+            assert km.kernel_spec.interrupt_mode == ("message" if manager is sandbox.ConfinedKernelManager else "signal")
+        finally:
+            shutil.rmtree(getattr(km, "folder", "/nonexistent"), ignore_errors=True)

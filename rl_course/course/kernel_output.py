@@ -2,7 +2,8 @@
 
 The kernel process inherits the grader's standard streams: whatever a submission writes there (``os.write(2, …)``,
 ``sys.__stderr__``, a subprocess) would appear among ``rl-course grade``'s lines, where a coloured ``alice 12 / 12``
-could pass for a grade. ``CapturingKernelManager`` starts each kernel with both streams on a pipe of its own,
+could pass for a grade. ``CapturingProvisioner`` (jupyter_client's kernel provisioner, which ``CapturingKernelManager``
+names) starts each kernel with both streams on a pipe of its own,
 which a thread drains: the first ``LIMIT`` bytes are kept, the rest read and dropped, and when the kernel ends that
 text, its control characters removed, is logged at debug level (logger ``rl_course.course.kernel_output``) for a
 grader who asks for it. What the notebook's cells print is not this: it reaches the notebook through the kernel's
@@ -17,6 +18,7 @@ import re
 import threading
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
 
 LIMIT = 64 * 1024  # bytes of a kernel's own output kept for the log
 log = logging.getLogger(__name__)
@@ -48,24 +50,38 @@ class _Drain(threading.Thread):
         return printable(bytes(self.kept).decode("utf-8", "replace"))
 
 
-class CapturingKernelManager(AsyncKernelManager):
-    """A kernel whose stdout and stderr go to a pipe of its own (launch keywords of ``jupyter_client``), logged at
-    debug level when it is cleaned up, never printed."""
+class CapturingProvisioner(LocalProvisioner):
+    """jupyter_client's local kernel provisioner, starting the kernel with its stdout and stderr on a pipe of its own,
+    logged at debug level when the kernel is cleaned up, never printed."""
 
-    _drain: _Drain | None = None
+    drain: _Drain | None = None
 
-    async def _async_launch_kernel(self, kernel_cmd: list[str], **kwargs) -> None:
+    async def launch_kernel(self, cmd: list[str], **kwargs):
         read, write = os.pipe()
-        self._drain = _Drain(read)
-        kwargs.update(stdout=write, stderr=write)
+        self.drain = _Drain(read)
         try:
-            await super()._async_launch_kernel(kernel_cmd, **kwargs)
+            return await super().launch_kernel(cmd, **{**kwargs, "stdout": write, "stderr": write})
         finally:
             os.close(write)  # the kernel holds its own copy; the pipe ends when the kernel and its children do
 
-    async def _async_cleanup_resources(self, restart: bool = False) -> None:
-        await super()._async_cleanup_resources(restart)
-        if self._drain is not None:
-            text, self._drain = self._drain.text(), None
+    async def cleanup(self, restart: bool = False) -> None:
+        await super().cleanup(restart)
+        if self.drain is not None:
+            text, self.drain = self.drain.text(), None
             if text.strip():
                 log.debug("the kernel's own stdout and stderr (first %d bytes):\n%s", LIMIT, text)
+
+
+class CapturingKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels start through ``provisioner`` (registered under that name among
+    ``jupyter_client.kernel_provisioners`` in the package's entry points), ``CapturingProvisioner`` here."""
+
+    provisioner_name = "rl-course-capturing"
+
+    @property
+    def kernel_spec(self):
+        """The kernel's spec (``python3``'s, say), naming this manager's provisioner."""
+        spec = super().kernel_spec
+        if spec is not None and spec.metadata.get("kernel_provisioner", {}).get("provisioner_name") != self.provisioner_name:
+            spec.metadata = {**spec.metadata, "kernel_provisioner": {"provisioner_name": self.provisioner_name}}
+        return spec

@@ -36,7 +36,7 @@ from pathlib import Path
 from traitlets import Bool, Integer, Unicode, validate
 from traitlets.config import Configurable
 
-from rl_course.course.kernel_output import CapturingKernelManager
+from rl_course.course.kernel_output import CapturingKernelManager, CapturingProvisioner
 
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
 KERNEL_UID_BASE = 200_000  # + the grading process's pid: a user ID no account has, one per grading process
@@ -191,9 +191,28 @@ def _matplotlib_font_caches() -> tuple[Path, ...]:
     return tuple(sorted(Path(matplotlib.get_cachedir()).glob("fontlist-v*.json")))
 
 
+class ConfinedProvisioner(CapturingProvisioner):
+    """jupyter_client's local kernel provisioner, starting the kernel inside the sandbox (``command``) with the caps,
+    the sockets' folder and the library of the ``ConfinedKernelManager`` it serves; the folder is removed with the kernel."""
+
+    async def pre_launch(self, **kwargs):
+        kwargs = await super().pre_launch(**kwargs)
+        manager = self.parent
+        workdir = Path(kwargs.get("cwd") or os.getcwd()).resolve()
+        kwargs["cmd"] = command(kwargs["cmd"], workdir, manager.folder, manager.sandbox, kwargs.get("env"), manager.library)
+        return kwargs
+
+    async def cleanup(self, restart: bool = False) -> None:
+        await super().cleanup(restart)
+        if not restart:
+            shutil.rmtree(self.parent.folder, ignore_errors=True)
+
+
 class ConfinedKernelManager(CapturingKernelManager):
-    """A kernel started inside the sandbox (``command``), reached over Unix sockets in a folder of its own and
+    """A kernel started inside the sandbox (``ConfinedProvisioner``), reached over Unix sockets in a folder of its own and
     interrupted by a message (a signal from outside would not reach it); its stdout and stderr captured, never shown."""
+
+    provisioner_name = "rl-course-confined"
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -206,21 +225,14 @@ class ConfinedKernelManager(CapturingKernelManager):
         if kernel_uid() is not None:
             os.chown(self.folder, kernel_uid(), kernel_uid())
 
+    @property
+    def kernel_spec(self):
+        spec = super().kernel_spec
+        if spec is not None:
+            spec.interrupt_mode = "message"
+        return spec
+
     def write_connection_file(self, **kwargs) -> None:
         super().write_connection_file(**kwargs)
         if kernel_uid() is not None:
             os.chown(self.connection_file, kernel_uid(), kernel_uid())
-
-    async def _async_pre_start_kernel(self, **kwargs):
-        self.kernel_spec.interrupt_mode = "message"
-        return await super()._async_pre_start_kernel(**kwargs)
-
-    async def _async_launch_kernel(self, kernel_cmd: list[str], **kwargs) -> None:
-        workdir = Path(kwargs.get("cwd") or os.getcwd()).resolve()
-        confined = command(kernel_cmd, workdir, self.folder, self.sandbox, kwargs.get("env"), self.library)
-        await super()._async_launch_kernel(confined, **kwargs)
-
-    async def _async_cleanup_resources(self, restart: bool = False) -> None:
-        await super()._async_cleanup_resources(restart)
-        if not restart:
-            shutil.rmtree(self.folder, ignore_errors=True)
