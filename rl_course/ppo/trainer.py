@@ -98,12 +98,12 @@ def train(
     threads = torch.get_num_threads()
     torch.set_num_threads(config.torch_threads)
     try:
-        return _train(config, gae, policy_objective, value_loss, progress, on_iteration, stop_when_solved)
+        return _training_run(config, gae, policy_objective, value_loss, progress, on_iteration, stop_when_solved)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(config, gae, policy_objective, value_loss, progress, on_iteration, stop_when_solved) -> Training:
+def _training_run(config, gae, policy_objective, value_loss, progress, on_iteration, stop_when_solved) -> Training:
     torch.manual_seed(config.seed)
     envs, observation_normalizer = make_training_env(config)
     agent = ActorCritic.for_config(config, envs.single_observation_space, envs.single_action_space)
