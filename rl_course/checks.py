@@ -25,6 +25,7 @@ from __future__ import annotations
 import dis
 import functools
 import inspect
+import re
 import sys
 import types
 import warnings
@@ -323,43 +324,72 @@ def _find_reference_use(fn, seen: set, allowed: set) -> str | None:
 _MISSING = object()
 
 
-def _loaded_objects(code: types.CodeType, globals_: dict, cells: dict):
+def _loaded_objects(code: types.CodeType, globals_: dict, cells: dict, local_imports: dict | None = None):
     """The objects a function's code loads: globals, closure variables, what it imports itself
     (``from rl_course.advantages import gae``, of modules already imported), and attribute chains on them.
 
     ``tabular.td_error`` yields the module and then ``tabular.td_error`` itself; a local
-    function's own ``td_error`` is a different object and is not confused with it.
+    function's own ``td_error`` is a different object and is not confused with it. The code's instructions are
+    read through ``_instructions``, which names them alike on every Python version.
     """
-    current, imported, fromlist, local_imports = _MISSING, _MISSING, None, {}
-    instructions = list(dis.get_instructions(code))
-    for previous, ins in zip([None, *instructions], instructions, strict=False):  # (previous, current) pairs
-        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
-            current = globals_.get(ins.argval, _MISSING)
-        elif ins.opname == "IMPORT_NAME":  # an import inside the function, of a module already imported
-            module = sys.modules.get(ins.argval if fromlist else ins.argval.split(".")[0], _MISSING)
+    current, imported, fromlist = _MISSING, _MISSING, None
+    local_imports = {} if local_imports is None else local_imports  # shared with the code nested in it (lambdas, comprehensions)
+    previous = None
+    for op, arg in _instructions(code):
+        if op in ("LOAD_GLOBAL", "LOAD_NAME"):
+            current = globals_.get(arg, _MISSING)
+        elif op == "IMPORT_NAME":  # an import inside the function, of a module already imported
+            module = sys.modules.get(arg if fromlist else arg.split(".")[0], _MISSING)
             current = imported = module
-        elif ins.opname == "IMPORT_FROM" and imported is not _MISSING:
-            current = getattr(imported, ins.argval, _MISSING)
-        elif ins.opname == "STORE_FAST" and current is not _MISSING and previous.opname in ("IMPORT_NAME", "IMPORT_FROM"):
-            local_imports[ins.argval] = current
-            current = _MISSING
+        elif op == "IMPORT_FROM" and imported is not _MISSING:
+            current = getattr(imported, arg, _MISSING)
+        elif op == "STORE" and current is not _MISSING and previous in ("IMPORT_NAME", "IMPORT_FROM"):
+            local_imports[arg] = current
+            current, previous = _MISSING, op
             continue
-        elif ins.opname == "LOAD_FAST" and ins.argval in local_imports:
-            current = local_imports[ins.argval]
-        elif ins.opname in ("LOAD_DEREF", "LOAD_CLOSURE") and ins.argval in cells:
-            current = cells[ins.argval].cell_contents if _cell_has_value(cells[ins.argval]) else _MISSING
-        elif ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and current is not _MISSING:
-            current = getattr(current, ins.argval, _MISSING) if not isinstance(current, types.ModuleType) else \
-                getattr(current, ins.argval, sys.modules.get(f"{current.__name__}.{ins.argval}", _MISSING))  # a submodule imported
+        elif op == "LOAD_LOCAL" and arg in local_imports:
+            current = local_imports[arg]
+        elif op == "LOAD_LOCAL" and arg in cells:
+            current = cells[arg].cell_contents if _cell_has_value(cells[arg]) else _MISSING
+        elif op == "LOAD_ATTR" and current is not _MISSING:
+            current = getattr(current, arg, _MISSING) if not isinstance(current, types.ModuleType) else \
+                getattr(current, arg, sys.modules.get(f"{current.__name__}.{arg}", _MISSING))  # a submodule imported
         else:
-            current = _MISSING
-            if ins.opname.startswith("LOAD_CONST"):
-                fromlist = ins.argval  # the last constant before IMPORT_NAME is its fromlist
-                if isinstance(ins.argval, types.CodeType):
-                    yield from _loaded_objects(ins.argval, globals_, cells)
+            current, previous = _MISSING, op
+            if op == "LOAD_CONST":
+                fromlist = arg  # the last constant before IMPORT_NAME is its fromlist
+                if isinstance(arg, types.CodeType):
+                    yield from _loaded_objects(arg, globals_, cells, local_imports)
             continue
+        previous = op
         if current is not _MISSING:
             yield current
+
+
+def _instructions(code: types.CodeType):
+    """``(op, name)`` for each of ``code``'s instructions (``dis``), the opcodes that differ between Python versions
+    named alike: ``LOAD_LOCAL`` for a load of a local or closure variable (``LOAD_FAST``, ``LOAD_FAST_CHECK``,
+    ``LOAD_FAST_BORROW``, ``LOAD_DEREF``, …), ``STORE`` for a store to one, ``LOAD_ATTR`` for ``LOAD_METHOD`` too, and
+    ``LOAD_CONST`` for every constant; an instruction that does two of these (``LOAD_FAST_LOAD_FAST``,
+    ``STORE_FAST_LOAD_FAST``, …, Python 3.13 and later) comes as the two. Others keep their own name."""
+    for ins in dis.get_instructions(code):
+        name, arg = ins.opname, ins.argval
+        parts = re.findall(r"(LOAD|STORE)_FAST", name)
+        if len(parts) == 2 and isinstance(arg, tuple) and len(arg) == 2:
+            yield from ((_LOCAL_OPS[kind], a) for kind, a in zip(parts, arg, strict=True))
+        elif name.startswith(("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE")):
+            yield "LOAD_LOCAL", arg
+        elif name.startswith(("STORE_FAST", "STORE_DEREF")):
+            yield "STORE", arg
+        elif name in ("LOAD_ATTR", "LOAD_METHOD"):
+            yield "LOAD_ATTR", arg
+        elif name.startswith(("LOAD_CONST", "LOAD_SMALL_INT")):
+            yield "LOAD_CONST", arg
+        else:
+            yield name, arg
+
+
+_LOCAL_OPS = {"LOAD": "LOAD_LOCAL", "STORE": "STORE"}
 
 
 def _cell_has_value(cell) -> bool:

@@ -57,6 +57,10 @@ def test_own_work_passes_an_honest_answer_that_uses_its_own_helpers():
     exec("def td_error(V, s, r, s2, t, gamma=1.0):\n    return r + (0 if t else gamma * V[s2]) - V[s]\n", namespace)
     exec("def f(V, ep):\n    return [td_error(V, 1, 0, 2, False)] + [tabular.Episode]\n", namespace)
     checks.assert_own_work(namespace["f"])
+    # a module imported inside the function, and a local of a reference's name, on every Python's instructions
+    exec("def g(V):\n    from rl_course import tabular as t\n    rms_error = lambda a, b: 0.0\n"
+         "    return V, t.Episode, rms_error(V, V), [t.Episode for v in V]\n", namespace)
+    checks.assert_own_work(namespace["g"])
 
 
 @pytest.mark.parametrize(
@@ -67,6 +71,11 @@ def test_own_work_passes_an_honest_answer_that_uses_its_own_helpers():
         ("def f(V):\n    return ref(V)\n", {"ref": tabular.td_lambda_episode}),
         ("def helper(V):\n    return t.rms_error(V, V)\ndef f(V):\n    return helper(V)\n", {"t": tab_alias}),
         ("def f(V):\n    g = lambda x: tabular.td_error(x)\n    return g(V)\n", {"tabular": tabular}),
+        # imports inside the function, reached through locals (Python 3.13 and later load two locals in one instruction)
+        ("def f(V):\n    import rl_course.tabular as tb\n    return V, tb.td_error(V)\n", {}),
+        ("def f(V):\n    import rl_course.tabular\n    return rl_course.tabular.td_error(V)\n", {}),
+        ("def f(V):\n    import rl_course\n    x = V\n    return [x, rl_course.tabular.rms_error(x, x)]\n", {}),
+        ("def f(V):\n    from rl_course import tabular as t\n    return [t.td_error(v) for v in V]\n", {}),
     ],
 )
 def test_own_work_catches_calls_to_the_reference(source, extra):
