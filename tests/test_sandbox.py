@@ -367,7 +367,8 @@ def test_grading_kernels_start_through_the_provisioners_the_package_registers():
     from rl_course.course.kernel_output import CapturingKernelManager, CapturingProvisioner
 
     factory = KernelProvisionerFactory.instance()
-    for manager, provisioner in ((CapturingKernelManager, CapturingProvisioner), (sandbox.ConfinedKernelManager, sandbox.ConfinedProvisioner)):
+    pairs = ((CapturingKernelManager, CapturingProvisioner), (sandbox.ConfinedKernelManager, sandbox.ConfinedProvisioner))
+    for manager, provisioner in pairs:
         km = manager(kernel_name="python3")
         try:
             assert km.kernel_spec.metadata["kernel_provisioner"] == {"provisioner_name": manager.provisioner_name}
