@@ -223,6 +223,9 @@ def test_flat_adam_takes_the_steps_of_torchs_adam_and_survives_gradients_set_to_
     assert not torch.equal(agent.log_std, torch.zeros(2))  # every parameter moved, the log-std too
     agent.load_state_dict(plain.state_dict())  # copies in place: the parameters stay views of θ
     torch.testing.assert_close(flat.flat, torch.cat([p.detach().reshape(-1) for p in plain.parameters()]))
+    with pytest.raises(ValueError, match=r"set_to_none=True is not supported .* call zero_grad\(\)"):
+        flat.zero_grad(set_to_none=True)  # torch's meaning would cut the views loose: refused, not ignored
+    assert flat.flat.grad is not None and all(p.grad is not None for p in agent.parameters())
 
 
 def cartpole_batch(seed: int = 0) -> dict:

@@ -59,7 +59,7 @@ class FlatAdam(torch.optim.Adam):
     into which backward accumulates. The module works as before (forward, ``parameters()``, ``state_dict``,
     ``load_state_dict``). ``param_groups`` hold θ alone: clip the gradient of what the optimizer steps.
     ``zero_grad`` zeroes θ's gradient in place, after pointing the views at it again (a ``module.zero_grad()``
-    that set them to None cuts them loose).
+    that set them to None cuts them loose); it never sets it to None, and refuses ``set_to_none=True``.
 
     Figures (``benchmarks/ppo_speed.py``, torch 2.13, one thread, AMD EPYC with AVX-512, 2 cores, load average
     7–8, process CPU time): a minibatch step of 256 (loss, backward, clipping, Adam) 2612 µs with ``FlatAdam``
@@ -72,15 +72,20 @@ class FlatAdam(torch.optim.Adam):
         self.members = list(module.parameters())
         self.flat = nn.Parameter(torch.cat([p.detach().reshape(-1) for p in self.members]))
         self.offsets, offset = [], 0
-        for p in self.members:
-            p.data = self.flat.data[offset : offset + p.numel()].view_as(p)
-            self.offsets.append(offset)
-            offset += p.numel()
+        with torch.no_grad():
+            for p in self.members:
+                p.set_(self.flat.detach()[offset : offset + p.numel()].view_as(p))  # p now lives in its slice of θ
+                self.offsets.append(offset)
+                offset += p.numel()
         super().__init__([self.flat], lr=lr, eps=eps, foreach=False, fused=False)
         self.zero_grad()
 
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        """θ's gradient zeroed in place (``set_to_none`` is ignored: the members' gradients are views of it)."""
+    def zero_grad(self, set_to_none: bool = False) -> None:
+        """θ's gradient zeroed in place. The members' gradients are views of it, so it is never set to None:
+        ``set_to_none=True`` (torch's default for its own optimizers) is refused."""
+        if set_to_none:
+            raise ValueError("FlatAdam.zero_grad: set_to_none=True is not supported (the parameters' gradients are views "
+                             "of one flat gradient, zeroed in place); call zero_grad() or zero_grad(set_to_none=False)")
         if self.flat.grad is None:
             self.flat.grad = torch.zeros_like(self.flat)
         grad = self.flat.grad
