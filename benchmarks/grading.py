@@ -86,9 +86,9 @@ def limit(notebook: Path) -> float:
 @contextmanager
 def timed_execution(confined: bool):
     """Time what nbgrader's Execute step does while grading: {"execute", "setup", "student", "tests"} seconds."""
-    from rl_course.course import nbgrader_setup
+    from rl_course.course import execution
 
-    cls = nbgrader_setup.execute_until_the_kernel_dies(confined, ROOT)  # the class the grader of ROOT uses
+    cls = execution.execute_until_the_kernel_dies(confined, ROOT)  # the class the grader of ROOT uses
     spent = {"execute": 0.0, "setup": 0.0, "student": 0.0, "tests": 0.0}
     preprocess, preprocess_cell = cls.preprocess, cls.preprocess_cell
 

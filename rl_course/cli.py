@@ -266,7 +266,7 @@ def _report(args) -> int:
 
 
 def _grade(args) -> int:
-    from rl_course.course import batch, gradebook, reports
+    from rl_course.course import class_grading, gradebook, reports
 
     root = args.course.resolve() if args.course else find_course_root()
 
@@ -294,7 +294,7 @@ def _grade(args) -> int:
         feedback_dir = course_feedback if handing_back else (feedback_dir or Path("feedback"))
     db_url = gradebook.gradebook_url(root, args.db)
     try:
-        grades = batch.grade(args.submitted, root, on_problem=on_problem, on_graded=on_graded, timeout=args.timeout,
+        grades = class_grading.grade(args.submitted, root, on_problem=on_problem, on_graded=on_graded, timeout=args.timeout,
                              feedback_dir=feedback_dir, jobs=args.jobs, db_url=db_url, sandbox=_sandbox(args),
                              on_warning=on_warning, cluster=args.cluster, regrade=args.regrade, on_start=progress.start)
     finally:

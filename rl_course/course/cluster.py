@@ -18,7 +18,7 @@ the submissions of a worker that dies are handed to the others, and a submission
 scheduler itself for its duration (``Client.run_on_scheduler``; a client killed mid-run leaves it there), whatever
 the scheduler was started with, and reports each worker that left while grading, from the scheduler's own
 ``remove-worker`` events. The course and the settings reach every worker, one that joins later too, in a worker
-plugin (``Course``).
+plugin (``CoursePlugin``).
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def grade_all(client, pending: list[Submission], grader: autograde.Grader,
     by_key = {f"{run}{s.student}/{s.assignment}": s for s in pending}
     # the course and the settings (with the gradebook each scratch course starts from) go to every worker once, in a
     # plugin of this run's: the scheduler hands it to each worker that joins later too (one its nanny restarted)
-    client.register_plugin(Course(course_archive(grader.course_root), grader), name=run)
+    client.register_plugin(CoursePlugin(course_archive(grader.course_root), grader), name=run)
     previous, since = client.run_on_scheduler(_allow_failures, ALLOWED_FAILURES)
     departures = _Departures(client, by_key, since)
     futures, warned = {}, set()
@@ -164,7 +164,7 @@ class _Departures:
         return lines
 
 
-class Course(WorkerPlugin):
+class CoursePlugin(WorkerPlugin):
     """A Dask worker plugin holding what every worker needs to grade this run's submissions: the course
     (``course_archive``) and the grader's settings."""
 
@@ -177,7 +177,7 @@ _unpacking = threading.Lock()
 
 
 def grade_on_worker(submission: Submission, plugin: str) -> tuple[Graded, str | None]:
-    """Run on a Dask worker: grade ``submission`` with the course and settings of the worker's ``Course`` plugin
+    """Run on a Dask worker: grade ``submission`` with the course and settings of the worker's ``CoursePlugin``
     ``plugin`` in this thread's scratch course (made on its first task, kept for the next), confined where this
     machine allows; returns the ``Graded`` and, where the kernels ran unconfined, a warning saying why."""
     from distributed import get_worker
