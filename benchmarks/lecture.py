@@ -22,11 +22,11 @@ import nbformat
 import numpy as np
 from nbclient import NotebookClient
 
-from rl_course import slides
+from rl_course.lecture import slides
 
 CPU = ("import resource as _resource\nprint(sum(getattr(_resource.getrusage(who), field) for who in "
        "(_resource.RUSAGE_SELF, _resource.RUSAGE_CHILDREN) for field in ('ru_utime', 'ru_stime')))")
-DRIVE = ("import json as _json\nfrom rl_course import live as _live\n"
+DRIVE = ("import json as _json\nfrom rl_course.lecture import live as _live\n"
          "print(_json.dumps([_live.drive_controls(globals()) for _ in range({passes})]))")
 TARGET_MS = 100
 

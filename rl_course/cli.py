@@ -204,7 +204,7 @@ def _train(args) -> int:
 
 
 def _slides(args) -> int:
-    from rl_course import slides
+    from rl_course.lecture import slides
 
     try:
         deck = args.deck or slides.find_deck()

@@ -9,7 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from rl_course import ppo, slides
+from rl_course import ppo
+from rl_course.lecture import slides
 
 ROOT = Path(__file__).resolve().parents[1]
 

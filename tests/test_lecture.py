@@ -181,15 +181,21 @@ def _has_content(fig):
     return isinstance(fig, Figure) and fig.axes and any(ax.lines or ax.patches or ax.tables for ax in fig.axes)
 
 
+def _drawn(panel, *args, **kwargs):
+    """The panel's figure after ``update(*args, **kwargs)``."""
+    panel.update(*args, **kwargs)
+    return panel.figure
+
+
 def test_figures_draw_what_they_are_given():
-    fig = lecture.plot_lambda_weights(0.5, 0.9, horizon=4)
+    fig = _drawn(lecture.LambdaWeightsPanel(horizon=4), 0.5, 0.9)
     np.testing.assert_allclose([p.get_height() for p in fig.axes[0].patches], [0.5, 0.25, 0.125, 0.125])
     np.testing.assert_allclose([p.get_height() for p in fig.axes[1].patches], 0.45 ** np.arange(4))
-    fig = lecture.plot_gae_weights(0.5, 1.0, horizon=6, episode_end=2)
+    fig = _drawn(lecture.GaeWeightsPanel(horizon=6, episode_end=2), 0.5, 1.0)
     np.testing.assert_allclose([p.get_height() for p in fig.axes[0].patches], [1, 0.5, 0.25, 0, 0, 0])
-    fig = lecture.plot_clip(0.2, -1.0)
+    fig = _drawn(lecture.ClipPanel(), 0.2, -1.0)
     assert fig.axes[1].lines[0].get_ydata().min() == pytest.approx(-1.0) and fig.axes[1].lines[0].get_ydata().max() == 0.0
-    fig = lecture.plot_coefficient_table(0.8, 0.9)
+    fig = _drawn(lecture.CoefficientPanel(), 0.8, 0.9)
     np.testing.assert_allclose([p.get_height() for p in fig.axes[0].patches], [1.0, 0.72, 0.5184, 0.373248, 0.26873856,
                                                                               -1.0, 0.18, 0.1296, 0.093312, 0.06718464])
     for fig in (lecture.plot_critic_loss(), lecture.plot_random_walk(lecture.random_walk_table(n_runs=2))):
@@ -226,12 +232,12 @@ def test_clip_panel_table_and_layouts_follow_the_sign_of_the_advantage():
 
 
 def test_bias_variance_figures_mark_the_chosen_estimator():
-    measured = lecture.BiasVariance((1, 2, np.inf), (0.0, 0.5, 1.0), np.array([0.4, 0.3, 0.0]), np.array([0.4, 0.7, 1.4]),
+    measured = lecture.BiasVarianceSweep((1, 2, np.inf), (0.0, 0.5, 1.0), np.array([0.4, 0.3, 0.0]), np.array([0.4, 0.7, 1.4]),
                                     np.array([0.4, 0.3, 0.0]), np.array([0.4, 0.6, 1.4]), n_episodes=7)
-    fig = lecture.plot_bias_variance_by_horizon(measured, np.inf)
+    fig = _drawn(lecture.BiasVariancePanel(measured, "horizon"), n=np.inf)
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1", "2", "∞"]
     assert fig.axes[1].lines[1].get_ydata()[0] == 1.4
-    fig = lecture.plot_bias_variance_by_lambda(measured, 0.45)
+    fig = _drawn(lecture.BiasVariancePanel(measured, "lambda"), lam=0.45)
     assert fig.axes[1].lines[1].get_xdata()[0] == 0.5
     assert fig._suptitle.get_text().endswith("7 episodes")
     panel = lecture.BiasVariancePanel(measured, "horizon")

@@ -1,4 +1,4 @@
-"""Live figures (rl_course.live): the blitted picture is the figure's, redraws follow the controls, the PNG is exact."""
+"""Live figures (rl_course.lecture.live): the blitted picture is the figure's, redraws follow the controls, the PNG is exact."""
 
 import io
 from itertools import pairwise
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rl_course import lecture, live
+from rl_course import lecture
+from rl_course.lecture import live
 
 
 def _pixels(png: bytes) -> np.ndarray:
@@ -31,7 +32,7 @@ def _differs(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(np.abs(a - b).max(axis=2) > 60))
 
 
-MEASURED = lecture.BiasVariance((1, 2, 4, np.inf), tuple(np.round(np.linspace(0, 1, 11), 2)),
+MEASURED = lecture.BiasVarianceSweep((1, 2, 4, np.inf), tuple(np.round(np.linspace(0, 1, 11), 2)),
                                 np.array([0.4, 0.3, 0.2, 0.0]), np.array([0.4, 0.7, 1.0, 1.4]),
                                 np.linspace(0.4, 0.0, 11), np.linspace(0.4, 1.4, 11), n_episodes=9)
 PANELS = {
@@ -97,11 +98,11 @@ def test_live_rejects_what_it_cannot_drive():
     with pytest.raises(ValueError, match="control"):
         live.Live(lecture.ClipPanel())
     with pytest.raises(TypeError, match="panel"):
-        live.Live(lecture.plot_clip, eps=live.slider("ε", 0.1, 0.5, 0.1, 0.2))
+        live.Live(lecture.plot_critic_loss, eps=live.slider("ε", 0.1, 0.5, 0.1, 0.2))
     with pytest.raises(ValueError, match="advantage"):  # the panel's layouts name a control that is not there
         live.Live(lecture.ClipPanel(), eps=live.slider("ε", 0.1, 0.5, 0.1, 0.2))
     with pytest.raises(ValueError, match="dynamic"):
-        live.BlitRenderer(lecture.plot_clip(), [])
+        live.BlitRenderer(lecture.plot_critic_loss(), [])
 
 
 def test_drive_controls_moves_every_control_through_its_range_and_back():

@@ -15,7 +15,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from rl_course import lecture, slides, tabular
+from rl_course import lecture, tabular
+from rl_course.lecture import slides
 
 ROOT = Path(__file__).resolve().parents[1]
 DECK = ROOT / slides.DECK
@@ -23,7 +24,7 @@ HANG_GUARD_SECONDS = 600  # per cell; the whole deck: 24.5 s of the kernel's CPU
 PANELS = ("clip_panel", "horizon_panel", "weights_panel", "coefficient_panel", "lambda_panel", "gae_panel")
 
 # Runs in the deck's kernel after the last cell: every control of every Live panel through its range.
-DRIVE_SLIDERS = "import json as _json\nfrom rl_course import live as _live\nprint(_json.dumps(_live.drive_controls(globals())))"
+DRIVE_SLIDERS = "import json as _json\nfrom rl_course.lecture import live as _live\nprint(_json.dumps(_live.drive_controls(globals())))"
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +217,7 @@ def _tiny_deck(path: Path, code: str) -> Path:
 def test_rl_course_slides_writes_one_page_that_loads_nothing(tmp_path, capsys):
     from rl_course import cli
 
-    deck = _tiny_deck(tmp_path / "tiny.ipynb", "from rl_course import lecture\nlecture.show(lecture.plot_gae_weights(0.9, 0.9))")
+    deck = _tiny_deck(tmp_path / "tiny.ipynb", "from rl_course import lecture\nlecture.show(lecture.plot_critic_loss())")
     assert cli.main(["slides", "--deck", str(deck), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     page = tmp_path / "out" / "tiny.html"

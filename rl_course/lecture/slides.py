@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 DECK = Path("lecture") / "credit_assignment.ipynb"
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 TEMPLATE = "rl_course_reveal"
 MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-svg.js"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -25,7 +25,7 @@ class DeckError(RuntimeError):
 
 def find_deck(root: Path | None = None) -> Path:
     """``lecture/credit_assignment.ipynb`` under ``root`` (default: the folder that holds the rl_course package)."""
-    root = Path(__file__).resolve().parents[1] if root is None else Path(root)
+    root = Path(__file__).resolve().parents[2] if root is None else Path(root)
     path = root / DECK
     if not path.exists():
         raise DeckError(f"no lecture deck at {path}: pass --deck PATH")
@@ -167,7 +167,7 @@ def summary(path: Path) -> dict:
             "network": network_references(html), "mathjax_inlined": "window.MathJax" in html and MATHJAX_CDN not in html}
 
 
-if __name__ == "__main__":  # python -m rl_course.slides OUT: what rl-course slides does
+if __name__ == "__main__":  # python -m rl_course.lecture.slides OUT: what rl-course slides does
     import sys
 
     written = build(find_deck(), Path(sys.argv[1] if len(sys.argv) > 1 else "outputs"))
