@@ -5,8 +5,9 @@ compared, where the first difference is, and the expected value against the one 
 e.g. ``V after the episode at state=7: expected 0.125, got 0.25``.
 
 The library's reference implementations of graded functions are marked with
-``@reference``; ``assert_own_work`` gives no credit to an answer that merely calls one, and
-says which function is still to be written when it holds only the release's stub.
+``@reference``; ``assert_own_work`` (``rl_course.own_work``, called here as ``checks.assert_own_work``) gives no
+credit to an answer that merely calls one, and says which function is still to be written when it holds only the
+release's stub.
 
 The checks set ``__tracebackhide__``, as IPython's debugger and traceback do, and the errors
 they raise render their traceback (IPython's ``_render_traceback_``) without those frames, the
@@ -22,18 +23,16 @@ cell's points. So importing this module in a Jupyter kernel shows warnings on st
 
 from __future__ import annotations
 
-import dis
 import functools
 import inspect
-import re
 import sys
-import types
 import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from rl_course import tracebacks
+from rl_course.own_work import assert_own_work, is_unwritten  # noqa: F401  (the test cells call checks.assert_own_work)
 from rl_course.reference import is_reference, reference  # noqa: F401  (the mark, for the checks and tests)
 
 
@@ -71,14 +70,14 @@ def expect_close(
     __tracebackhide__ = True
     suffix = f" ({hint})" if hint else ""
     if got is None:
-        raise _failure(f"{what}: got None; did you forget to return the result?")
+        raise tracebacks.failure(f"{what}: got None; did you forget to return the result?")
     expected = np.asarray(expected, dtype=float)
     try:
         got = np.asarray(got, dtype=float)
     except (TypeError, ValueError):
-        raise _failure(f"{what}: expected numbers, got {type(got).__name__}") from None
+        raise tracebacks.failure(f"{what}: expected numbers, got {type(got).__name__}") from None
     if got.shape != expected.shape:
-        raise _failure(f"{what}: expected shape {expected.shape}, got shape {got.shape}")
+        raise tracebacks.failure(f"{what}: expected shape {expected.shape}, got shape {got.shape}")
     close = np.isclose(got, expected, atol=atol, rtol=rtol, equal_nan=False)
     if close.all():
         return
@@ -86,7 +85,7 @@ def expect_close(
     where = _describe_index(first, index_names)
     n_wrong = int((~close).sum())
     others = f"; {n_wrong - 1} more element(s) differ" if n_wrong > 1 else ""
-    raise _failure(
+    raise tracebacks.failure(
         f"{what}{where}: expected {_fmt(expected[first])}, got {_fmt(got[first])}{suffix}{others}"
     )
 
@@ -95,37 +94,7 @@ def expect_unchanged(before: np.ndarray, after: np.ndarray, what: str) -> None:
     """Assert an input array was not modified in place."""
     __tracebackhide__ = True
     if not np.array_equal(np.asarray(before), np.asarray(after), equal_nan=True):
-        raise _failure(f"{what} was modified in place; work on a copy and return the new table")
-
-
-def assert_own_work(fn: Callable, name: str | None = None, allow: Sequence[Callable] = ()) -> None:
-    """Fail if ``fn`` is, or calls, one of the library's ``@reference`` implementations.
-
-    Follows the names the function's code uses (and those of the helper functions it
-    calls from the same notebook) and rejects any that resolves to a reference, whether
-    imported by name or reached as a module attribute (``tabular.td_error``). References
-    in ``allow`` (what an earlier assignment taught, say) may be used. A function that lives in a
-    student's kernel (``rl_course.course.judge.KernelFunction``) is looked at there.
-    """
-    __tracebackhide__ = True
-    name = name or getattr(fn, "__name__", repr(fn))
-    in_kernel = getattr(type(fn), "own_work_problem", None)  # the grader's stand-in for a function of the kernel
-    if in_kernel is not None:
-        problem = in_kernel(fn, allow)
-        if problem:
-            raise _failure(problem)
-        return
-    if is_unwritten(fn):
-        raise _failure(
-            f"{name} is not written yet: write its code in place of `raise NotImplementedError()`, "
-            "run its cell, then this one"
-        )
-    found = _find_reference_use(fn, seen=set(), allowed={id(a) for a in allow})
-    if found:
-        raise _failure(
-            f"{name} uses the library's reference implementation {found}; "
-            "write the computation yourself, without calling rl_course's solution"
-        )
+        raise tracebacks.failure(f"{what} was modified in place; work on a copy and return the new table")
 
 
 def call_replacing(fn: Callable, replaced: str, probe: Callable, probe_args: tuple, *args, **kwargs):
@@ -188,13 +157,13 @@ def expect_agrees(fn: Callable, correct: Callable, cases: Sequence, what: str, i
             raise RuntimeError(f"the reference raised on {label}: {theirs['raised']}")
         on = f"{what}, {label}"
         if "raised" in mine:
-            raise _failure(f"{on}: {name} raised {mine['raised']}")
+            raise tracebacks.failure(f"{on}: {name} raised {mine['raised']}")
         _expect_same_values(mine["result"], theirs["result"], on, index_names, list(outputs), atol, rtol, hint)
         for key, grad in theirs.get("grads", {}).items():
             argument = names.get(key, f"argument {key}")
             mine_grads = mine.get("grads") or {}
             if key not in mine_grads:
-                raise _failure(f"{on}: no gradient flows from the result back to {argument}; compute it with torch, "
+                raise tracebacks.failure(f"{on}: no gradient flows from the result back to {argument}; compute it with torch, "
                                "from the tensors given, without .item(), numpy or a new tensor")
             expect_close(_detached(mine_grads[key]), _detached(grad), f"{on}: the gradient with respect to {argument}",
                          index_names, atol=max(atol, 1e-7), rtol=max(rtol, 1e-5))
@@ -202,10 +171,10 @@ def expect_agrees(fn: Callable, correct: Callable, cases: Sequence, what: str, i
         for key, before in [*((str(i), a) for i, a in enumerate(args_before)), *kwargs_before.items()]:
             after = args_after[int(key)] if key.isdigit() else kwargs_after.get(key)
             if not _same(before, after):
-                raise _failure(f"{on}: {name} changed its argument {names.get(key, key)} in place; "
+                raise tracebacks.failure(f"{on}: {name} changed its argument {names.get(key, key)} in place; "
                                "work on a copy and return the result")
         if mine.get("global_rng"):
-            raise _failure(f"{on}: {name} drew from a global random generator (numpy's, Python's or torch's); "
+            raise tracebacks.failure(f"{on}: {name} drew from a global random generator (numpy's, Python's or torch's); "
                            "it should use none")
 
 
@@ -222,7 +191,7 @@ def _expect_same_values(got, expected, what: str, index_names, outputs: list, at
     __tracebackhide__ = True
     if isinstance(expected, tuple):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
-            raise _failure(f"{what}: expected a tuple of {len(expected)}, got {type(got).__name__}")
+            raise tracebacks.failure(f"{what}: expected a tuple of {len(expected)}, got {type(got).__name__}")
         for i, (g, e) in enumerate(zip(got, expected, strict=True)):
             part = outputs[i] if i < len(outputs) else f"part {i} of the result"
             _expect_same_values(g, e, f"{what}: {part}", index_names, [], atol, rtol, hint)
@@ -231,7 +200,7 @@ def _expect_same_values(got, expected, what: str, index_names, outputs: list, at
     kind = np.asarray(_detached(expected)).dtype.kind
     got_kind = np.asarray(_detached(got)).dtype.kind
     if kind == "f" and got_kind in "biu":
-        raise _failure(f"{what}: the result holds {'bools' if got_kind == 'b' else 'integers'}, not floats "
+        raise tracebacks.failure(f"{what}: the result holds {'bools' if got_kind == 'b' else 'integers'}, not floats "
                        "(an array made like an integer input keeps its dtype)")
 
 
@@ -259,149 +228,22 @@ def expect_finite(got, what: str, shape: tuple | None = None, index_names: Seque
     """
     __tracebackhide__ = True
     if got is None:
-        raise _failure(f"{what}: got None; did you forget to return the result?")
+        raise tracebacks.failure(f"{what}: got None; did you forget to return the result?")
     try:
         values = np.asarray(_detached(got), dtype=float)
     except (TypeError, ValueError):
-        raise _failure(f"{what}: expected numbers, got {type(got).__name__}") from None
+        raise tracebacks.failure(f"{what}: expected numbers, got {type(got).__name__}") from None
     if shape is not None and values.shape != tuple(shape):
-        raise _failure(f"{what}: expected shape {tuple(shape)}, got shape {values.shape}")
+        raise tracebacks.failure(f"{what}: expected shape {tuple(shape)}, got shape {values.shape}")
     bad = ~np.isfinite(values)
     if bad.any():
         first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise _failure(f"{what}{_describe_index(first, index_names)}: expected a finite number, got {_fmt(values[first])}")
-
-
-def is_unwritten(fn) -> bool:
-    """Whether ``fn`` still holds the release's stub: it raises ``NotImplementedError`` and never returns."""
-    fn = inspect.unwrap(fn) if callable(fn) else fn
-    code = getattr(fn, "__code__", None)
-    if not isinstance(code, types.CodeType):
-        return False
-    instructions = list(dis.get_instructions(code))
-    if any(ins.opname.startswith("RETURN") or ins.opname in ("YIELD_VALUE", "RETURN_GENERATOR") for ins in instructions):
-        return False
-    return any(ins.opname == "LOAD_GLOBAL" and ins.argval == "NotImplementedError" for ins in instructions)
+        raise tracebacks.failure(f"{what}{_describe_index(first, index_names)}: expected a finite number, got {_fmt(values[first])}")
 
 
 def _detached(x):
     """A torch tensor as a numpy array (detached, on the CPU); anything else as it is."""
     return x.detach().cpu().numpy() if hasattr(x, "detach") and hasattr(x, "cpu") else x
-
-
-def _failure(message: str) -> AssertionError:
-    """An ``AssertionError`` that IPython shows without the frames that set ``__tracebackhide__``."""
-    error = AssertionError(message)
-    error._render_traceback_ = lambda: tracebacks.without_hidden_frames(error)
-    return error
-
-
-def _find_reference_use(fn, seen: set, allowed: set) -> str | None:
-    if id(fn) in allowed:
-        return None
-    if is_reference(fn):
-        return _qualname(fn)
-    fn = inspect.unwrap(fn) if callable(fn) else fn
-    if isinstance(fn, (types.MethodType, classmethod, staticmethod)):
-        fn = fn.__func__
-    if not isinstance(fn, types.FunctionType) or id(fn) in seen:
-        return None
-    seen.add(id(fn))
-    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True))
-    objects = list(_loaded_objects(fn.__code__, fn.__globals__, cells)) + list(fn.__defaults__ or ())
-    for obj in objects:
-        if id(obj) in allowed:
-            continue
-        if is_reference(obj):
-            return _qualname(obj)
-        if isinstance(obj, types.FunctionType) and obj.__module__ == fn.__module__:
-            found = _find_reference_use(obj, seen, allowed)
-            if found:
-                return found
-    return None
-
-
-_MISSING = object()
-
-
-def _loaded_objects(code: types.CodeType, globals_: dict, cells: dict, local_imports: dict | None = None):
-    """The objects a function's code loads: globals, closure variables, what it imports itself
-    (``from rl_course.advantages import gae``, of modules already imported), and attribute chains on them.
-
-    ``tabular.td_error`` yields the module and then ``tabular.td_error`` itself; a local
-    function's own ``td_error`` is a different object and is not confused with it. The code's instructions are
-    read through ``_instructions``, which names them alike on every Python version.
-    """
-    current, imported, fromlist = _MISSING, _MISSING, None
-    local_imports = {} if local_imports is None else local_imports  # shared with the code nested in it (lambdas, comprehensions)
-    previous = None
-    for op, arg in _instructions(code):
-        if op in ("LOAD_GLOBAL", "LOAD_NAME"):
-            current = globals_.get(arg, _MISSING)
-        elif op == "IMPORT_NAME":  # an import inside the function, of a module already imported
-            module = sys.modules.get(arg if fromlist else arg.split(".")[0], _MISSING)
-            current = imported = module
-        elif op == "IMPORT_FROM" and imported is not _MISSING:
-            current = getattr(imported, arg, _MISSING)
-        elif op == "STORE" and current is not _MISSING and previous in ("IMPORT_NAME", "IMPORT_FROM"):
-            local_imports[arg] = current
-            current, previous = _MISSING, op
-            continue
-        elif op == "LOAD_LOCAL" and arg in local_imports:
-            current = local_imports[arg]
-        elif op == "LOAD_LOCAL" and arg in cells:
-            current = cells[arg].cell_contents if _cell_has_value(cells[arg]) else _MISSING
-        elif op == "LOAD_ATTR" and current is not _MISSING:
-            current = getattr(current, arg, _MISSING) if not isinstance(current, types.ModuleType) else \
-                getattr(current, arg, sys.modules.get(f"{current.__name__}.{arg}", _MISSING))  # a submodule imported
-        else:
-            current, previous = _MISSING, op
-            if op == "LOAD_CONST":
-                fromlist = arg  # the last constant before IMPORT_NAME is its fromlist
-                if isinstance(arg, types.CodeType):
-                    yield from _loaded_objects(arg, globals_, cells, local_imports)
-            continue
-        previous = op
-        if current is not _MISSING:
-            yield current
-
-
-def _instructions(code: types.CodeType):
-    """``(op, name)`` for each of ``code``'s instructions (``dis``), the opcodes that differ between Python versions
-    named alike: ``LOAD_LOCAL`` for a load of a local or closure variable (``LOAD_FAST``, ``LOAD_FAST_CHECK``,
-    ``LOAD_FAST_BORROW``, ``LOAD_DEREF``, …), ``STORE`` for a store to one, ``LOAD_ATTR`` for ``LOAD_METHOD`` too, and
-    ``LOAD_CONST`` for every constant; an instruction that does two of these (``LOAD_FAST_LOAD_FAST``,
-    ``STORE_FAST_LOAD_FAST``, …, Python 3.13 and later) comes as the two. Others keep their own name."""
-    for ins in dis.get_instructions(code):
-        name, arg = ins.opname, ins.argval
-        parts = re.findall(r"(LOAD|STORE)_FAST", name)
-        if len(parts) == 2 and isinstance(arg, tuple) and len(arg) == 2:
-            yield from ((_LOCAL_OPS[kind], a) for kind, a in zip(parts, arg, strict=True))
-        elif name.startswith(("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE")):
-            yield "LOAD_LOCAL", arg
-        elif name.startswith(("STORE_FAST", "STORE_DEREF")):
-            yield "STORE", arg
-        elif name in ("LOAD_ATTR", "LOAD_METHOD"):
-            yield "LOAD_ATTR", arg
-        elif name.startswith(("LOAD_CONST", "LOAD_SMALL_INT")):
-            yield "LOAD_CONST", arg
-        else:
-            yield name, arg
-
-
-_LOCAL_OPS = {"LOAD": "LOAD_LOCAL", "STORE": "STORE"}
-
-
-def _cell_has_value(cell) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018  (reading an empty cell raises ValueError)
-    except ValueError:
-        return False
-    return True
-
-
-def _qualname(fn) -> str:
-    return f"{fn.__module__}.{fn.__qualname__}"
 
 
 def _describe_index(index: tuple, names: Sequence[str]) -> str:

@@ -82,3 +82,10 @@ def show_assertions_message_first(shell) -> None:
         shell.showtraceback((etype, value, tb), tb_offset=tb_offset)  # IPython shows what _render_traceback_ gives
 
     shell.set_custom_exc((AssertionError,), show)
+
+
+def failure(message: str) -> AssertionError:
+    """An ``AssertionError`` that IPython shows without the frames that set ``__tracebackhide__``."""
+    error = AssertionError(message)
+    error._render_traceback_ = lambda: without_hidden_frames(error)
+    return error
