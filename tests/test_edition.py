@@ -22,7 +22,7 @@ import pytest
 from helpers import DEMO_CELLS, FULL_MARKS, NOTEBOOKS
 
 from rl_course import advantages, cli, envs, tabular
-from rl_course.course import edition, grading_edition
+from rl_course.course import answer_scan, answers, edition, grading_edition
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = Path(__file__).with_name("edition_runner.py")
@@ -35,14 +35,14 @@ WINDOWS = {a[:2]: ([a[:2]], [b[:2] for b in ALL if b < a]) for a in ALL}
 
 
 def test_every_reference_belongs_to_an_assignment():
-    assert edition.unmapped_references() == []
-    found = set(edition.references())
-    assert len(found) == len(edition.ANSWERS) + len(edition.NOT_ASKED) == 31
+    assert answers.unmapped_references() == []
+    found = set(answers.references())
+    assert len(found) == len(answers.ANSWERS) + len(answers.NOT_ASKED) == 31
     # a new @reference without an assignment is named, as is an entry that names no reference
-    problems = edition.unmapped_references(found | {"rl_course.tabular.new_answer"})
-    assert problems == ["rl_course.tabular.new_answer: a @reference with no assignment in rl_course.course.edition.ANSWERS"]
-    problems = edition.unmapped_references(found - {"rl_course.advantages.gae"})
-    assert problems == ["rl_course.advantages.gae: listed in rl_course.course.edition but not a @reference"]
+    problems = answers.unmapped_references(found | {"rl_course.tabular.new_answer"})
+    assert problems == ["rl_course.tabular.new_answer: a @reference with no assignment in rl_course.course.answers.ANSWERS"]
+    problems = answers.unmapped_references(found - {"rl_course.advantages.gae"})
+    assert problems == ["rl_course.advantages.gae: listed in rl_course.course.answers but not a @reference"]
 
 
 def test_the_map_names_the_functions_the_notebooks_ask_for():
@@ -52,7 +52,7 @@ def test_the_map_names_the_functions_the_notebooks_ask_for():
         nb = nbformat.read(ROOT / "solutions" / assignment / NOTEBOOKS[assignment], as_version=4)
         asked[assignment] = {node.name for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("solution")
                              for node in ast.walk(ast.parse(cell.source)) if isinstance(node, ast.FunctionDef)}
-    for name, answer in {**edition.ANSWERS, **edition.COMPANIONS}.items():
+    for name, answer in {**answers.ANSWERS, **answers.COMPANIONS}.items():
         assert answer.assignment in ALL, name
         if answer.notebook_name is not None:
             assert answer.notebook_name in asked[answer.assignment], f"{name}: {answer.notebook_name} not asked in {answer.assignment}"
@@ -76,7 +76,7 @@ SOURCE = textwrap.dedent('''
 
 
 def test_withholding_keeps_signature_docstring_and_mark_and_calls_the_notebooks_own(tmp_path, monkeypatch):
-    answer = edition.Answer("03_gae", "gae")
+    answer = answers.Answer("03_gae", "gae")
     source, replaced = edition.withhold(SOURCE, "withheld_demo", {"withheld_demo.gae": answer})
     assert replaced == {"withheld_demo.gae"}
     assert "the answer" not in source and "following" not in source
@@ -109,17 +109,17 @@ def test_withholding_keeps_signature_docstring_and_mark_and_calls_the_notebooks_
 
 def test_the_vectorized_sweep_is_withheld_while_01_or_02_is():
     """td_lambda_sweep holds TD(λ) with traces (01) and true online TD(λ) (02): withheld until both are solved."""
-    assert edition.withheld_functions(ALL)["rl_course.tabular.td_lambda_sweep"].assignment == "01_td_lambda"
-    assert edition.withheld_functions(ALL[1:])["rl_course.tabular.td_lambda_sweep"].assignment == "02_forward_backward"
-    assert "rl_course.tabular.td_lambda_sweep" not in edition.withheld_functions(ALL[2:])
-    source, replaced = edition.withhold(Path(tabular.__file__).read_text(), "rl_course.tabular", edition.withheld_functions(ALL[1:]))
+    assert answers.withheld_functions(ALL)["rl_course.tabular.td_lambda_sweep"].assignment == "01_td_lambda"
+    assert answers.withheld_functions(ALL[1:])["rl_course.tabular.td_lambda_sweep"].assignment == "02_forward_backward"
+    assert "rl_course.tabular.td_lambda_sweep" not in answers.withheld_functions(ALL[2:])
+    source, replaced = edition.withhold(Path(tabular.__file__).read_text(), "rl_course.tabular", answers.withheld_functions(ALL[1:]))
     assert "rl_course.tabular.td_lambda_sweep" in replaced and "_EpisodeStream(runs)" not in source
     assert "instead='tabular.td_lambda_sweep_loop(runs, v_true, alphas, lams, episode_fn=your_episode_function)" in source
 
 
 def test_normalized_bodies_see_through_renaming_and_reformatting_but_not_a_changed_formula():
     def body(source):
-        return edition.normalized_body(ast.parse(textwrap.dedent(source)).body[0])
+        return answer_scan.normalized_body(ast.parse(textwrap.dedent(source)).body[0])
 
     original = body('''
         def gae(rewards, values, lam):
@@ -163,10 +163,10 @@ def _renamed_copy_of(function) -> str:
 
 
 def test_the_scan_finds_every_answer_of_the_instructors_edition():
-    files = edition.instructor_files(ROOT)
-    findings = edition.scan(files, ROOT, ALL)
+    files = answer_scan.instructor_files(ROOT)
+    findings = answer_scan.scan(files, ROOT, ALL)
     text = "\n".join(findings)
-    for name in {**edition.ANSWERS, **edition.COMPANIONS}:  # every reference's body, in the library's source
+    for name in {**answers.ANSWERS, **answers.COMPANIONS}:  # every reference's body, in the library's source
         module, function = name.rsplit(".", 1)
         assert any(line.startswith(f"{module.replace('.', '/')}.py: {function} holds the answer") and f"{name} (" in line
                    for line in findings), name
@@ -182,10 +182,10 @@ def test_the_scan_finds_every_answer_of_the_instructors_edition():
 def test_the_scan_finds_an_answer_renamed_and_reformatted(tmp_path):
     hiding = _renamed_copy_of(advantages.gae)
     assert "deltas" not in hiding and "following" not in hiding
-    findings = edition.scan({"somewhere/helpers.py": hiding.encode()}, ROOT, ["03_gae"])
+    findings = answer_scan.scan({"somewhere/helpers.py": hiding.encode()}, ROOT, ["03_gae"])
     assert findings == ["somewhere/helpers.py: my_own_estimator holds the answer rl_course.advantages.gae (assignment 03_gae)"]
-    assert edition.scan({"somewhere/helpers.py": hiding.encode()}, ROOT, ["04_ppo", "05_continuous"]) == []
-    assert edition.scan({"x/cache.cpython-311.pyc": b"\0"}, ROOT, ALL) == ["x/cache.cpython-311.pyc: compiled code"]
+    assert answer_scan.scan({"somewhere/helpers.py": hiding.encode()}, ROOT, ["04_ppo", "05_continuous"]) == []
+    assert answer_scan.scan({"x/cache.cpython-311.pyc": b"\0"}, ROOT, ALL) == ["x/cache.cpython-311.pyc: compiled code"]
 
 
 def test_the_guard_sees_a_reference_imported_inside_the_answer():
@@ -251,8 +251,8 @@ def editions(tmp_path_factory):
 @pytest.mark.parametrize("window", sorted(WINDOWS))
 def test_the_student_edition_holds_no_answer(editions, window):
     built = editions[window]
-    files = edition.edition_files(built)
-    assert edition.scan(files, ROOT, built.withheld) == []
+    files = answer_scan.edition_files(built)
+    assert answer_scan.scan(files, ROOT, built.withheld) == []
     # what it holds: the wheel's source files and Jupyter configuration, and the open notebooks, released
     notebooks = sorted(name for name in files if name.endswith(".ipynb"))
     assert notebooks == [f"notebooks/{a}/{NOTEBOOKS[a]}" for a in built.open]
@@ -260,24 +260,24 @@ def test_the_student_edition_holds_no_answer(editions, window):
         assert files[name] == (ROOT / name).read_bytes()
     assert not [name for name in files if name.endswith((".pyc", ".so")) or "solutions" in name]
     # the same scan over the same files with the instructor's library in the wheel finds every withheld answer
-    with_answers = {**files, **{f"{built.wheel.name}/{name}": content for name, content in edition.instructor_files(ROOT).items()
+    with_answers = {**files, **{f"{built.wheel.name}/{name}": content for name, content in answer_scan.instructor_files(ROOT).items()
                                 if name.startswith("rl_course/")}}
-    found = "\n".join(edition.scan(with_answers, ROOT, built.withheld))
-    for name in edition.withheld_functions(built.withheld):
+    found = "\n".join(answer_scan.scan(with_answers, ROOT, built.withheld))
+    for name in answers.withheld_functions(built.withheld):
         assert f"{name} (assignment" in found, name
 
 
 @pytest.mark.notebook
 def test_solved_assignments_keep_their_answers_and_later_ones_do_not(editions):
-    files = edition.edition_files(editions["04"])
+    files = answer_scan.edition_files(editions["04"])
     source = {name.split("/", 1)[1]: content.decode() for name, content in files.items() if name.endswith(".py")}
     tree = ast.parse(source["rl_course/advantages.py"])
     kept = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
     assert "own_answer" not in ast.unparse(kept["gae"]) and "own_answer" not in ast.unparse(kept["td_errors"])
     assert "own_answer" in ast.unparse(ast.parse(source["rl_course/ppo/losses.py"]))
-    found = "\n".join(edition.scan(files, ROOT, ["03_gae"]))  # 03's answers are there …
+    found = "\n".join(answer_scan.scan(files, ROOT, ["03_gae"]))  # 03's answers are there …
     assert "rl_course.advantages.gae (assignment 03_gae)" in found and "rl_course.rollouts.collect_rollout (assignment" in found
-    assert edition.scan(files, ROOT, ["04_ppo", "05_continuous"]) == []  # … 04's and 05's are not
+    assert answer_scan.scan(files, ROOT, ["04_ppo", "05_continuous"]) == []  # … 04's and 05's are not
 
 
 def test_a_bad_window_is_a_one_line_error(tmp_path, capsys):
@@ -338,7 +338,7 @@ def test_a_grading_edition_is_built_once_per_window_and_again_after_a_library_ed
 def test_two_graders_building_the_same_grading_edition_at_once_both_get_it(course_with_library, monkeypatch):
     from threading import Barrier
 
-    both_built, scan = Barrier(2, timeout=60), edition.scan
+    both_built, scan = Barrier(2, timeout=60), answer_scan.scan
 
     def scan_then_wait(*args):  # each build waits for the other before renaming its folder into place
         found = scan(*args)
@@ -368,7 +368,7 @@ def test_a_grading_edition_for_an_unknown_assignment_or_with_an_answer_is_refuse
 def test_a_grading_edition_holds_the_library_of_the_wheel_of_its_window(editions, tmp_path):
     built = editions["03"]
     library = grading_edition.library_for(ROOT, "03_gae", cache=tmp_path)
-    files = {name.split("/", 1)[1]: content for name, content in edition.edition_files(built).items()
+    files = {name.split("/", 1)[1]: content for name, content in answer_scan.edition_files(built).items()
              if name.startswith(built.wheel.name) and name.split("/", 1)[1].startswith("rl_course/")}
     assert files == {str(p.relative_to(library)): p.read_bytes() for p in sorted(library.rglob("*"))
                      if p.is_file() and "__pycache__" not in p.parts}  # the bytecode compiled from them apart

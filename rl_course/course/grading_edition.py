@@ -24,8 +24,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from rl_course.course.edition import LIBRARY_IGNORED, PACKAGE, library_folder, scan, withheld_functions, write_library
-from rl_course.course.layout import CourseError, assignments
+from rl_course.course.answer_scan import scan
+from rl_course.course.answers import withheld_functions
+from rl_course.course.edition import LIBRARY_IGNORED, write_library
+from rl_course.course.layout import PACKAGE, CourseError, assignments, library_folder
 
 CACHE_DIR = "grading-editions"
 

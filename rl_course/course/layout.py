@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 CONFIG_FILE = "nbgrader_config.py"
+PACKAGE = "rl_course"  # the library: the course's own folder of that name, else the installed package
 SOURCE_DIR = "solutions"
 RELEASE_DIR = "notebooks"
 
@@ -66,3 +67,13 @@ def one_line(error: Exception) -> str:
     if text[ONE_LINE_LIMIT - 1] != " " and " " in kept:
         kept = kept[:kept.rindex(" ")]
     return kept.rstrip() + "…"
+
+
+def library_folder(course_root: Path) -> Path:
+    """The library's source: the course's own ``rl_course/``, else the installed one."""
+    own = Path(course_root) / PACKAGE
+    if (own / "__init__.py").is_file():
+        return own
+    import rl_course
+
+    return Path(rl_course.__file__).resolve().parent
