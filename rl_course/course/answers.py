@@ -68,9 +68,6 @@ ANSWERS: dict[str, Answer] = {
 # Functions that hold an answer in another form without being a reference of their own: withheld with it.
 COMPANIONS: dict[str, Answer] = {
     "rl_course.advantages.gae_torch": Answer("03_gae"),  # GAE on torch tensors: the same recursion
-    "rl_course.ppo.trainer.run_epochs": Answer("04_ppo"),  # the epochs of minibatch steps of ppo_update
-    "rl_course.ppo.trainer.clipped_update": Answer("04_ppo"),  # ppo_update with L^CLIP
-    "rl_course.ppo.trainer.kl_penalty_update": Answer("04_ppo"),  # ppo_update with the KL penalty instead
     # TD(λ) with accumulating and replacing traces, online and offline (01), and true online TD(λ) (02), over arrays
     "rl_course.tabular.td_lambda_sweep": Answer(
         "01_td_lambda", also=("02_forward_backward",),

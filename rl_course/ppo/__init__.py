@@ -9,7 +9,7 @@
     normalization  running statistics, observation normalization, reward scaling; the training environments
     optimization   learning-rate and ε annealing, global gradient clipping; make_optimizer (Adam over one flat tensor, with its figure)
     losses         ρ, the clipped surrogate, the clipped critic loss, the KL penalty, advantage normalization, diagnostics
-    trainer        train(): collect → GAE → flatten → epochs of minibatch updates → log; the clipped and the KL-penalty update
+    trainer        train(): collect → GAE → flatten → epochs of minibatch updates → log; update: one read, either objective
     evaluation     evaluate(), checkpoints, the rollout animation
     runs           train_and_save(): a training run and its files (curves, metrics, checkpoint, GIF), as rl-course train writes them
 """
@@ -39,10 +39,10 @@ from rl_course.ppo.normalization import (
     update_running_stats,
 )
 from rl_course.ppo.optimization import clip_grad_norm_, linear_schedule
-from rl_course.ppo.trainer import Training, clipped_update, kl_penalty_update, train, update
+from rl_course.ppo.trainer import Training, train, update
 
 __all__ = [
-    "PPOConfig", "ActorCritic", "Training", "train", "update", "clipped_update", "kl_penalty_update", "evaluate",
+    "PPOConfig", "ActorCritic", "Training", "train", "update", "evaluate",
     "save_checkpoint", "load_checkpoint",
     "render_episode", "save_gif", "probability_ratio", "clipped_surrogate", "clipped_value_loss",
     "normalize_advantages", "approx_kl", "clip_fraction", "explained_variance", "PRESETS", "gaussian_log_prob",

@@ -139,10 +139,9 @@ def _training_run(config, gae, policy_objective, value_loss, progress, on_iterat
             batch = flatten(rollout, psi)
 
             # 4. epochs of minibatch updates
-            if config.objective == "clip":
-                stats = clipped_update(agent, optimizer, batch, config, eps, policy_objective, value_loss)
-            else:  # C moves toward the target KL for the next update
-                stats = {**kl_penalty_update(agent, optimizer, batch, config, kl_coef, value_loss), "kl_coef": kl_coef}
+            stats = update(agent, optimizer, batch, config, eps, policy_objective, value_loss, kl_coef)
+            if config.objective == "kl_penalty":  # C moves toward the target KL for the next update
+                stats["kl_coef"] = kl_coef
                 kl_coef = adapt_kl_coef(kl_coef, stats["kl"], config.kl_target)
 
             # 5. log
@@ -224,62 +223,29 @@ def update(
     value_loss: Callable = clipped_value_loss,
     kl_coef: float | None = None,
 ) -> dict:
-    """The update ``config.objective`` names: ``clipped_update`` ("clip") or ``kl_penalty_update`` ("kl_penalty", with
-    C = ``kl_coef``, by default ``config.kl_coef``). Returns the mean diagnostics."""
-    if config.objective == "kl_penalty":
-        return kl_penalty_update(agent, optimizer, batch, config, config.kl_coef if kl_coef is None else kl_coef, value_loss)
-    return clipped_update(agent, optimizer, batch, config, eps, policy_objective, value_loss)
+    """One PPO update: ``config.n_epochs`` shuffled passes over ``batch`` in minibatches, one Adam step each, on
 
+        loss = −L^π + c_V · L^V(V, V_old, y, ε̂) − c_H · mean H(π(·|s))
 
-def clipped_update(agent, optimizer, batch: dict, config: PPOConfig, eps: float,
-                   policy_objective: Callable = clipped_surrogate, value_loss: Callable = clipped_value_loss) -> dict:
-    """``config.n_epochs`` shuffled passes over ``batch`` in minibatches, one Adam step each, on
+    with ρ = π_θ(a|s) / π_old(a|s) and the advantages Ψ normalized per minibatch (or once over the batch,
+    ``config.advantage_scope == "batch"``), and L^π as ``config.objective`` names it:
 
-        loss = −L^CLIP(ε) + c_V · L^V − c_H · mean H(π(·|s))
+        "clip"         L^CLIP = ``policy_objective``(ρ, Ψ, ε)
+        "kl_penalty"   E[ρ Ψ] − C · E[KL(π_old ‖ π_θ)],   C = ``kl_coef`` (default ``config.kl_coef``)
 
-    Returns the mean diagnostics (``diagnostics``; ``epochs`` too with ``config.early_stop_kl``).
+    π_old is the policy before the update's first step. The gradient is clipped to a global norm of
+    ``config.max_grad_norm`` (by ``clip_grad_norm_`` where the student edition withholds it, else by torch's, which the
+    tests pin to it). With ``config.early_stop_kl`` the update stops at the first minibatch whose approx-KL exceeds it
+    (before its step). Returns the mean diagnostics (``diagnostics``): with the KL penalty also ``kl``, the mean
+    KL(π_old ‖ π_θ) over the batch after the update (what ``adapt_kl_coef`` moves C with), approx-KL and the clip
+    fraction then measured with ``config.clip_eps``; with early stopping also ``epochs``, the passes made.
     """
-    def policy_loss(dist, ratio, advantages, minibatch):
-        return -policy_objective(ratio, advantages, eps)
-
-    return run_epochs(agent, optimizer, batch, config, eps, policy_loss, value_loss)
-
-
-def kl_penalty_update(agent, optimizer, batch: dict, config: PPOConfig, kl_coef: float,
-                      value_loss: Callable = clipped_value_loss) -> dict:
-    """As ``clipped_update``, with the lecture's alternative to clipping as the policy term:
-
-        loss = −(E[ρ Ψ] − C · E[KL(π_old ‖ π_θ)]) + c_V · L^V − c_H · mean H(π(·|s)),   C = ``kl_coef``
-
-    π_old is the policy before the update's first step. The diagnostics add ``kl``, the mean KL(π_old ‖ π_θ)
-    over the batch after the update (what ``adapt_kl_coef`` moves C with); approx-KL and the clip fraction
-    are measured with ``config.clip_eps``.
-    """
-    with torch.no_grad():  # π_old: the actor's outputs on the whole batch, and the log-std of now
-        batch = {**batch, "old_out": agent.actor(batch["obs"])}
-    old_log_std = None if agent.discrete else agent.log_std.detach().clone()
-
-    def policy_loss(dist, ratio, advantages, minibatch):
-        kl = kl_divergence(agent.policy(minibatch["old_out"], old_log_std), dist)
-        return -kl_penalty_objective(ratio, advantages, kl, kl_coef)
-
-    stats = run_epochs(agent, optimizer, batch, config, config.clip_eps, policy_loss, value_loss)
-    with torch.no_grad():
-        stats["kl"] = float(kl_divergence(agent.policy(batch["old_out"], old_log_std), agent.distribution(batch["obs"])).mean())
-    return stats
-
-
-def run_epochs(agent, optimizer, batch: dict, config: PPOConfig, eps: float, policy_loss: Callable,
-               value_loss: Callable) -> dict:
-    """The epochs of an update: per minibatch, ρ = π_θ(a|s) / π_old(a|s), the advantages normalized (per minibatch,
-    or once over the batch with ``config.advantage_scope == "batch"``), the loss
-
-        policy_loss(π_θ(·|s), ρ, Ψ, minibatch) + c_V · value_loss(V, V_old, y, ε̂) − c_H · mean H(π(·|s)),
-
-    then one Adam step on the gradient clipped to a global norm of ``config.max_grad_norm`` (by ``clip_grad_norm_`` where
-    the student edition withholds it, else by torch's, which the tests pin to it). With
-    ``config.early_stop_kl`` the update stops at the first minibatch whose approx-KL exceeds it (before its step).
-    """
+    penalized = config.objective == "kl_penalty"
+    if penalized:
+        kl_coef, eps = config.kl_coef if kl_coef is None else kl_coef, config.clip_eps
+        with torch.no_grad():  # π_old: the actor's outputs on the whole batch, and the log-std of now
+            batch = {**batch, "old_out": agent.actor(batch["obs"])}
+        old_log_std = None if agent.discrete else agent.log_std.detach().clone()
     if config.normalize_advantages and config.advantage_scope == "batch":
         batch = {**batch, "advantages": normalize_advantages(batch["advantages"])}
     per_minibatch = config.normalize_advantages and config.advantage_scope == "minibatch"
@@ -291,7 +257,11 @@ def run_epochs(agent, optimizer, batch: dict, config: PPOConfig, eps: float, pol
         dist = agent.distribution(minibatch["obs"])
         ratio = probability_ratio(dist.log_prob(minibatch["actions"]), minibatch["log_probs"])
         advantages = normalize_advantages(minibatch["advantages"]) if per_minibatch else minibatch["advantages"]
-        pi_loss = policy_loss(dist, ratio, advantages, minibatch)
+        if penalized:
+            kl = kl_divergence(agent.policy(minibatch["old_out"], old_log_std), dist)
+            pi_loss = -kl_penalty_objective(ratio, advantages, kl, kl_coef)
+        else:
+            pi_loss = -policy_objective(ratio, advantages, eps)
         critic_loss = value_loss(agent.value(minibatch["obs"]), minibatch["values"], minibatch["targets"], config.clip_value)
         entropy = dist.entropy().mean()
         loss = pi_loss + config.vf_coef * critic_loss - config.ent_coef * entropy
@@ -309,6 +279,9 @@ def run_epochs(agent, optimizer, batch: dict, config: PPOConfig, eps: float, pol
     result = diagnostics(steps or [stopped], eps)  # stopped before the first step: those of the unchanged policy
     if config.early_stop_kl is not None:  # the passes made, a fraction when one was cut short
         result["epochs"] = len(steps) / -(-len(batch["advantages"]) // config.minibatch_size)
+    if penalized:
+        with torch.no_grad():
+            result["kl"] = float(kl_divergence(agent.policy(batch["old_out"], old_log_std), agent.distribution(batch["obs"])).mean())
     return result
 
 
