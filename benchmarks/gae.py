@@ -3,7 +3,7 @@
     python benchmarks/gae.py [--steps 2048] [--envs 64] [--repeats 5]
 
 Random rewards, values and episode ends (terminations and time limits); the library's
-results are checked against the loop (to 1e-6 in float64, 1e-3 in float32) before the
+results are checked against the loop (to 1e-6) before the
 times are printed (best of N).
 """
 
@@ -13,7 +13,6 @@ import argparse
 import time
 
 import numpy as np
-import torch
 
 from rl_course import advantages
 
@@ -54,19 +53,16 @@ def main() -> None:
     truncated = (rng.random(shape) < 0.002) & ~terminated
     gamma, lam = 0.99, 0.95
     lists = [x.tolist() for x in (r, v, nv, terminated, truncated)]
-    tensors = [torch.as_tensor(x) for x in (r, v, nv, terminated, truncated)]
-    tensors32 = [t.float() if t.is_floating_point() else t for t in tensors]
 
     runs = {
         "plain Python loop": lambda: np.array(plain_loop(*lists, gamma, lam)),
         "rl_course numpy gae": lambda: advantages.gae(r, v, nv, terminated, truncated, gamma, lam),
-        "rl_course torch gae (float32)": lambda: advantages.gae_torch(*tensors32, gamma, lam).numpy(),
     }
     print(f"GAE on {args.steps} steps × {args.envs} environments, best of {args.repeats}")
     results = {name: best_time(fn, args.repeats) for name, fn in runs.items()}
     reference = results["plain Python loop"][1]
     for name, (seconds, result) in results.items():
-        assert np.allclose(result, reference, atol=1e-6 if "float32" not in name else 1e-3), name
+        assert np.allclose(result, reference, atol=1e-6), name
         print(f"{name:>32}: {seconds * 1e3:9.1f} ms   {results['plain Python loop'][0] / seconds:7.1f}× the loop")
 
 

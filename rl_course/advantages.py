@@ -244,28 +244,6 @@ def gae(rewards, values, next_values, terminated, truncated, gamma: float, lam: 
     return advantages
 
 
-def gae_torch(rewards, values, next_values, terminated, truncated, gamma: float, lam: float):
-    """``gae`` on torch tensors (same formula, same shapes, same checks, same device); no gradient flows through it."""
-    import torch
-
-    batch = {"rewards": rewards, "values": values, "next_values": next_values, "terminated": terminated, "truncated": truncated}
-    for name, tensor in batch.items():
-        if not isinstance(tensor, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
-    check_gamma(gamma)
-    check_lambda(lam)
-    _check_batch_shapes({name: tuple(tensor.shape) for name, tensor in batch.items()})
-    with torch.no_grad():
-        not_terminated = 1.0 - terminated.to(rewards.dtype)
-        deltas = rewards + gamma * not_terminated * next_values - values
-        carry = gamma * lam * not_terminated * (1.0 - truncated.to(rewards.dtype))
-        advantages = torch.empty_like(deltas)
-        following = torch.zeros_like(deltas[0])
-        for t in range(deltas.shape[0] - 1, -1, -1):
-            following = deltas[t] + carry[t] * following
-            advantages[t] = following
-    return advantages
-
 
 def _as_batch(flags, shape, name) -> np.ndarray:
     flags = np.asarray(flags)

@@ -56,19 +56,6 @@ def markov_reward_process_values(P: np.ndarray, r: np.ndarray, gamma: float) -> 
     return np.linalg.solve(np.eye(len(r)) - gamma * P, r)
 
 
-def random_walk_mrp(n_states: int = 19) -> tuple[np.ndarray, np.ndarray]:
-    """Transition matrix P and expected rewards r of the random walk under the random policy."""
-    _check_n_states(n_states)
-    size = n_states + 2
-    P = np.zeros((size, size))
-    r = np.zeros(size)
-    for s in range(1, n_states + 1):
-        P[s, s - 1] = P[s, s + 1] = 0.5
-    r[1] = -0.5  # half the time the walk falls off the left end
-    r[n_states] += 0.5
-    P[:, 0] = P[:, -1] = 0.0  # the terminal value is 0: no bootstrapping past the end
-    return P, r
-
 
 class RandomWalk(gym.Env):
     """The random walk: states 0 … n+1, terminals at both ends, start in the middle.

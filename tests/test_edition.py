@@ -23,12 +23,23 @@ from helpers import DEMO_CELLS, FULL_MARKS, NOTEBOOKS
 
 from rl_course import advantages, cli, envs, tabular
 from rl_course.course import answer_scan, answers, edition, grading_edition
+from rl_course.course.layout import PACKAGE, RELEASE_DIR, SOURCE_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = Path(__file__).with_name("edition_runner.py")
 ALL = sorted(NOTEBOOKS)
 # The windows the notebook tests run in: each assignment open, the ones before it closed.
 WINDOWS = {a[:2]: ([a[:2]], [b[:2] for b in ALL if b < a]) for a in ALL}
+
+
+def instructor_files(course_root: Path) -> dict[str, bytes]:
+    """The instructor's edition as it would be handed out: the library's source and the assignment folders."""
+    course_root = Path(course_root)
+    files = {}
+    for folder in (PACKAGE, SOURCE_DIR, RELEASE_DIR):
+        for path in sorted(p for p in (course_root / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            files[str(path.relative_to(course_root))] = path.read_bytes()
+    return files
 
 
 # ---------------------------------------------------------------- the map of answers
@@ -163,7 +174,7 @@ def _renamed_copy_of(function) -> str:
 
 
 def test_the_scan_finds_every_answer_of_the_instructors_edition():
-    files = answer_scan.instructor_files(ROOT)
+    files = instructor_files(ROOT)
     findings = answer_scan.scan(files, ROOT, ALL)
     text = "\n".join(findings)
     for name in {**answers.ANSWERS, **answers.COMPANIONS}:  # every reference's body, in the library's source
@@ -260,7 +271,7 @@ def test_the_student_edition_holds_no_answer(editions, window):
         assert files[name] == (ROOT / name).read_bytes()
     assert not [name for name in files if name.endswith((".pyc", ".so")) or "solutions" in name]
     # the same scan over the same files with the instructor's library in the wheel finds every withheld answer
-    with_answers = {**files, **{f"{built.wheel.name}/{name}": content for name, content in answer_scan.instructor_files(ROOT).items()
+    with_answers = {**files, **{f"{built.wheel.name}/{name}": content for name, content in instructor_files(ROOT).items()
                                 if name.startswith("rl_course/")}}
     found = "\n".join(answer_scan.scan(with_answers, ROOT, built.withheld))
     for name in answers.withheld_functions(built.withheld):

@@ -7,9 +7,22 @@ import rl_course  # noqa: F401
 from rl_course import envs
 
 
+def random_walk_mrp(n_states: int = 19) -> tuple[np.ndarray, np.ndarray]:
+    """Transition matrix P and expected rewards r of the random walk under the random policy."""
+    size = n_states + 2
+    P = np.zeros((size, size))
+    r = np.zeros(size)
+    for s in range(1, n_states + 1):
+        P[s, s - 1] = P[s, s + 1] = 0.5
+    r[1] = -0.5  # half the time the walk falls off the left end
+    r[n_states] += 0.5
+    P[:, 0] = P[:, -1] = 0.0  # the terminal value is 0: no bootstrapping past the end
+    return P, r
+
+
 def test_true_values_closed_form_matches_linear_solve():
     for n in (5, 19):
-        P, r = envs.random_walk_mrp(n)
+        P, r = random_walk_mrp(n)
         np.testing.assert_allclose(envs.random_walk_true_values(n), envs.markov_reward_process_values(P, r, 1.0), atol=1e-12)
 
 

@@ -1,8 +1,7 @@
-"""GAE on batched rollouts: an independent weighted sum, its limits, the λ-return of assignment 02, torch = numpy."""
+"""GAE on batched rollouts: an independent weighted sum, its limits, the λ-return of assignment 02, its arguments checked."""
 
 import numpy as np
 import pytest
-import torch
 
 from rl_course import advantages
 
@@ -93,14 +92,6 @@ def test_truncation_bootstraps_and_termination_does_not():
     np.testing.assert_allclose(stop[:, 0], [5, 0, 5])  # step 1 ends in a terminal state: nothing after it
 
 
-def test_torch_equals_numpy():
-    rollout = random_rollout(seed=8)
-    tensors = [torch.tensor(x) for x in rollout]
-    np.testing.assert_allclose(advantages.gae_torch(*tensors, 0.99, 0.95).numpy(), advantages.gae(*rollout, 0.99, 0.95), atol=1e-12)
-    as_float32 = [t.float() if t.dtype == torch.float64 else t for t in tensors]
-    np.testing.assert_allclose(advantages.gae_torch(*as_float32, 0.99, 0.95).numpy(), advantages.gae(*rollout, 0.99, 0.95), atol=1e-5)
-
-
 def test_shapes_are_checked():
     r, v, nv, term, trunc = random_rollout()
     with pytest.raises(ValueError, match=r"next_values must have the shape of rewards \(40, 5\), got \(40, 4\)"):
@@ -111,25 +102,19 @@ def test_shapes_are_checked():
         advantages.gae(r, v, nv, term, trunc[:3], 0.99, 0.95)
 
 
-def test_torch_checks_its_arguments_as_numpy_does():
-    """gae_torch refuses what gae refuses, with the same messages: λ or γ outside [0, 1], a shape that differs from the rewards'."""
+def test_gae_names_what_it_refuses():
+    """λ or γ outside [0, 1], an array whose shape differs from the rewards': each refused with a message naming it."""
     rollout = random_rollout()
-    tensors = [torch.tensor(x) for x in rollout]
-    r, v, nv, term, trunc = tensors
+    r, v, nv, term, trunc = rollout
     for gamma, lam, message in [(0.99, 1.5, r"lam \(λ\) must be in \[0, 1\], got 1.5"), (0.99, -0.1, r"lam \(λ\) must be in \[0, 1\]"),
                                 (1.2, 0.95, r"gamma \(γ\) must be in \[0, 1\], got 1.2")]:
-        for fn, args in ((advantages.gae, rollout), (advantages.gae_torch, tensors)):
-            with pytest.raises(ValueError, match=message):
-                fn(*args, gamma, lam)
-    wrong = [("values", (r, v[:, :4], nv, term, trunc), r"values must have the shape of rewards \(40, 5\), got \(40, 4\)"),
-             ("next_values", (r, v, nv[:-1], term, trunc), r"next_values must have the shape of rewards \(40, 5\), got \(39, 5\)"),
-             ("terminated", (r, v, nv, term[:, 0], trunc), r"terminated must have the shape of rewards \(40, 5\), got \(40,\)"),
-             ("truncated", (r, v, nv, term, trunc[:3]), r"truncated must have the shape of rewards \(40, 5\), got \(3, 5\)"),
-             ("rewards", (r[:, 0], v, nv, term, trunc), r"rewards must be shaped \(T, n_envs\), got \(40,\)")]
-    for _name, args, message in wrong:
         with pytest.raises(ValueError, match=message):
-            advantages.gae_torch(*args, 0.99, 0.95)
+            advantages.gae(*rollout, gamma, lam)
+    wrong = [((r, v[:, :4], nv, term, trunc), r"values must have the shape of rewards \(40, 5\), got \(40, 4\)"),
+             ((r, v, nv[:-1], term, trunc), r"next_values must have the shape of rewards \(40, 5\), got \(39, 5\)"),
+             ((r, v, nv, term[:, 0], trunc), r"terminated must have the shape of rewards \(40, 5\), got \(40,\)"),
+             ((r, v, nv, term, trunc[:3]), r"truncated must have the shape of rewards \(40, 5\), got \(3, 5\)"),
+             ((r[:, 0], v, nv, term, trunc), r"rewards must be shaped \(T, n_envs\), got \(40,\)")]
+    for args, message in wrong:
         with pytest.raises(ValueError, match=message):
-            advantages.gae(*(a.numpy() for a in args), 0.99, 0.95)
-    with pytest.raises(TypeError, match="values must be a torch.Tensor, got ndarray"):
-        advantages.gae_torch(r, rollout[1], nv, term, trunc, 0.99, 0.95)
+            advantages.gae(*args, 0.99, 0.95)

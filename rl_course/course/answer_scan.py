@@ -1,7 +1,7 @@
-"""The scan for answers where none may be: in a built student edition (``edition_files``) or in any set of files
-(``instructor_files``: the instructor's edition as it would be handed out). It finds the bodies of withheld answers
-(syntax trees compared, names numbered), lines of hidden tests, files of ``solutions/`` and compiled code; the
-edition's builder (``rl_course.course.edition``) refuses an edition in which it finds any."""
+"""The scan for answers where none may be: in a built student edition (``edition_files``) or in any set of files.
+It finds the bodies of withheld answers (syntax trees compared, names numbered), lines of hidden tests, files of
+``solutions/`` and compiled code; the edition's builder (``rl_course.course.edition``) refuses an edition in which it
+finds any."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import nbformat
 
 from rl_course.course.answers import withheld_functions
-from rl_course.course.layout import PACKAGE, RELEASE_DIR, SOURCE_DIR, library_folder
+from rl_course.course.layout import SOURCE_DIR, library_folder
 from rl_course.course.tampering import parse_code
 
 if TYPE_CHECKING:
@@ -32,15 +32,6 @@ def edition_files(edition: Edition) -> dict[str, bytes]:
         files[str(path.relative_to(edition.notebooks.parent))] = path.read_bytes()
     return files
 
-
-def instructor_files(course_root: Path) -> dict[str, bytes]:
-    """The instructor's edition as it would be handed out: the library's source and the assignment folders."""
-    course_root = Path(course_root)
-    files = {}
-    for folder in (PACKAGE, SOURCE_DIR, RELEASE_DIR):
-        for path in sorted(p for p in (course_root / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            files[str(path.relative_to(course_root))] = path.read_bytes()
-    return files
 
 
 def scan(files: dict[str, bytes], course_root: Path, withheld_assignments: list[str]) -> list[str]:

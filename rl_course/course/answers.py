@@ -1,7 +1,7 @@
 """Which assignment each of the library's answers belongs to: ``ANSWERS`` maps every ``@reference`` (by
 ``module.qualname``) to its assignment and to the name under which that notebook defines the student's own (a test
-keeps it complete); ``COMPANIONS`` are functions that hold an answer in another form (GAE on tensors, the vectorized
-TD(λ) sweep), withheld with it; ``NOT_ASKED`` are references no assignment asks for. The student edition
+keeps it complete); ``COMPANIONS`` are functions that hold an answer in another form (the vectorized TD(λ)
+sweep), withheld with it; ``NOT_ASKED`` are references no assignment asks for. The student edition
 (``rl_course.course.edition``) withholds the answers of a window's open and future assignments by this table."""
 
 from __future__ import annotations
@@ -67,7 +67,6 @@ ANSWERS: dict[str, Answer] = {
 
 # Functions that hold an answer in another form without being a reference of their own: withheld with it.
 COMPANIONS: dict[str, Answer] = {
-    "rl_course.advantages.gae_torch": Answer("03_gae"),  # GAE on torch tensors: the same recursion
     # TD(λ) with accumulating and replacing traces, online and offline (01), and true online TD(λ) (02), over arrays
     "rl_course.tabular.td_lambda_sweep": Answer(
         "01_td_lambda", also=("02_forward_backward",),
