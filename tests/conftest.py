@@ -1,12 +1,12 @@
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,9 +61,7 @@ def postgres_url():
     home = Path(tempfile.mkdtemp(prefix="rl-course-pg-"))
     if as_postgres:
         shutil.chown(home, "postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
 
     def run(*command):
         subprocess.run(as_postgres + [str(c) for c in command], check=True, capture_output=True, timeout=120)

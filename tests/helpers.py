@@ -63,6 +63,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_ports(n: int) -> int:
+    """The first of ``n`` consecutive ports free on loopback."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            first = s.getsockname()[1]
+        if first + n > 65535:
+            continue
+        try:
+            socks = []
+            for port in range(first, first + n):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no free ports on loopback")
+
+
 def wait_for_jupyterlab(server: subprocess.Popen, url: str, token: str, log: Path, seconds: float = 300) -> None:
     """Return once the JupyterLab at ``url`` answers its status API; fail with its log if it exits first, and after
     ``seconds`` (a hang guard: a loaded machine starts it in well under this)."""

@@ -22,7 +22,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import free_ports
 from hub_clients import Server, attempts
 from lti_platform import TEACHING_ASSISTANT, Platform, new_user_id
 
@@ -60,27 +60,6 @@ pytestmark = pytest.mark.hub
 # ---------------------------------------------------------------- the hub
 
 
-def _free_ports(n: int) -> int:
-    """The first of ``n`` consecutive ports free on loopback."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            first = s.getsockname()[1]
-        if first + n > 65535:
-            continue
-        try:
-            socks = []
-            for port in range(first, first + n):
-                sock = socket.socket()
-                socks.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise RuntimeError("no free ports on loopback")
 
 
 def _processes_of(state: Path) -> list[int]:
@@ -183,7 +162,7 @@ def hub():
 def lms():
     """A second hub, whose users log in from a learning platform of the tests' own (LTI 1.3), and that platform;
     its instructor is an LMS user id, as on a class's hub."""
-    port = _free_ports(4)
+    port = free_ports(4)
     platform = Platform(f"http://127.0.0.1:{port}").start()
     try:
         with _running_hub(port, instructor=new_user_id(), **platform.settings) as running:
@@ -208,7 +187,7 @@ def _running_hub(port: int | None = None, instructor: str = "instructor", **sett
     shutil.copy(ROOT / "nbgrader_config.py", course)
     shutil.copytree(ROOT / "solutions", course / "solutions")
     shutil.copytree(ROOT / "notebooks", course / "notebooks")
-    port = port or _free_ports(4)
+    port = port or free_ports(4)
     env = {**os.environ, "RL_COURSE_ROOT": str(course), "RL_COURSE_HUB_STATE": str(state), "RL_COURSE_HUB_PORT": str(port),
            "RL_COURSE_HUB_STUDENTS": " ".join(STUDENTS), "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
            "RL_COURSE_EXCHANGE": str(state / "exchange"), "RL_COURSE_HUB_ONE_ACCOUNT": "" if ACCOUNTS else "1",
