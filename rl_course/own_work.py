@@ -28,7 +28,7 @@ def assert_own_work(fn: Callable, name: str | None = None, allow: Sequence[Calla
     calls from the same notebook) and rejects any that resolves to a reference, whether
     imported by name or reached as a module attribute (``tabular.td_error``). References
     in ``allow`` (what an earlier assignment taught, say) may be used. A function that lives in a
-    student's kernel (``rl_course.course.judge.KernelFunction``) is looked at there.
+    student's kernel (``rl_course.course.kernel_function.KernelFunction``) is looked at there.
     """
     __tracebackhide__ = True
     name = name or getattr(fn, "__name__", repr(fn))

@@ -11,14 +11,14 @@ import pytest
 import torch
 
 from rl_course import calls, checks, tabular
-from rl_course.course import judge
+from rl_course.course import judge, kernel_function
 
 
 def in_kernel(**functions):
     """The notebook's ``functions`` as ``KernelFunction``s, answered as a kernel would answer them."""
     def ask(request):
         return json.loads(json.dumps(calls.answer(json.loads(json.dumps(request)), functions)))
-    return {name: judge.KernelFunction(name, ask) for name in functions}
+    return {name: kernel_function.KernelFunction(name, ask) for name in functions}
 
 
 def test_results_and_changes_in_place_come_back():
@@ -76,11 +76,11 @@ def test_own_work_and_what_the_function_raised():
     functions = in_kernel(a=unwritten, b=calls_the_reference)
     with pytest.raises(AssertionError, match="not written yet"):
         checks.assert_own_work(functions["a"])
-    with pytest.raises(judge.RaisedInKernel) as raised:
+    with pytest.raises(kernel_function.RaisedInKernel) as raised:
         functions["a"](np.zeros(2))
     assert raised.value.ename == "NotImplementedError"
     with pytest.raises(NameError, match="name 'c' is not defined"):
-        judge.KernelFunction("c", functions["a"]._request)()
+        kernel_function.KernelFunction("c", functions["a"]._request)()
 
 
 def test_the_plan_comes_from_the_source_notebook():
