@@ -280,7 +280,7 @@ def test_a_rerun_after_the_client_was_killed_grades_only_what_is_missing_or_chan
     assert f"{total} submissions: 1 graded, {total - 1} unchanged" in err, err
     prepared, grading, each = map(float, re.search(r"^prepared in ([0-9.]+) s, graded in ([0-9.]+) s, ([0-9.]+) s per submission$",
                                                    err, re.MULTILINE).groups())
-    assert prepared > 0 and grading > 0 and each == pytest.approx(grading, abs=0.01), err
+    assert prepared > 0 and grading > 0 and each == pytest.approx(grading, abs=0.051), err  # one submission: all of it (printed to 0.1 s)
     graded_now = [line for line in err.splitlines() if line.startswith("graded ")]
     assert len(graded_now) == 1 and graded_now[0].startswith("graded untouched/03_gae: 0 / 10 "), err
     assert _rows(graded["tmp"] / "again.csv") == _rows(graded["tmp"] / "cluster.csv")
