@@ -73,8 +73,9 @@ class CapturingProvisioner(LocalProvisioner):
 
 
 class CapturingKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels start through ``provisioner`` (registered under that name among
-    ``jupyter_client.kernel_provisioners`` in the package's entry points), ``CapturingProvisioner`` here."""
+    """A kernel manager whose kernels start through the provisioner its kernel spec names, ``provisioner_name``
+    (registered under that name among ``jupyter_client.kernel_provisioners`` in the package's entry points):
+    ``CapturingProvisioner`` here."""
 
     provisioner_name = "rl-course-capturing"
 
