@@ -4,6 +4,7 @@ nbgrader in a scratch course of its own and gives back what the gradebook record
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import tempfile
@@ -85,8 +86,9 @@ class Grader:
     misnamed: str = "grade"
     template: GradebookTemplate | None = None  # the scratch gradebook starts as this one, its assignments recorded
 
-    @property
+    @functools.cached_property
     def course_id(self) -> str:
+        """``c.CourseDirectory.course_id`` of the course's ``nbgrader_config.py``, read once per grader."""
         return course_config(self.course_root).CourseDirectory.course_id
 
     def settings_digest(self, with_confinement: bool = True) -> str:
