@@ -107,8 +107,8 @@ def main() -> None:
     args = parser.parse_args()
     import rl_course
     from rl_course.course.class_record import read_class
-    from rl_course.course.class_report import write_report
     from rl_course.course.mistake_catalog import CATALOG, read_catalog
+    from rl_course.course.report_pages import write_report
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "gradebook.db"

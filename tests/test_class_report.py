@@ -7,7 +7,7 @@ import pytest
 from mistakes import mistakes
 
 import rl_course
-from rl_course.course import class_report
+from rl_course.course import class_report, report_pages
 from rl_course.course.class_record import Submission, answer_cells, seconds_late
 from rl_course.course.mistake_catalog import Mistake, findings, mistakes_shown, read_catalog
 
@@ -59,7 +59,7 @@ def test_pages_escape_what_students_wrote_and_say_whom_they_are_for(tmp_path):
                        problem=hostile if i == 1 else "", answers={"rms_error": (f"# {hostile}\n" if i < 2 else "") + loop})
             for i in range(2)]
     out = tmp_path / "report"
-    reports = class_report.write_report(subs, out, [], ROOT / "notebooks", Path(rl_course.__file__).parent)
+    reports = report_pages.write_report(subs, out, [], ROOT / "notebooks", Path(rl_course.__file__).parent)
     assert [(p.first, p.second, p.score) for p in reports[0].pairs] == [(subs[0].student, "s1", 1.0)]
     page = (out / "01_td_lambda.html").read_text()
     assert "<script" not in page and "&lt;script&gt;" in page and class_report.SIMILARITY_THRESHOLD == 0.8
@@ -69,6 +69,6 @@ def test_pages_escape_what_students_wrote_and_say_whom_they_are_for(tmp_path):
 
 def test_csv_cells_never_run_as_formulas(tmp_path):
     subs = [Submission("=HYPERLINK(1)", "01_td_lambda", -1.0, 12.0, problem="+cmd", tests={"t": (0, 1)})]
-    class_report.write_report(subs, tmp_path, [], ROOT / "notebooks", Path(rl_course.__file__).parent)
+    report_pages.write_report(subs, tmp_path, [], ROOT / "notebooks", Path(rl_course.__file__).parent)
     text = (tmp_path / "01_td_lambda-students.csv").read_text()
     assert "'=HYPERLINK(1)" in text and "'+cmd" in text and ",-1," in text

@@ -22,7 +22,7 @@ import pytest
 from helpers import DEMO_CELLS, FULL_MARKS, NOTEBOOKS
 
 from rl_course import advantages, cli, envs, tabular
-from rl_course.course import answer_scan, answers, edition, grading_edition
+from rl_course.course import answer_scan, answers, edition, grading_edition, withholding
 from rl_course.course.layout import PACKAGE, RELEASE_DIR, SOURCE_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +88,7 @@ SOURCE = textwrap.dedent('''
 
 def test_withholding_keeps_signature_docstring_and_mark_and_calls_the_notebooks_own(tmp_path, monkeypatch):
     answer = answers.Answer("03_gae", "gae")
-    source, replaced = edition.withhold(SOURCE, "withheld_demo", {"withheld_demo.gae": answer})
+    source, replaced = withholding.withhold(SOURCE, "withheld_demo", {"withheld_demo.gae": answer})
     assert replaced == {"withheld_demo.gae"}
     assert "the answer" not in source and "following" not in source
     assert "def kept(x):\n    return x + 1" in source
@@ -123,8 +123,8 @@ def test_the_vectorized_sweep_is_withheld_while_01_or_02_is():
     assert answers.withheld_functions(ALL)["rl_course.tabular.td_lambda_sweep"].assignment == "01_td_lambda"
     assert answers.withheld_functions(ALL[1:])["rl_course.tabular.td_lambda_sweep"].assignment == "02_forward_backward"
     assert "rl_course.tabular.td_lambda_sweep" not in answers.withheld_functions(ALL[2:])
-    source, replaced = edition.withhold(Path(tabular.__file__).read_text(), "rl_course.tabular", answers.withheld_functions(ALL[1:]))
-    assert "rl_course.tabular.td_lambda_sweep" in replaced and "_EpisodeStream(runs)" not in source
+    source, replaced = withholding.withhold(Path(tabular.__file__).read_text(), "rl_course.tabular", answers.withheld_functions(ALL[1:]))
+    assert "rl_course.tabular.td_lambda_sweep" in replaced and "EpisodeStream(runs)" not in source
     assert "instead='tabular.td_lambda_sweep_loop(runs, v_true, alphas, lams, episode_fn=your_episode_function)" in source
 
 
@@ -262,7 +262,7 @@ def editions(tmp_path_factory):
 @pytest.mark.parametrize("window", sorted(WINDOWS))
 def test_the_student_edition_holds_no_answer(editions, window):
     built = editions[window]
-    files = answer_scan.edition_files(built)
+    files = answer_scan.edition_files(built.wheel, built.notebooks)
     assert answer_scan.scan(files, ROOT, built.withheld) == []
     # what it holds: the wheel's source files and Jupyter configuration, and the open notebooks, released
     notebooks = sorted(name for name in files if name.endswith(".ipynb"))
@@ -280,7 +280,7 @@ def test_the_student_edition_holds_no_answer(editions, window):
 
 @pytest.mark.notebook
 def test_solved_assignments_keep_their_answers_and_later_ones_do_not(editions):
-    files = answer_scan.edition_files(editions["04"])
+    files = answer_scan.edition_files(editions["04"].wheel, editions["04"].notebooks)
     source = {name.split("/", 1)[1]: content.decode() for name, content in files.items() if name.endswith(".py")}
     tree = ast.parse(source["rl_course/advantages.py"])
     kept = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
@@ -368,7 +368,7 @@ def test_a_grading_edition_for_an_unknown_assignment_or_with_an_answer_is_refuse
                                                   r"\(this course has: 01_td_lambda, 02_forward_backward"):
         grading_edition.library_for(course_with_library, "09_nope")
     monkeypatch.setattr(grading_edition, "withheld_functions", lambda withheld: {})  # nothing withheld: the answers stay
-    monkeypatch.setattr(grading_edition, "write_library", lambda root, withheld, folder: edition.write_library(root, [], folder))
+    monkeypatch.setattr(grading_edition, "write_library", lambda root, withheld, folder: withholding.write_library(root, [], folder))
     with pytest.raises(edition.CourseError, match="the student edition for grading 05_continuous would hold answers, "
                                                   "so none was built: rl_course/"):
         grading_edition.library_for(course_with_library, "05_continuous")
@@ -379,7 +379,7 @@ def test_a_grading_edition_for_an_unknown_assignment_or_with_an_answer_is_refuse
 def test_a_grading_edition_holds_the_library_of_the_wheel_of_its_window(editions, tmp_path):
     built = editions["03"]
     library = grading_edition.library_for(ROOT, "03_gae", cache=tmp_path)
-    files = {name.split("/", 1)[1]: content for name, content in answer_scan.edition_files(built).items()
+    files = {name.split("/", 1)[1]: content for name, content in answer_scan.edition_files(built.wheel, built.notebooks).items()
              if name.startswith(built.wheel.name) and name.split("/", 1)[1].startswith("rl_course/")}
     assert files == {str(p.relative_to(library)): p.read_bytes() for p in sorted(library.rglob("*"))
                      if p.is_file() and "__pycache__" not in p.parts}  # the bytecode compiled from them apart

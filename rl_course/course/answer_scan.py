@@ -10,7 +10,6 @@ import copy
 import io
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import nbformat
 
@@ -18,18 +17,16 @@ from rl_course.course.answers import withheld_functions
 from rl_course.course.layout import SOURCE_DIR, library_folder
 from rl_course.course.tampering import parse_code
 
-if TYPE_CHECKING:
-    from rl_course.course.edition import Edition
 
-
-def edition_files(edition: Edition) -> dict[str, bytes]:
-    """Every file of an edition, by a name that says where it is: the wheel's members and the notebooks."""
+def edition_files(wheel: Path, notebooks: Path) -> dict[str, bytes]:
+    """Every file of an edition (its ``wheel`` and its ``notebooks`` folder), by a name that says where it is:
+    the wheel's members and the notebooks."""
     files = {}
-    with zipfile.ZipFile(edition.wheel) as wheel:
-        for member in wheel.namelist():
-            files[f"{edition.wheel.name}/{member}"] = wheel.read(member)
-    for path in sorted(p for p in edition.notebooks.rglob("*") if p.is_file()):
-        files[str(path.relative_to(edition.notebooks.parent))] = path.read_bytes()
+    with zipfile.ZipFile(wheel) as archive:
+        for member in archive.namelist():
+            files[f"{wheel.name}/{member}"] = archive.read(member)
+    for path in sorted(p for p in notebooks.rglob("*") if p.is_file()):
+        files[str(path.relative_to(notebooks.parent))] = path.read_bytes()
     return files
 
 

@@ -1,12 +1,12 @@
 """The instructor's class report, read from the gradebook after ``rl-course grade`` (never by grading again): per
 assignment the spread of the scores, the points lost per test cell, the typical mistakes of ``docs/mistakes.md``
 the feedback names, lateness, a row per student, and the pairs of answers too alike to look independent. It is for
-graders: it names students, their scores and mistakes, and quotes their code; it is not to be sent to students."""
+graders: it names students, their scores and mistakes, and quotes their code; it is not to be sent to students.
+``rl_course.course.report_pages`` writes its files."""
 
 from __future__ import annotations
 
 import csv
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,49 +150,3 @@ def _is_number(value: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def write_report(submissions: list[Submission], out: Path, catalog: list[Mistake], release_dir: Path,
-                 package_dir: Path, threshold: float = SIMILARITY_THRESHOLD,
-                 common_share: float = COMMON_SHARE) -> list[AssignmentReport]:
-    """Write ``out/index.html``, ``out/<assignment>.html`` and each page's CSVs; returns the reports."""
-    from rl_course.course.report_pages import assignment_page, index_page
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    course_prints = course_fingerprints(package_dir)
-    reports = []
-    for assignment in sorted({s.assignment for s in submissions}):
-        subs = [s for s in submissions if s.assignment == assignment]
-        report = assignment_report(assignment, subs, catalog, released_answers(release_dir, assignment), course_prints,
-                                   threshold, common_share)
-        csvs = write_csvs(report, out)
-        (out / f"{assignment}.html").write_text(assignment_page(report, csvs), encoding="utf-8")
-        reports.append(report)
-    (out / "index.html").write_text(index_page(reports), encoding="utf-8")
-    (out / "summary.json").write_text(json.dumps(
-        {r.assignment: {"submissions": len(r.submissions), "quartiles": r.quartiles, "flagged_pairs": len(r.pairs)}
-         for r in reports}, indent=1), encoding="utf-8")
-    return reports
-
-
-def course_report(course_root: Path, out: Path, db_url: str | None = None) -> list[AssignmentReport]:
-    """The report of the course at ``course_root`` from its gradebook (``db_url``, else as ``rl-course grade``
-    finds it), with ``c.ClassReport.similarity_threshold`` and ``c.ClassReport.common_share`` of ``nbgrader_config.py``."""
-    import rl_course
-    from rl_course.course.class_record import read_class
-    from rl_course.course.gradebook import gradebook_url
-    from rl_course.course.layout import RELEASE_DIR, CourseError
-    from rl_course.course.mistake_catalog import CATALOG, read_catalog
-    from rl_course.course.nbgrader_setup import course_config
-
-    config = course_config(course_root)
-    settings = config.ClassReport
-    threshold = float(settings.similarity_threshold) if "similarity_threshold" in settings else SIMILARITY_THRESHOLD
-    common_share = float(settings.common_share) if "common_share" in settings else COMMON_SHARE
-    if not 0 < threshold <= 1 or not 0 < common_share <= 1:
-        raise CourseError(f"c.ClassReport: similarity_threshold and common_share must be in (0, 1], got {threshold} and {common_share}")
-    course_id = config.CourseDirectory.course_id if "course_id" in config.CourseDirectory else "default_course"
-    submissions = read_class(gradebook_url(course_root, db_url), course_id)
-    return write_report(submissions, out, read_catalog(Path(course_root) / CATALOG), Path(course_root) / RELEASE_DIR,
-                        Path(rl_course.__file__).parent, threshold, common_share)

@@ -29,7 +29,6 @@ which it finds any.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import re
@@ -40,11 +39,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rl_course.course.answer_scan import edition_files, module_functions, scan
-from rl_course.course.answers import Answer, unmapped_references, withheld_functions
+from rl_course.course.answer_scan import edition_files, scan
+from rl_course.course.answers import unmapped_references
 from rl_course.course.judge import DEMO
-from rl_course.course.layout import PACKAGE, RELEASE_DIR, SOURCE_DIR, CourseError, assignments, library_folder
+from rl_course.course.layout import RELEASE_DIR, SOURCE_DIR, CourseError, assignments
 from rl_course.course.release import check_release
+from rl_course.course.withholding import write_library
 
 # Files of the repository that an assignment's notebook shows, handed out next to it (a student's edition has no docs/).
 ASSETS: dict[str, tuple[str, ...]] = {
@@ -136,7 +136,7 @@ def build(course_root: Path, open_: list[str], solved: list[str] = (), out: Path
             shutil.copy(course_root / asset, notebooks / assignment / Path(asset).name)
     wheel = build_wheel(course_root, withheld, out)
     edition = Edition(wheel=wheel, notebooks=notebooks, open=open_, solved=solved, withheld=withheld)
-    findings = scan(edition_files(edition), course_root, withheld)
+    findings = scan(edition_files(edition.wheel, edition.notebooks), course_root, withheld)
     if findings:
         shutil.rmtree(out)
         raise CourseError(f"the student edition would hold answers, so none was written: {findings[0]}"
@@ -182,27 +182,6 @@ def build_wheel(course_root: Path, withheld_assignments: list[str], out: Path) -
     return wheels[0]
 
 
-LIBRARY_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so")  # what of the library's folder an edition leaves out
-
-
-def write_library(course_root: Path, withheld_assignments: list[str], folder: Path) -> Path:
-    """The library's package (source only) copied into ``folder`` with the answers of ``withheld_assignments``
-    replaced by ``own_answer``, as the student wheel holds it; returns the package's folder, ``folder/rl_course``."""
-    functions = withheld_functions(withheld_assignments)
-    package = Path(folder) / PACKAGE
-    shutil.copytree(library_folder(course_root), package, ignore=LIBRARY_IGNORED)
-    done = set()
-    for path in sorted(package.rglob("*.py")):
-        module = ".".join(path.relative_to(folder).with_suffix("").parts).removesuffix(".__init__")
-        source, replaced = withhold(path.read_text(), module, functions)
-        path.write_text(source)
-        done |= replaced
-    missing = sorted(set(functions) - done)
-    if missing:
-        raise CourseError(f"{missing[0]}: listed in rl_course.course.answers but not found in the library's source")
-    return package
-
-
 def _student_pyproject(text: str, jupyter_config: Path) -> str:
     """The course's pyproject.toml with a ``+student`` version and the Jupyter configuration as data files."""
     text, n = re.subn(r'(?m)^version = "([^"+]+)"', r'version = "\1+student"', text)
@@ -212,27 +191,3 @@ def _student_pyproject(text: str, jupyter_config: Path) -> str:
     for name in JUPYTER_CONFIG:
         folders.setdefault(str(Path(name).parent), []).append(str(jupyter_config / name))
     return text + "\n[tool.setuptools.data-files]\n" + "".join(f'"{k}" = {json.dumps(v)}\n' for k, v in folders.items())
-
-
-def withhold(source: str, module: str, functions: dict[str, Answer]) -> tuple[str, set[str]]:
-    """``source`` with the body of each function of ``functions`` defined in it replaced by a call to
-    ``own_answer`` (signature, decorators and docstring kept); returns it and the names replaced."""
-    tree = ast.parse(source)
-    lines = source.splitlines(keepends=True)
-    found = []
-    for node, qualname in module_functions(tree):
-        name = f"{module}.{qualname}"
-        if name in functions:
-            found.append((node, name))
-    for node, name in sorted(found, key=lambda pair: pair[0].lineno, reverse=True):
-        body = node.body[1:] if ast.get_docstring(node) is not None else node.body
-        first, last = body[0].lineno, node.end_lineno
-        if first == node.lineno:
-            raise CourseError(f"{name}: its body shares a line with its signature; write it on lines of its own")
-        indent = re.match(r"\s*", lines[first - 1]).group(0)
-        answer = functions[name]
-        instead = f", instead={answer.instead!r}" if answer.instead else ""
-        stub = (f"{indent}from rl_course.withheld import own_answer\n\n"
-                f"{indent}return own_answer({name!r}, {answer.assignment!r}, {answer.notebook_name!r}, locals(){instead})\n")
-        lines[first - 1:last] = [stub]
-    return "".join(lines), {name for _, name in found}

@@ -4,7 +4,7 @@ A submission's kernel that imported the instructor's ``rl_course`` could call or
 any assignment (04's losses from a notebook of 01). With ``c.Sandbox.student_edition = True`` it imports instead
 the library a student's machine holds while that assignment is open: the assignment and every later one
 withheld (``own_answer`` in place of their bodies), every earlier one solved, exactly the library of the wheel of
-``rl-course student-edition --open A --solved <earlier>`` (``edition.write_library``), and scanned the same way.
+``rl-course student-edition --open A --solved <earlier>`` (``withholding.write_library``), and scanned the same way.
 
 Each window's library is built once, as a package folder (no wheel, no pip), into ``grading-editions/`` beside the
 course's other working data (``gradebook.db``), under a name keyed by a digest of the library's files and of what
@@ -26,8 +26,8 @@ from pathlib import Path
 
 from rl_course.course.answer_scan import scan
 from rl_course.course.answers import withheld_functions
-from rl_course.course.edition import LIBRARY_IGNORED, write_library
 from rl_course.course.layout import PACKAGE, CourseError, assignments, library_folder
+from rl_course.course.withholding import LIBRARY_IGNORED, write_library
 
 CACHE_DIR = "grading-editions"
 

@@ -1,11 +1,25 @@
-"""The class report's HTML: an index and a page per assignment, self-contained (inline style, figures as ``data:``
-URIs, no script, no link off the disk). Everything a student wrote or a test printed is escaped (``html.escape``)."""
+"""The class report's files (``course_report``, what ``rl-course report`` writes): its HTML, an index and a page per
+assignment, self-contained (inline style, figures as ``data:`` URIs, no script, no link off the disk), beside each
+page's CSVs and ``summary.json``. Everything a student wrote or a test printed is escaped (``html.escape``); the
+figures are ``rl_course.course.class_report``'s."""
 
 from __future__ import annotations
 
+import json
 from html import escape
+from pathlib import Path
 
-from rl_course.course.class_report import AssignmentReport
+from rl_course.course.class_record import Submission
+from rl_course.course.class_report import (
+    COMMON_SHARE,
+    SIMILARITY_THRESHOLD,
+    AssignmentReport,
+    assignment_report,
+    course_fingerprints,
+    released_answers,
+    write_csvs,
+)
+from rl_course.course.mistake_catalog import Mistake
 from rl_course.course.report_figures import horizontal_bars, score_histogram
 
 FOR_GRADERS = ("For graders only: this report names students, their scores and mistakes, and quotes their code. "
@@ -128,3 +142,46 @@ def _marked(student: str, source: str, lines: frozenset[int]) -> str:
         shown.append(f"<mark>{text}</mark>" if number in lines else text)
     return f"<div><b>{escape(student)}</b><pre>{chr(10).join(shown)}</pre></div>"
 
+
+def write_report(submissions: list[Submission], out: Path, catalog: list[Mistake], release_dir: Path,
+                 package_dir: Path, threshold: float = SIMILARITY_THRESHOLD,
+                 common_share: float = COMMON_SHARE) -> list[AssignmentReport]:
+    """Write ``out/index.html``, ``out/<assignment>.html`` and each page's CSVs; returns the reports."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    course_prints = course_fingerprints(package_dir)
+    reports = []
+    for assignment in sorted({s.assignment for s in submissions}):
+        subs = [s for s in submissions if s.assignment == assignment]
+        report = assignment_report(assignment, subs, catalog, released_answers(release_dir, assignment), course_prints,
+                                   threshold, common_share)
+        csvs = write_csvs(report, out)
+        (out / f"{assignment}.html").write_text(assignment_page(report, csvs), encoding="utf-8")
+        reports.append(report)
+    (out / "index.html").write_text(index_page(reports), encoding="utf-8")
+    (out / "summary.json").write_text(json.dumps(
+        {r.assignment: {"submissions": len(r.submissions), "quartiles": r.quartiles, "flagged_pairs": len(r.pairs)}
+         for r in reports}, indent=1), encoding="utf-8")
+    return reports
+
+
+def course_report(course_root: Path, out: Path, db_url: str | None = None) -> list[AssignmentReport]:
+    """The report of the course at ``course_root`` from its gradebook (``db_url``, else as ``rl-course grade``
+    finds it), with ``c.ClassReport.similarity_threshold`` and ``c.ClassReport.common_share`` of ``nbgrader_config.py``."""
+    import rl_course
+    from rl_course.course.class_record import read_class
+    from rl_course.course.gradebook import gradebook_url
+    from rl_course.course.layout import RELEASE_DIR, CourseError
+    from rl_course.course.mistake_catalog import CATALOG, read_catalog
+    from rl_course.course.nbgrader_setup import course_config
+
+    config = course_config(course_root)
+    settings = config.ClassReport
+    threshold = float(settings.similarity_threshold) if "similarity_threshold" in settings else SIMILARITY_THRESHOLD
+    common_share = float(settings.common_share) if "common_share" in settings else COMMON_SHARE
+    if not 0 < threshold <= 1 or not 0 < common_share <= 1:
+        raise CourseError(f"c.ClassReport: similarity_threshold and common_share must be in (0, 1], got {threshold} and {common_share}")
+    course_id = config.CourseDirectory.course_id if "course_id" in config.CourseDirectory else "default_course"
+    submissions = read_class(gradebook_url(course_root, db_url), course_id)
+    return write_report(submissions, out, read_catalog(Path(course_root) / CATALOG), Path(course_root) / RELEASE_DIR,
+                        Path(rl_course.__file__).parent, threshold, common_share)
