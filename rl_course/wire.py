@@ -19,7 +19,7 @@ torch tensor                           ``{"tensor": <array>, "requires_grad": bo
 torch.Generator                        ``{"torch_generator": <array of its state>}``
 numpy Generator (PCG64)                ``{"numpy_generator": {"state": int, "inc": int}, "has_uint32": int, "uinteger": int}``
 an ``Iterator`` (a generator sent)     ``{"iterator": [...]}``: its items, iterated once on the other side
-a record of the library (``RECORDS``)  ``{"record": "rl_course.tabular.Episode", "fields": {name: value}}``
+a record of the library (``RECORDS``)  ``{"record": "rl_course.episodes.Episode", "fields": {name: value}}``
 =====================================  ==============================================================
 
 Anything else raises ``WireError`` naming the value's type and where it sits (``result[2]["V"]``). Decoding
@@ -38,7 +38,7 @@ from collections import abc
 import numpy as np
 
 # The library's records that may cross, by dotted name: decoded by calling the class with its fields.
-RECORDS = ("rl_course.tabular.Episode", "rl_course.rollouts.Rollout", "rl_course.ppo.config.PPOConfig")
+RECORDS = ("rl_course.episodes.Episode", "rl_course.rollouts.Rollout", "rl_course.ppo.config.PPOConfig")
 MAX_BYTES = 256 * 2**20  # arrays of one message, together
 DTYPE_KINDS = "biufc"  # bool, signed and unsigned integers, floats, complex: no objects, strings or void
 

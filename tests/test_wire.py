@@ -102,8 +102,8 @@ def array(data: bytes, dtype: str, shape: list) -> dict:
 
 @pytest.mark.parametrize("data", [
     {"record": "os.system", "fields": {}},  # no type outside the library's records
-    {"record": "rl_course.tabular.Episode", "fields": {"states": [1], "rewards": [], "evil": 1}},
-    {"record": "rl_course.tabular.Episode", "fields": {"states": [1, 2], "rewards": []}},  # the record's own check
+    {"record": "rl_course.episodes.Episode", "fields": {"states": [1], "rewards": [], "evil": 1}},
+    {"record": "rl_course.episodes.Episode", "fields": {"states": [1, 2], "rewards": []}},  # the record's own check
     array(b"\0" * 8, "|O", [1]),  # object arrays would unpickle
     array(b"\0" * 7, "<f8", [1]),  # bytes that do not fill the shape
     array(b"\0" * 8, "<f8", [-1]),
