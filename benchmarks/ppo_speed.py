@@ -7,13 +7,14 @@
 2. optimizer: one minibatch step of 256 (loss, backward, gradient clipping, Adam) with ``FlatAdam``
    against ``torch.optim.Adam`` over the separate parameters; and the largest parameter difference
    between the two after the 20 steps of an update from the same weights on the same batch;
-3. the categorical: log π(a|s) and H(π(·|s)) forward and backward on 256 states, ``distributions.Categorical``
+3. the categorical: log π(a|s) and H(π(·|s)) forward and backward on 256 states, ``speed.Categorical``
    against ``torch.distributions.Categorical``;
 4. for the record, measures the package does not take: tanh written as 2σ(2z) − 1 against ``torch.tanh``,
    forward and backward on a (256, 64) batch of hidden units; torch's fused Adam kernel on the flat tensor
    against the reference implementation ``FlatAdam`` uses;
 5. whole trainings, interleaved seed by seed: ``ppo.train`` as it is against the same trainer with plain torch
-   (``torch.optim.Adam`` over the separate parameters, ``torch.distributions.Categorical``), rl-zoo's CartPole
+   (``PPOConfig(speed_measures=False)``: ``torch.optim.Adam`` over the separate parameters, ``torch.distributions.Categorical``,
+   acting through the torch networks), rl-zoo's CartPole
    configuration until solved: environment steps and process CPU seconds, so that a measure must both learn
    the same and be faster.
 
@@ -32,9 +33,8 @@ import torch
 from peers import cpu_description
 
 from rl_course import ppo
-from rl_course.ppo import losses, networks, trainer
-from rl_course.ppo.distributions import Categorical
-from rl_course.ppo.optimization import FlatAdam
+from rl_course.ppo import losses
+from rl_course.ppo.speed import Categorical, FlatAdam
 
 
 def per_call(function, calls: int) -> float:
@@ -148,35 +148,20 @@ def main() -> None:
     print(f"at the end: {cpu_description()}")
 
 
-def plain_torch_optimizer(agent, config):
-    return torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
-
-
-def plain_torch_policy(self, out, log_std=None):
-    if self.discrete:
-        return torch.distributions.Categorical(logits=out, validate_args=False)
-    return library_policy(self, out, log_std)
-
-
-library_policy = networks.ActorCritic.policy
-
-
 def compare_trainings(seeds: int) -> None:
-    """``ppo.train`` with its speed measures and with plain torch in their place, seed by seed, alternating."""
-    variants = {"rl_course": (trainer.make_optimizer, library_policy), "plain torch": (plain_torch_optimizer, plain_torch_policy)}
+    """``ppo.train`` with its speed measures and with plain torch in their place (``speed_measures=False``), seed by
+    seed, alternating."""
+    variants = {"rl_course": True, "plain torch": False}
     rows = {name: [] for name in variants}
     print("whole trainings, CartPole-v1 rl-zoo configuration until solved: steps, CPU s, CPU µs per environment step")
     print(f"{'seed':>4}" + "".join(f"{name:>34}" for name in variants))
     for seed in range(seeds):
         cells = []
-        for name, (optimizer, policy) in variants.items():
-            trainer.make_optimizer, networks.ActorCritic.policy = optimizer, policy
-            try:
-                started = time.process_time()
-                training = ppo.train(ppo.PPOConfig(seed=seed, total_steps=100_000), progress=False, stop_when_solved=True)
-                seconds = time.process_time() - started
-            finally:
-                trainer.make_optimizer, networks.ActorCritic.policy = variants["rl_course"]
+        for name, speed_measures in variants.items():
+            started = time.process_time()
+            training = ppo.train(ppo.PPOConfig(seed=seed, total_steps=100_000, speed_measures=speed_measures), progress=False,
+                                 stop_when_solved=True)
+            seconds = time.process_time() - started
             per_step = seconds / training.history[-1]["step"] * 1e6
             rows[name].append((training.solved_at, seconds, per_step))
             cells.append(f"{str(training.solved_at or 'not solved'):>14}{seconds:>9.1f} s{per_step:>8.0f} µs")

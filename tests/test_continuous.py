@@ -262,13 +262,13 @@ def student_path(monkeypatch):
     """The training path of the student edition, where 05's answers are withheld: every switch of the library says
     "withheld", and each of 05's functions is counted as it is called (here the library's own answers stand in for the
     student's). Yields {name: calls}."""
-    from rl_course.ppo import acting, distributions, networks, trainer
+    from rl_course.ppo import distributions, networks, speed, trainer
 
     calls = {}
-    for module in (acting, networks, normalization, trainer):
+    for module in (speed, networks, normalization, trainer):
         monkeypatch.setattr(module, "is_withheld", lambda function: True)
     for module, name in ((distributions, "gaussian_log_prob"), (distributions, "gaussian_entropy"), (distributions, "gaussian_kl"),
-                         (acting, "sample_actions"), (normalization, "update_running_stats"), (normalization, "scale_rewards"),
+                         (speed, "sample_actions"), (normalization, "update_running_stats"), (normalization, "scale_rewards"),
                          (normalization, "normalize_observations"), (networks, "orthogonal_matrix"), (trainer, "clip_grad_norm_")):
         function = getattr(module, name)
 

@@ -1,6 +1,7 @@
 """PPO: the losses and their gradient table, the networks, the trainer, checkpoints, the train command."""
 
 import csv
+import dataclasses
 import re
 
 import gymnasium as gym
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from rl_course import advantages, cli, plotting, ppo
-from rl_course.ppo import losses, networks, trainer
+from rl_course.ppo import losses, networks, speed, trainer
 from rl_course.rollouts import collect_rollout
 
 
@@ -126,7 +127,7 @@ def test_the_categorical_is_torchs_in_values_and_gradients():
     torch.manual_seed(0)
     logits = (torch.randn(40, 3) * torch.tensor([1.0, 5.0, 30.0])).requires_grad_()  # up to near-certain actions
     actions = torch.randint(0, 3, (40,))
-    ours, theirs = ppo.distributions.Categorical(logits), Categorical(logits=logits)
+    ours, theirs = speed.Categorical(logits), Categorical(logits=logits)
     outputs = [(d.log_prob(actions), d.entropy()) for d in (ours, theirs)]
     for (a, b), name in zip(zip(*outputs, strict=True), ("log_prob", "entropy"), strict=True):
         torch.testing.assert_close(a, b, msg=_prefixed(name))
@@ -134,11 +135,23 @@ def test_the_categorical_is_torchs_in_values_and_gradients():
     torch.testing.assert_close(grads[0], grads[1])
     torch.testing.assert_close(ours.probs, theirs.probs)
     assert torch.equal(ours.mode, theirs.mode)
-    torch.testing.assert_close(torch.distributions.kl_divergence(ours, theirs), torch.zeros(40), atol=1e-6, rtol=0)
+    other = logits.detach().flip(0)
+    kl = torch.distributions.kl_divergence
+    torch.testing.assert_close(kl(ours, speed.Categorical(other)), kl(theirs, Categorical(logits=other)))
+    torch.testing.assert_close(kl(ours, ours), torch.zeros(40), atol=1e-6, rtol=0)
+    certain = torch.tensor([[0.0, -200.0, 0.0]])  # an action given no chance in float32: KL to it is torch's ∞
+    assert torch.equal(kl(speed.Categorical(logits[:1]), speed.Categorical(certain)),
+                       kl(Categorical(logits=logits[:1]), Categorical(logits=certain)))
     both = torch.tensor([[0, 1, 2]] * 40).T  # (3, 40): every action in every state, broadcast as torch does
     torch.testing.assert_close(ours.log_prob(both), theirs.log_prob(both))
+    for shape in [(), (5,), (2, 3)]:  # the same draws as torch's from the same generator state
+        torch.manual_seed(2)
+        mine = ours.sample(shape)
+        torch.manual_seed(2)
+        assert torch.equal(mine, theirs.sample(shape)) and mine.shape == torch.Size(shape) + (40,)
+    assert ours.support.upper_bound == 2
     torch.manual_seed(1)
-    draws = ppo.distributions.Categorical(torch.tensor([0.0, 1.0, 2.0])).sample((20_000,))
+    draws = speed.Categorical(torch.tensor([0.0, 1.0, 2.0])).sample((20_000,))
     np.testing.assert_allclose(np.bincount(draws.numpy(), minlength=3) / 20_000, torch.softmax(torch.tensor([0.0, 1.0, 2.0]), 0),
                                atol=0.015)
 
@@ -160,15 +173,25 @@ def trained_a_little(action_space, hidden_sizes=(16, 8)):
 @pytest.mark.parametrize("hidden_sizes", [(16, 8), ()], ids=["two hidden layers", "none"])
 @pytest.mark.parametrize("action_space", [gym.spaces.Discrete(3), gym.spaces.Box(-2, 2, (2,))], ids=["discrete", "gaussian"])
 def test_acting_in_numpy_is_the_torch_policy(action_space, hidden_sizes):
+    """Acting in numpy (the speed measure) against acting through the torch networks (speed_measures=False)."""
     agent, obs = trained_a_little(action_space, hidden_sizes)
+    plain = ppo.ActorCritic(gym.spaces.Box(-1, 1, (3,)), action_space, hidden_sizes, speed_measures=False)
+    plain.load_state_dict(agent.state_dict())
     actions, log_probs, values = agent.act_and_value(obs)
     with torch.no_grad():
-        dist, expected_values = agent.distribution(torch.as_tensor(obs)), agent.value(torch.as_tensor(obs))
+        dist, expected_values = plain.distribution(torch.as_tensor(obs)), plain.value(torch.as_tensor(obs))
         expected_log_probs = dist.log_prob(torch.as_tensor(actions))
-        mode = dist.mode
     np.testing.assert_allclose(log_probs, expected_log_probs.numpy(), atol=1e-5)  # of the action sampled
     np.testing.assert_allclose(values, expected_values.numpy(), atol=1e-5)
-    np.testing.assert_allclose(agent.act(obs, deterministic=True)[0], mode.numpy(), atol=1e-6)
+    np.testing.assert_allclose(plain.values(obs), values, atol=1e-5)
+    mode, mode_log_probs, mode_values = agent.act_and_value(obs, deterministic=True)
+    for got, expected in zip(plain.act_and_value(obs, deterministic=True), (mode, mode_log_probs, mode_values), strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    torch.manual_seed(0)
+    plain_actions, plain_log_probs, _ = plain.act_and_value(obs)  # sampled from torch's generator
+    assert plain_actions.shape == actions.shape and not np.array_equal(plain_actions, mode)
+    np.testing.assert_allclose(plain_log_probs, plain.distribution(torch.as_tensor(obs)).log_prob(torch.as_tensor(plain_actions))
+                               .detach().numpy(), atol=1e-6)
 
 
 def test_acting_takes_any_leading_axes_and_replaced_parameters():
@@ -199,7 +222,7 @@ def test_acting_samples_from_the_policy_and_sees_every_update():
 
 
 def test_flat_adam_takes_the_steps_of_torchs_adam_and_survives_gradients_set_to_none():
-    from rl_course.ppo.optimization import FlatAdam
+    from rl_course.ppo.speed import FlatAdam
 
     torch.manual_seed(0)
     box = gym.spaces.Box(-1, 1, (3,))
@@ -244,18 +267,19 @@ def cartpole_batch(seed: int = 0) -> dict:
 
 @pytest.mark.parametrize("objective", ["clip", "kl_penalty"])
 def test_the_flat_optimizer_makes_the_updates_of_plain_torch_adam(objective):
-    """make_optimizer's Adam over one flat tensor (fused where torch has it) against torch.optim.Adam over the
-    separate parameters, neither fused nor foreach: the trainer's own updates on a real CartPole batch, with
+    """The speed measures (the course's Categorical, Adam over one flat tensor) against plain torch (speed_measures=False:
+    torch's Categorical, torch.optim.Adam over the separate parameters): the trainer's own updates on a real CartPole batch, with
     the benchmark's minibatches of 64 (4 per epoch, so the shuffles matter) and annealed learning rates."""
     config = ppo.PPOConfig(minibatch_size=64, n_epochs=5, objective=objective, max_grad_norm=0.5)
     batch = cartpole_batch()
     torch.manual_seed(3)
+    plain_config = dataclasses.replace(config, speed_measures=False)  # torch's Categorical and torch.optim.Adam
     flat = ppo.ActorCritic.for_config(config, gym.spaces.Box(-np.inf, np.inf, (4,)), gym.spaces.Discrete(2))
-    plain = ppo.ActorCritic.for_config(config, gym.spaces.Box(-np.inf, np.inf, (4,)), gym.spaces.Discrete(2))
+    plain = ppo.ActorCritic.for_config(plain_config, gym.spaces.Box(-np.inf, np.inf, (4,)), gym.spaces.Discrete(2))
     plain.load_state_dict(flat.state_dict())
     start = [p.detach().clone() for p in plain.parameters()]
-    flat_optimizer = trainer.make_optimizer(flat, config)
-    plain_optimizer = torch.optim.Adam(plain.parameters(), lr=config.learning_rate, eps=1e-5, foreach=False, fused=False)
+    flat_optimizer, plain_optimizer = trainer.make_optimizer(flat, config), trainer.make_optimizer(plain, plain_config)
+    assert type(plain_optimizer) is torch.optim.Adam and type(plain.distribution(torch.zeros(1, 4))) is torch.distributions.Categorical
     assert len(plain_optimizer.param_groups[0]["params"]) == 12  # weights and biases of three layers each of actor and critic
     for update in range(3):  # 3 updates × 5 epochs × 4 minibatches = 60 Adam steps
         lr = ppo.linear_schedule(config.learning_rate, update, 3)
@@ -351,6 +375,17 @@ def test_ppo_solves_cartpole(cartpole):
     assert cartpole.solved_at is not None and cartpole.solved_at <= 60_000
     assert cartpole.history[-1]["mean_return"] >= 400  # sampled actions: 429–500 over seeds 0–9
     assert ppo.evaluate(cartpole.agent, "CartPole-v1", n_episodes=5).mean() >= 475
+
+
+@pytest.mark.slow
+def test_ppo_with_plain_torch_solves_cartpole():
+    """The switch back to plain torch (torch's Categorical and Adam, acting through the torch networks) learns as the
+    speed measures do: over seeds 0–9 it solved CartPole in 24k–45k steps, every run at a mean return of 500."""
+    training = ppo.train(ppo.PPOConfig(total_steps=60_000, seed=0, speed_measures=False), progress=False)
+    assert type(training.agent.distribution(torch.zeros(1, 4))) is torch.distributions.Categorical
+    assert training.solved_at is not None and training.solved_at <= 60_000
+    assert training.history[-1]["mean_return"] >= 400
+    assert ppo.evaluate(training.agent, "CartPole-v1", n_episodes=5).mean() >= 475
 
 
 @pytest.mark.slow

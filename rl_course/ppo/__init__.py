@@ -2,12 +2,12 @@
 
     config         PPOConfig: every hyperparameter, with its default and what it does; presets per environment
     distributions  the Gaussian head: log π(a|s), entropy and KL(π_old‖π_θ) summed over action dimensions; sampling;
-                   DiagonalGaussian, the policy computed by them (the student edition's, so training runs the student's own);
-                   the policy's Categorical (torch's, log π by one log-softmax: a speed measure, with its figure)
-    networks       ActorCritic: π(a|s) (that Categorical, or a diagonal Gaussian) and V(s), two tanh MLPs, orthogonally initialized
-    acting         acting during rollouts in numpy, the same policy as the torch networks (a speed measure, with its figure)
+                   DiagonalGaussian, the policy computed by them (the student edition's, so training runs the student's own)
+    networks       ActorCritic: π(a|s) (a categorical, or a diagonal Gaussian) and V(s), two tanh MLPs, orthogonally initialized
+    speed          the speed measures, each with its figure: acting in numpy, the Categorical, Adam over one flat tensor;
+                   PPOConfig(speed_measures=False) trains with plain torch instead
     normalization  running statistics, observation normalization, reward scaling; the training environments
-    optimization   learning-rate and ε annealing, global gradient clipping; make_optimizer (Adam over one flat tensor, with its figure)
+    optimization   learning-rate and ε annealing, global gradient clipping; make_optimizer (Adam)
     losses         ρ, the clipped surrogate, the clipped critic loss, the KL penalty, advantage normalization, diagnostics
     trainer        train(): collect → GAE → flatten → epochs of minibatch updates → log; update: one read, either objective
     evaluation     evaluate(), checkpoints, the rollout animation

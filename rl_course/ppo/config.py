@@ -77,6 +77,9 @@ class PPOConfig:
     """seeds the environments, the network initialization and the action sampling."""
     torch_threads: int = 1
     """torch threads while training; one is fastest for networks this small."""
+    speed_measures: bool = True
+    """acting in numpy, the course's Categorical and Adam over one flat tensor (``rl_course.ppo.speed``, the same
+    numbers in fewer calls); False: plain torch (torch's Categorical, torch.optim.Adam, acting through the networks)."""
     env_kwargs: dict = field(default_factory=dict)
     """keyword arguments for gymnasium.make (e.g. max_episode_steps)."""
 

@@ -5,11 +5,12 @@ orthogonal matrix times a gain g, WᵀW = g² I (or W Wᵀ, whichever is smaller
 gains: √2 for the tanh hidden layers, 0.01 for the policy's output (a nearly uniform, or zero-mean, first
 policy), 1 for the critic's output.
 
-The policy is one of torch's distributions: a ``Categorical`` over ``Discrete`` actions (``distributions.Categorical``,
-torch's with its log-probabilities through one log-softmax), a diagonal Gaussian
+The policy is one of torch's distributions: a ``Categorical`` over ``Discrete`` actions, a diagonal Gaussian
 ``Independent(Normal(μ(s), σ), 1)`` over ``Box`` actions (log-probabilities and entropies summed over the action
-dimensions, ``torch.distributions.kl_divergence`` for both). Acting during rollouts runs the same networks
-in numpy (``rl_course.ppo.acting``, pinned to this module by a test).
+dimensions, ``torch.distributions.kl_divergence`` for both). With ``speed_measures`` (the default) the categorical is
+``speed.Categorical`` and acting during rollouts runs the same networks in numpy (``speed.act_and_value``); without,
+the categorical is torch's and acting runs the torch networks, sampling from torch's generator (the tests pin the
+two together).
 
 Where the student edition withholds the course's own functions (assignment 05), the agent computes with them
 instead, so that a training run is the student's work: the weights are drawn by ``orthogonal_matrix`` and the
@@ -26,8 +27,8 @@ import torch
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
-from rl_course.ppo import acting
-from rl_course.ppo.distributions import Categorical, DiagonalGaussian, gaussian_log_prob
+from rl_course.ppo import speed
+from rl_course.ppo.distributions import DiagonalGaussian, gaussian_log_prob, sample_actions
 from rl_course.ppo.normalization import ObservationStatistics
 from rl_course.reference import reference
 from rl_course.withheld import is_withheld
@@ -105,8 +106,10 @@ class ActorCritic(nn.Module):
     """
 
     def __init__(self, observation_space: gym.Space, action_space: gym.Space, hidden_sizes=(64, 64),
-                 log_std_init: float = 0.0, orthogonal_init: bool = True, obs_clip: float | None = None):
+                 log_std_init: float = 0.0, orthogonal_init: bool = True, obs_clip: float | None = None,
+                 speed_measures: bool = True):
         super().__init__()
+        self.speed_measures = speed_measures
         if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
             raise ValueError(f"ActorCritic needs flat Box observations, got {observation_space}")
         obs_dim = observation_space.shape[0]
@@ -129,7 +132,8 @@ class ActorCritic(nn.Module):
     def for_config(cls, config, observation_space: gym.Space, action_space: gym.Space) -> ActorCritic:
         """The actor-critic a ``PPOConfig`` describes (layers, initial log-std, initialization, observation statistics)."""
         return cls(observation_space, action_space, config.hidden_sizes, log_std_init=config.log_std_init,
-                   orthogonal_init=config.orthogonal_init, obs_clip=config.obs_clip if config.normalize_observations else None)
+                   orthogonal_init=config.orthogonal_init, obs_clip=config.obs_clip if config.normalize_observations else None,
+                   speed_measures=config.speed_measures)
 
     @property
     def policy_head(self) -> nn.Linear:
@@ -149,7 +153,7 @@ class ActorCritic(nn.Module):
         """π(·|s) from the actor's output (logits, or μ(s) with ``log_std``, by default the agent's own).
         torch's argument checks are off: on minibatches this small they cost more than the arithmetic."""
         if self.discrete:
-            return Categorical(out)
+            return speed.Categorical(out) if self.speed_measures else torch.distributions.Categorical(logits=out, validate_args=False)
         log_std = self.log_std if log_std is None else log_std
         if is_withheld(gaussian_log_prob):  # the student's own formulas
             return DiagonalGaussian(out, log_std)
@@ -164,11 +168,21 @@ class ActorCritic(nn.Module):
         """V_φ(s) for a batch of observations (..., obs_dim): shape (...)."""
         return self.critic(obs).squeeze(-1)
 
-    # numpy in, numpy out: what rl_course.rollouts.collect_rollout calls (rl_course.ppo.acting)
+    # numpy in, numpy out: what rl_course.rollouts.collect_rollout calls
 
     def act_and_value(self, obs: np.ndarray, deterministic: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Sample a ~ π(·|s) from ``rng`` (or take the mode); returns (actions, log π(a|s), V(s)), in numpy."""
-        return acting.act_and_value(self, obs, deterministic)
+        """Sample a ~ π(·|s) (or take the mode); returns (actions, log π(a|s), V(s)), in numpy: from ``rng`` in numpy
+        (``speed.act_and_value``), or, without ``speed_measures``, through the torch networks from torch's generator."""
+        if self.speed_measures:
+            return speed.act_and_value(self, obs, deterministic)
+        with torch.no_grad():
+            x = torch.as_tensor(np.asarray(obs, dtype=np.float32))
+            dist, value = self.distribution(x), self.value(x).double().numpy()
+            if not self.discrete and not deterministic and is_withheld(sample_actions):  # the student's own sampler
+                actions, log_probs, _ = sample_actions(dist.mean, self.log_std, self.action_space.low, self.action_space.high)
+                return actions.numpy(), log_probs.numpy(), value
+            actions = dist.mode if deterministic else dist.sample()
+            return actions.numpy(), dist.log_prob(actions).numpy(), value
 
     def act(self, obs: np.ndarray, deterministic: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Sample a ~ π(·|s) (or take its mode); returns (actions, log π(a|s))."""
@@ -177,7 +191,10 @@ class ActorCritic(nn.Module):
 
     def values(self, obs: np.ndarray) -> np.ndarray:
         """V(s) in numpy (float64), by the same computation as ``act_and_value``'s."""
-        return acting.values(self, obs)
+        if self.speed_measures:
+            return speed.values(self, obs)
+        with torch.no_grad():
+            return self.value(torch.as_tensor(np.asarray(obs, dtype=np.float32))).double().numpy()
 
     def env_actions(self, actions: np.ndarray) -> np.ndarray:
         """What is sent to the environment: continuous actions clipped to its bounds (the sample itself is stored)."""
