@@ -76,10 +76,11 @@ def _stop(process: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """A scheduler and two workers (each under a nanny, which restarts it when it dies), as separate processes on
-    loopback, the scheduler with Dask's own allowed-failures (3): the grading run sets its own. Yields (address, client)."""
+    loopback, the scheduler configured as the README starts a grading cluster. Yields (address, client)."""
     tmp = tmp_path_factory.mktemp("dask")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
     env["DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION"] = "1.0"  # as the README starts a grading cluster
+    env["DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES"] = "1"
     bin_ = Path(sys.executable).parent
     port = free_port()
     processes = [subprocess.Popen([bin_ / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
@@ -193,8 +194,6 @@ def graded(cluster, postgres_url, tmp_path_factory):  # noqa: F811
     recorded_after_first = _recorded(postgres_url)
     (tmp / "held").rename(killer)
 
-    # a killed client cannot put allowed-failures back: the scheduler starts the re-run with Dask's default again
-    client.run_on_scheduler(lambda dask_scheduler: setattr(dask_scheduler, "allowed_failures", 3))
     since = client.run_on_scheduler(time.time)
     rerun = _grade(folder, tmp / "cluster.csv", postgres_url, "--cluster", address, wait=False)
     try:
@@ -204,13 +203,12 @@ def graded(cluster, postgres_url, tmp_path_factory):  # noqa: F811
         _stop(rerun)
     (tmp / "cluster.stderr").write_text(err)
     removals = [(worker, keys) for _, worker, keys in client.run_on_scheduler(cluster_removals, since)]
-    allowed_failures_after = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
 
     ran = counter.read_text().count("ran")
     feedback = _grade(folder, tmp / "feedback.csv", postgres_url, "--cluster", address, "--out", str(tmp / "feedback"),
                       command_="feedback")
     return dict(submissions=submissions, local=local, tmp=tmp, rerun=(rerun.returncode, out, err), killed=killed,
-                victim=victim, removals=removals, allowed_failures_after=allowed_failures_after,
+                victim=victim, removals=removals,
                 recorded_after_first=recorded_after_first, db_url=postgres_url, folder=folder, address=address,
                 feedback=feedback, ran=(ran, counter.read_text().count("ran")))
 
@@ -258,9 +256,9 @@ def test_a_submission_that_kills_its_workers_gets_zero_and_a_problem_line(graded
     row = _rows(graded["tmp"] / "cluster.csv")[("kills_its_grader", "01_td_lambda")]
     assert row["score"] == "0" and "the process grading it was killed" in row["problem"], row
     assert any(line.startswith("problem: ") and "kills_its_grader" in line for line in graded["rerun"][2].splitlines())
-    # twice, whatever the scheduler was started with (Dask's default lets a task kill four), and put back after the run
+    # twice, as the scheduler is configured (Dask's default lets a task kill four), which the run does not warn about
     assert sum(any(k.endswith(KILLER_KEY) for k in keys) for _, keys in graded["removals"]) == 2, graded["removals"]
-    assert graded["allowed_failures_after"] == 3
+    assert "the Dask scheduler runs with" not in graded["rerun"][2], graded["rerun"][2]
 
 
 @pytest.mark.notebook
@@ -305,6 +303,28 @@ def test_feedback_after_grading_writes_the_recorded_grades_feedback_without_star
         text = html.read_text()
         assert f"Score: {float(row['score'])} / {float(row['max_score'])}" in text, (student, assignment)
         assert "BEGIN HIDDEN TESTS" not in text
+
+
+def test_a_scheduler_not_configured_for_grading_is_named_with_the_variables_to_set():
+    """The run reads the scheduler's own configuration (here an in-process scheduler, with Dask's defaults) and says
+    what each setting that differs from grading's changes, and how to start the scheduler instead."""
+    import dask
+
+    from rl_course.course import cluster
+
+    keys = list(cluster.SCHEDULER_SETTINGS)
+    with distributed.Client(processes=False, n_workers=0, dashboard_address=None) as client:
+        settings, _ = client.run_on_scheduler(cluster._configuration, keys)
+        with dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0}):
+            configured, _ = client.run_on_scheduler(cluster._configuration, keys)
+    assert settings == {"distributed.scheduler.allowed-failures": 3, "distributed.scheduler.worker-saturation": 1.1}
+    assert cluster.scheduler_warnings(settings) == [
+        "the Dask scheduler runs with allowed-failures = 3: a submission that kills its worker gets 0 only once it has "
+        "killed 4, not 2 as a local run; start it with DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1",
+        "the Dask scheduler runs with worker-saturation = 1.1: a worker takes submissions before a thread is free for them, "
+        "and one that dies costs them a try; start it with DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=1.0"]
+    assert cluster.scheduler_warnings(configured) == []
+    assert len(cluster.scheduler_warnings({"distributed.scheduler.worker-saturation": "inf"})) == 2
 
 
 def test_an_unreachable_scheduler_is_a_one_line_error_naming_it(tmp_path):

@@ -14,11 +14,12 @@ installed (``pip install 'rl-course[cluster]'``), neither the course folder nor 
 Dask does the scheduling: ``Client.map`` one task per submission, ``as_completed`` for the results,
 ``retries`` for a failure of the grader itself, and the scheduler's ``allowed-failures`` for the workers that die:
 the submissions of a worker that dies are handed to the others, and a submission that has killed
-``ALLOWED_FAILURES`` + 1 = 2 workers (``KilledWorker``) gets 0 with a problem line. The run sets that count on the
-scheduler itself for its duration (``Client.run_on_scheduler``; a client killed mid-run leaves it there), whatever
-the scheduler was started with, and reports each worker that left while grading, from the scheduler's own
-``remove-worker`` events. The course and the settings reach every worker, one that joins later too, in a worker
-plugin (``CoursePlugin``).
+``allowed-failures`` + 1 workers (``KilledWorker``) gets 0 with a problem line. Grading wants the scheduler started
+with the settings of ``SCHEDULER_SETTINGS`` (a submission that kills two workers gets 0, as a local run tries one
+twice; a worker holds only the submissions it is grading, so a death costs no innocent one a try): the run reads the
+scheduler's configuration and warns about each setting that differs, with the environment variable that sets it.
+It reports each worker that left while grading, from the scheduler's own ``remove-worker`` events. The course and
+the settings reach every worker, one that joins later too, in a worker plugin (``CoursePlugin``).
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ try:
 except ModuleNotFoundError:  # connect() says what to install
     WorkerPlugin = object
 
-ALLOWED_FAILURES = 1  # a submission that kills two workers gets 0: as a local run, which tries it twice
+# the scheduler's configuration that grading wants: a submission that kills two workers gets 0 (as a local run, which
+# tries it twice); a worker takes a submission only when a thread is free for it
+SCHEDULER_SETTINGS = {"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0}
 GATEWAY = "gateway:"  # --cluster gateway:NAME: the running cluster NAME of the Dask Gateway that dask_gateway is configured for
 
 
@@ -99,7 +102,9 @@ def grade_all(client, pending: list[Submission], grader: autograde.Grader,
     # the course and the settings (with the gradebook each scratch course starts from) go to every worker once, in a
     # plugin of this run's: the scheduler hands it to each worker that joins later too (one its nanny restarted)
     client.register_plugin(CoursePlugin(course_archive(grader.course_root), grader), name=run)
-    previous, since = client.run_on_scheduler(_allow_failures, ALLOWED_FAILURES)
+    settings, since = client.run_on_scheduler(_configuration, list(SCHEDULER_SETTINGS))
+    for line in scheduler_warnings(settings):
+        on_warning(line)
     departures = _Departures(client, by_key, since)
     futures, warned = {}, set()
     try:
@@ -124,19 +129,33 @@ def grade_all(client, pending: list[Submission], grader: autograde.Grader,
     finally:
         client.cancel(list(futures))
         try:
-            client.run_on_scheduler(_allow_failures, previous)
             client.unregister_worker_plugin(run)
-        except Exception:  # the scheduler is gone: nothing to restore
+        except Exception:  # the scheduler is gone: nothing to take back
             pass
 
 
-def _allow_failures(allowed: int, dask_scheduler=None) -> tuple[int, float]:
-    """Run on the scheduler: let a task kill ``allowed`` + 1 workers before it fails with ``KilledWorker``;
-    returns the count it replaces and the scheduler's clock, which stamps its events."""
+def _configuration(keys: list[str]) -> tuple[dict, float]:
+    """Run on the scheduler: its Dask configuration of ``keys`` (``dask.config.get``), and its clock, which stamps
+    its events."""
+    import dask
     from distributed.metrics import time  # the clock of the scheduler's events
 
-    previous, dask_scheduler.allowed_failures = dask_scheduler.allowed_failures, allowed
-    return previous, time()
+    return {key: dask.config.get(key) for key in keys}, time()
+
+
+def scheduler_warnings(settings: dict) -> list[str]:
+    """A line for each of the scheduler's ``settings`` that differs from grading's (``SCHEDULER_SETTINGS``): what
+    it changes, and the environment variable to start the scheduler with."""
+    lines = []
+    for key, wanted in SCHEDULER_SETTINGS.items():
+        value = settings.get(key)
+        if value is None or float(value) != wanted:
+            variable = "DASK_" + key.upper().replace(".", "__").replace("-", "_")
+            what = (f"a submission that kills its worker gets 0 only once it has killed {int(value) + 1 if value is not None else 'some'}, "
+                    "not 2 as a local run" if key.endswith("allowed-failures") else
+                    "a worker takes submissions before a thread is free for them, and one that dies costs them a try")
+            lines.append(f"the Dask scheduler runs with {key.rsplit('.', 1)[1]} = {value}: {what}; start it with {variable}={wanted}")
+    return lines
 
 
 def _removals(since: float, dask_scheduler=None) -> list[tuple[float, str, list[str]]]:
