@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 
 def release_command(args) -> int:
+    """``rl-course release``: regenerate ``notebooks/`` from ``solutions/``, check it (``--check``), or publish
+    assignments to nbgrader's exchange (``--exchange``)."""
     from rl_course.course.gradebook import gradebook_url, prepare_gradebook
     from rl_course.course.release import check_release, release
 
@@ -48,6 +50,7 @@ def release_command(args) -> int:
 
 
 def report_command(args) -> int:
+    """``rl-course report``: the class report for graders, from the gradebook."""
     from rl_course.course.report_pages import course_report
 
     root = args.course.resolve() if args.course else find_course_root()
@@ -60,6 +63,8 @@ def report_command(args) -> int:
 
 
 def grade_command(args) -> int:
+    """``rl-course grade`` and ``rl-course feedback``: autograde a folder of submissions into the gradebook, with a
+    progress bar, the grades as CSV (and JSON, a table, LMS sheets) and, for ``feedback``, the HTML feedback."""
     from rl_course.course import class_grading, gradebook, reports
 
     root = args.course.resolve() if args.course else find_course_root()
@@ -172,6 +177,7 @@ def lms_sheets(args, grades: list) -> list:
 
 
 def collect_command(args) -> int:
+    """``rl-course collect``: an LMS's bulk download imported as ``<student>/<assignment>/`` folders."""
     from rl_course.course import lms
 
     root = args.course.resolve() if args.course else find_course_root()
@@ -188,6 +194,7 @@ def collect_command(args) -> int:
 
 
 def validate_command(args) -> int:
+    """``rl-course validate``: every cell run as nbgrader's Validate does; 1 when a test cell fails."""
     from rl_course.course import validation
 
     if not args.notebook.is_file():
@@ -197,6 +204,7 @@ def validate_command(args) -> int:
 
 
 def student_edition_command(args) -> int:
+    """``rl-course student-edition``: the wheel and notebooks students install for a window, without its answers."""
     from rl_course.course import edition
 
     root = args.course.resolve() if args.course else find_course_root()

@@ -102,7 +102,8 @@ class ActorCritic(nn.Module):
     was trained with (``obs_statistics``, frozen): ``observe(obs)`` turns raw observations of a single environment
     into its input, as evaluation needs. Acting (``act_and_value``, ``act``) samples from the agent's own numpy
     generator ``rng``, seeded from torch's random state when the agent is built: the same torch seed before
-    building it gives the same actions.
+    building it gives the same actions. ``speed_measures=False`` (``PPOConfig.speed_measures``) is plain torch: torch's
+    ``Categorical``, and acting through the torch networks from torch's generator.
     """
 
     def __init__(self, observation_space: gym.Space, action_space: gym.Space, hidden_sizes=(64, 64),
