@@ -1,5 +1,5 @@
-"""The policy heads: the categorical the agent uses over discrete actions, and the Gaussian head for continuous
-actions as formulas on torch tensors.
+"""The Gaussian policy head for continuous actions, as formulas on torch tensors (the categorical over discrete
+actions is torch's, or ``speed.Categorical``).
 
 π_θ(a|s) = Π_i N(a_i; μ_i(s), σ_i²): a diagonal Gaussian whose mean μ(s) is the actor's output and
 whose log-std log σ is one parameter per action dimension, the same in every state. The action
