@@ -313,7 +313,8 @@ def test_a_scheduler_not_configured_for_grading_is_named_with_the_variables_to_s
     from rl_course.course import cluster
 
     keys = list(cluster.SCHEDULER_SETTINGS)
-    with distributed.Client(processes=False, n_workers=0, dashboard_address=None) as client:
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as local, \
+            distributed.Client(local) as client:
         settings, _ = client.run_on_scheduler(cluster._configuration, keys)
         with dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0}):
             configured, _ = client.run_on_scheduler(cluster._configuration, keys)
