@@ -149,13 +149,23 @@ def scheduler_warnings(settings: dict) -> list[str]:
     lines = []
     for key, wanted in SCHEDULER_SETTINGS.items():
         value = settings.get(key)
-        if value is None or float(value) != wanted:
-            variable = "DASK_" + key.upper().replace(".", "__").replace("-", "_")
-            what = (f"a submission that kills its worker gets 0 only once it has killed {int(value) + 1 if value is not None else 'some'}, "
-                    "not 2 as a local run" if key.endswith("allowed-failures") else
-                    "a worker takes submissions before a thread is free for them, and one that dies costs them a try")
-            lines.append(f"the Dask scheduler runs with {key.rsplit('.', 1)[1]} = {value}: {what}; start it with {variable}={wanted}")
+        if _number(value) == wanted:
+            continue
+        if key.endswith("allowed-failures"):
+            killed = int(value) + 1 if _number(value) is not None and _number(value) >= 0 else "some number of"
+            what = f"a submission gets 0 once it has killed {killed} workers, where a local run tries it twice"
+        else:
+            what = "a worker takes submissions before a thread is free for them, and one that dies costs them a try"
+        variable = "DASK_" + key.upper().replace(".", "__").replace("-", "_")
+        lines.append(f"the Dask scheduler runs with {key.rsplit('.', 1)[1]} = {value}: {what}; start it with {variable}={wanted}")
     return lines
+
+
+def _number(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _removals(since: float, dask_scheduler=None) -> list[tuple[float, str, list[str]]]:
