@@ -149,10 +149,11 @@ def scheduler_warnings(settings: dict) -> list[str]:
     lines = []
     for key, wanted in SCHEDULER_SETTINGS.items():
         value = settings.get(key)
-        if _number(value) == wanted:
+        number = _number(value)
+        if number == wanted:
             continue
         if key.endswith("allowed-failures"):
-            killed = int(value) + 1 if _number(value) is not None and _number(value) >= 0 else "some number of"
+            killed = int(number) + 1 if number is not None and number >= 0 else "some number of"
             what = f"a submission gets 0 once it has killed {killed} workers, where a local run tries it twice"
         else:
             what = "a worker takes submissions before a thread is free for them, and one that dies costs them a try"
