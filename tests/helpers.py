@@ -2,6 +2,7 @@
 grades CSV hold, a free port on loopback, and waiting for a JupyterLab the test started."""
 
 import csv
+import random
 import socket
 import subprocess
 import time
@@ -56,23 +57,26 @@ def reported_scores(csv_path: Path) -> dict:
     return {(r["student"], r["assignment"]): float(r["score"]) for r in csv.DictReader(csv_path.open()) if not r["problem"]}
 
 
-def free_port() -> int:
-    """A port free on loopback (the system's choice)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _ephemeral_low() -> int:
+    """The lowest port the system hands out to outgoing connections and to binds on port 0."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
-def free_ports(n: int) -> int:
-    """The first of ``n`` consecutive ports free on loopback."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            first = s.getsockname()[1]
-        if first + n > 65535:
-            continue
+def free_ports(n: int = 1) -> int:
+    """The first of ``n`` consecutive ports free on loopback, below the system's ephemeral range.
+
+    A port the system chose (a bind to port 0) lies in the range it also hands to every outgoing connection, so
+    between the choosing and a server's bind, a connection (a test polling a server, a server its proxy) can take it
+    and the server fails to start. Below that range only a server asking for that very port can."""
+    low = min(_ephemeral_low(), 65536) - n
+    rng = random.Random()  # the tests' seeds leave the global generator in the same state each run
+    for _ in range(200):
+        first = rng.randrange(10_000, low) if low > 10_000 else rng.randrange(1024, 65536 - n)
+        socks = []
         try:
-            socks = []
             for port in range(first, first + n):
                 sock = socket.socket()
                 socks.append(sock)
@@ -84,6 +88,11 @@ def free_ports(n: int) -> int:
             for sock in socks:
                 sock.close()
     raise RuntimeError("no free ports on loopback")
+
+
+def free_port() -> int:
+    """A port free on loopback, below the system's ephemeral range (``free_ports``)."""
+    return free_ports(1)
 
 
 def wait_for_jupyterlab(server: subprocess.Popen, url: str, token: str, log: Path, seconds: float = 300) -> None:
