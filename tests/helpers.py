@@ -17,8 +17,8 @@ NOTEBOOKS = {"01_td_lambda": "td_lambda.ipynb", "02_forward_backward": "forward_
              "04_ppo": "ppo.ipynb", "05_continuous": "continuous.ipynb"}
 FULL_MARKS = {"01_td_lambda": 12, "02_forward_backward": 15, "03_gae": 10, "04_ppo": 17, "05_continuous": 22}
 # Cells that only demonstrate (figures, sweeps, the visible training runs), tagged `demo` in solutions/: grading does
-# not run them (rl_course/course/judge.py), and they are left out of the graded solutions and mistakes here. That the whole
-# solution notebook, these cells and the hidden tests included, runs without an error is tests/test_notebooks.py's to prove.
+# not run them (rl_course/course/judge.py), and they are left out of the graded solutions and mistakes here. That they
+# run without an error, on the student's own functions, is tests/test_edition.py's to prove (the student edition's run).
 DEMO_CELLS = {c.metadata["nbgrader"]["grade_id"] for path in sorted((ROOT / "solutions").glob("*/*.ipynb"))
               for c in nbformat.read(path, as_version=4).cells if "demo" in c.metadata.get("tags", [])}
 

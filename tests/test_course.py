@@ -2,9 +2,13 @@
 
 import csv
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from itertools import repeat
 
 import nbformat
 import pytest
+import torch
 from helpers import FULL_MARKS, NOTEBOOKS, grade_cell, gradebook_scores, inject, reported_scores, without_demo_cells
 from mistakes import catalog, mistakes
 from verdicts import answer_source, source_notebook, verdicts
@@ -14,15 +18,15 @@ from rl_course.course import reports
 
 ASSIGNMENT, NOTEBOOK = "01_td_lambda", "td_lambda.ipynb"
 MISTAKES = mistakes()
-# Through the grader: every mistake of 04, whose update and training tests run nowhere else, and of the other
-# assignments the first mistake (by name) in each answer cell, which carries that function's answers across the
-# kernel's wire; tests/verdicts.py decides every mistake of 01, 02, 03 and 05 in this process (below).
-IN_PROCESS = ("01_td_lambda", "02_forward_backward", "03_gae", "05_continuous")
-FIRST_IN_CELL = {}
+# Through the grader: the first mistake (by name) in each answer cell, which carries that function's answers across the
+# kernel's wire, and in 04, whose update and training tests run nowhere else, also the first mistake to fail each test
+# cell, so that every way 04 can fail crosses the wire once. tests/verdicts.py decides every other mistake of the catalog
+# without a kernel, by the notebooks' own test cells (below).
+_FIRST = {}
 for _name, _m in sorted(MISTAKES.items()):
-    FIRST_IN_CELL.setdefault((_m.assignment, _m.cell), _name)
-GRADED = {name: m for name, m in sorted(MISTAKES.items())
-          if m.assignment not in IN_PROCESS or FIRST_IN_CELL[m.assignment, m.cell] == name}
+    for _key in [_m.cell, *(sorted(_m.fails) if _m.assignment == "04_ppo" else [])]:
+        _FIRST.setdefault((_m.assignment, _key), _name)
+GRADED = {name: MISTAKES[name] for name in sorted(set(_FIRST.values()))}
 # rms_error written as a loop (the solution is vectorized), and the same answer renamed, reformatted and commented
 COPIED = {"copy_first": """def rms_error(V, v_true):
     \"\"\"RMS error over the non-terminal states.\"\"\"
@@ -131,17 +135,27 @@ def test_typical_mistakes_lose_exactly_their_points(graded, mistake):
         assert any(m.says in line for line in feedback), feedback
 
 
-@pytest.mark.parametrize("assignment", IN_PROCESS)
-def test_every_typical_mistake_fails_exactly_its_cells_in_process(assignment):
-    """The source notebook's test cells, hidden ones included, on each mistake of the catalog (tests/verdicts.py): the
-    cells that fail are those the catalog names (and may name), and one of their messages says what it says."""
-    wrong, nb = [], source_notebook(assignment)
-    for name, m in sorted(MISTAKES.items()):
-        if m.assignment == assignment:
-            found = verdicts(assignment, {m.cell: answer_source(m, nb)})
-            failed = {cell for cell, failure in found.items() if failure}
-            if not m.fails <= failed <= m.fails | m.may_also_fail or (failed and not any(m.says in v for v in found.values() if v)):
-                wrong.append(f"{name}: fails {sorted(failed)}, expected {sorted(m.fails)}: {found}")
+@pytest.fixture(scope="module")
+def in_process():
+    """Two processes that decide verdicts (tests/verdicts.py), one torch thread each, as two grading jobs run."""
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"), initializer=torch.set_num_threads,
+                             initargs=(1,)) as pool:
+        yield pool
+
+
+@pytest.mark.parametrize("assignment", sorted(NOTEBOOKS))
+def test_every_typical_mistake_fails_exactly_its_cells_in_process(in_process, assignment):
+    """The source notebook's test cells, hidden ones included, on each mistake of the catalog that is not graded
+    through the grader (tests/verdicts.py): the cells that fail are those the catalog names (and may name), and one
+    of their messages says what it says."""
+    nb = source_notebook(assignment)
+    decided = {name: m for name, m in sorted(MISTAKES.items()) if m.assignment == assignment and name not in GRADED}
+    found_all = in_process.map(verdicts, repeat(assignment), [{m.cell: answer_source(m, nb)} for m in decided.values()])
+    wrong = []
+    for (name, m), found in zip(decided.items(), found_all, strict=True):
+        failed = {cell for cell, failure in found.items() if failure}
+        if not m.fails <= failed <= m.fails | m.may_also_fail or (failed and not any(m.says in v for v in found.values() if v)):
+            wrong.append(f"{name}: fails {sorted(failed)}, expected {sorted(m.fails)}: {found}")
     assert not wrong, "\n".join(wrong)
 
 
