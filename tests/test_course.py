@@ -136,7 +136,7 @@ def test_typical_mistakes_lose_exactly_their_points(graded, mistake):
 
 
 @pytest.fixture(scope="module")
-def in_process():
+def verdict_processes():
     """Two processes that decide verdicts (tests/verdicts.py), one torch thread each, as two grading jobs run."""
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"), initializer=torch.set_num_threads,
                              initargs=(1,)) as pool:
@@ -144,13 +144,13 @@ def in_process():
 
 
 @pytest.mark.parametrize("assignment", sorted(NOTEBOOKS))
-def test_every_typical_mistake_fails_exactly_its_cells_in_process(in_process, assignment):
+def test_every_typical_mistake_fails_exactly_its_cells_without_a_kernel(verdict_processes, assignment):
     """The source notebook's test cells, hidden ones included, on each mistake of the catalog that is not graded
     through the grader (tests/verdicts.py): the cells that fail are those the catalog names (and may name), and one
     of their messages says what it says."""
     nb = source_notebook(assignment)
     decided = {name: m for name, m in sorted(MISTAKES.items()) if m.assignment == assignment and name not in GRADED}
-    found_all = in_process.map(verdicts, repeat(assignment), [{m.cell: answer_source(m, nb)} for m in decided.values()])
+    found_all = verdict_processes.map(verdicts, repeat(assignment), [{m.cell: answer_source(m, nb)} for m in decided.values()])
     wrong = []
     for (name, m), found in zip(decided.items(), found_all, strict=True):
         failed = {cell for cell, failure in found.items() if failure}
