@@ -5,7 +5,8 @@ grading (tests/test_course.py) decides test cells outside it.
 The cells tagged `demo` (figures, sweeps, the visible training runs) are left out here: tests/test_edition.py runs
 each released notebook whole, those cells with the visible tests beside them, in the student edition with the
 solutions pasted in, where every demonstration runs on the student's own functions. Their code is the same in both
-notebooks, and a demonstration that runs on the student edition's library runs on the instructor's, which holds more.
+notebooks (tests/test_course.py checks that notebooks/ is the release of solutions/), and a demonstration that runs
+on the student edition's library runs on the instructor's, which holds more.
 
 How long each takes against its budget is a benchmark figure (benchmarks/notebooks.py), not a test: the
 timeout here only stops a cell that hangs, generous enough for a loaded 2-core machine."""
