@@ -71,7 +71,7 @@ def free_ports(n: int = 1) -> int:
     A port the system chose (a bind to port 0) lies in the range it also hands to every outgoing connection, so
     between the choosing and a server's bind, a connection (a test polling a server, a server its proxy) can take it
     and the server fails to start. Below that range only a server asking for that very port can."""
-    low = min(_ephemeral_low(), 65536) - n
+    low = _ephemeral_low() - n
     rng = random.Random()  # the tests' seeds leave the global generator in the same state each run
     for _ in range(200):
         first = rng.randrange(10_000, low) if low > 10_000 else rng.randrange(1024, 65536 - n)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import DEMO_CELLS, NOTEBOOKS, free_port, gradebook_scores, inject
+from helpers import NOTEBOOKS, free_port, gradebook_scores, inject, without_demo_cells
 from mistakes import mistakes
 
 from rl_course.course import nbgrader_setup
@@ -36,9 +36,7 @@ GRADE_OPTIONS = ["--unconfined", "--timeout", "120"]  # unconfined: the killer r
 
 
 def _read(folder, assignment):
-    nb = nbformat.read(ROOT / folder / assignment / NOTEBOOKS[assignment], as_version=4)
-    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
-    return nb
+    return without_demo_cells(nbformat.read(ROOT / folder / assignment / NOTEBOOKS[assignment], as_version=4))
 
 
 def _class(folder: Path, counter: Path) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
-from helpers import DEMO_CELLS, FULL_MARKS, NOTEBOOKS
+from helpers import FULL_MARKS, NOTEBOOKS, without_demo_cells
 
 from rl_course import advantages, cli, envs, tabular
 from rl_course.course import answer_scan, answers, edition, grading_edition, withholding
@@ -644,8 +644,7 @@ def graded_runs(student_runs, editions, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("graded")
     submitted = tmp / "submitted"
     for assignment, (path, _) in student_runs.items():
-        nb = nbformat.read(path, as_version=4)
-        nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
+        nb = without_demo_cells(nbformat.read(path, as_version=4))
         (submitted / "solved_in_student_edition" / assignment).mkdir(parents=True)
         nbformat.write(nb, submitted / "solved_in_student_edition" / assignment / NOTEBOOKS[assignment])
     _submit_imports_reference(submitted)
@@ -674,8 +673,7 @@ def _submit_imports_reference(submitted: Path) -> None:
     cheats = [("imports_reference", "03_gae", "gae", IMPORTS_REFERENCE)]
     cheats += [("reaches_reference", assignment, grade_id, source) for assignment, (grade_id, source) in REACHES_REFERENCE.items()]
     for student, assignment, grade_id, source in cheats:
-        cheat = _with_solutions_pasted(ROOT / "notebooks" / assignment / NOTEBOOKS[assignment], assignment)
-        cheat.cells = [c for c in cheat.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
+        cheat = without_demo_cells(_with_solutions_pasted(ROOT / "notebooks" / assignment / NOTEBOOKS[assignment], assignment))
         next(c for c in cheat.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id).source = source
         (submitted / student / assignment).mkdir(parents=True)
         nbformat.write(cheat, submitted / student / assignment / NOTEBOOKS[assignment])

@@ -15,6 +15,7 @@ from contextlib import redirect_stderr, redirect_stdout
 
 import nbformat
 import pytest
+from helpers import without_demo_cells
 
 from rl_course import cli
 
@@ -131,8 +132,7 @@ def _submission(solution, assignment, route):
 def across(course_root, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile_judge")
     for assignment, notebook in NOTEBOOKS.items():
-        solution = nbformat.read(course_root / "solutions" / assignment / notebook, as_version=4)
-        solution.cells = [c for c in solution.cells if "demo" not in c.metadata.get("tags", [])]
+        solution = without_demo_cells(nbformat.read(course_root / "solutions" / assignment / notebook, as_version=4))
         for route in ["dummy", *ROUTES[assignment]]:
             folder = tmp / "submitted" / route / assignment
             folder.mkdir(parents=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import without_demo_cells
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,8 +26,7 @@ HANG_GUARD_SECONDS = 1200  # per cell: only a cell that hangs reaches it
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", SOLUTIONS, ids=[p.parent.name for p in SOLUTIONS])
 def test_solution_notebook_runs_top_to_bottom(path, tmp_path):
-    nb = nbformat.read(path, as_version=4)
-    nb.cells = [c for c in nb.cells if "demo" not in c.metadata.get("tags", [])]
+    nb = without_demo_cells(nbformat.read(path, as_version=4))
     NotebookClient(nb, timeout=HANG_GUARD_SECONDS, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors, f"{path.name}: {errors[0].ename}: {errors[0].evalue}"
